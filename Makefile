@@ -1,0 +1,31 @@
+# query-audit: `make demo` shows the tool on a throwaway server and the sample app; `make test` runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test demo bench lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+demo: install
+	$(BIN)/python fixtures/demo.py
+
+bench: install
+	$(BIN)/python bench/run.py
+
+lint: install
+	$(BIN)/python -m pip install -q ruff
+	$(BIN)/ruff check query_audit tests fixtures bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache bench/out

@@ -1,0 +1,3 @@
+from query_audit.cli import main
+
+main()

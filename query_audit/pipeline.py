@@ -1,0 +1,88 @@
+"""The pipeline in one place: statements -> groups -> model, schema, plan -> findings -> report.
+
+`capture` and `analyze` both end here: a capture is a source of statements like a log file is.
+Each stage lives in its own package; this module only wires them together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from query_audit.advise import advise
+from query_audit.advise.summary import summarize
+from query_audit.analyze.digest import Digest
+from query_audit.analyze.explain import explain_query
+from query_audit.analyze.schema import load_schema
+from query_audit.analyze.sql_model import describe
+from query_audit.connection import ConnectionSettings, connect, detect_server
+from query_audit.model import (
+    AnalyzedQuery,
+    Report,
+    ServerInfo,
+    SourceInfo,
+    Statement,
+    Thresholds,
+    table_key,
+)
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total); total 0 when unknown
+
+
+@dataclass
+class AnalysisOptions:
+    settings: ConnectionSettings | None = None  # None: static analysis only (no schema, no EXPLAIN)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    verify: bool = False  # create each suggested index on a disposable server, EXPLAIN again, drop it
+    progress: Progress | None = None
+
+
+def analyze_statements(statements: Iterable[Statement], source: SourceInfo, options: AnalysisOptions, *,
+                       noise_dropped: int = 0, skipped_lines: int = 0, server: ServerInfo | None = None,
+                       notes: tuple[str, ...] = ()) -> Report:
+    progress = options.progress or (lambda stage, done, total: None)
+    digest = Digest()
+    for count, statement in enumerate(statements, 1):
+        digest.add(statement)
+        if count % 50_000 == 0:
+            progress("reading statements", count, 0)
+    groups = digest.groups()
+
+    models = {}
+    for done, group in enumerate(groups, 1):
+        models[group.id] = describe(group.sample.sql)
+        progress("parsing", done, len(groups))
+
+    schemas = {}
+    plans: dict[str, tuple] = {}
+    notes = list(notes)
+    conn = None
+    try:
+        if options.settings is not None:
+            conn = connect(options.settings)
+            server = detect_server(conn)
+            wanted = {table_key(table, group.sample.database) for group in groups
+                      for table in models[group.id].tables}
+            schemas = load_schema(conn, wanted)
+            for done, group in enumerate(groups, 1):
+                plans[group.id] = explain_query(conn, group, models[group.id], schemas)
+                progress("EXPLAIN", done, len(groups))
+        else:
+            notes.append("static analysis: no --dsn given, so no schema and no EXPLAIN")
+
+        queries = tuple(
+            AnalyzedQuery(group, models[group.id], *plans.get(group.id, (None, None)))
+            for group in groups
+        )
+        findings = advise(queries, schemas, options.thresholds)
+        if options.verify and conn is not None:
+            from query_audit.advise.verify import verify_findings
+
+            findings = verify_findings(conn, findings, queries, schemas)
+    finally:
+        if conn is not None:
+            conn.close()
+
+    summary = summarize(queries, source, noise_dropped=noise_dropped, skipped_lines=skipped_lines)
+    return Report(server=server, source=source, summary=summary, queries=queries, findings=tuple(findings),
+                  notes=tuple(notes))

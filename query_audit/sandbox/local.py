@@ -1,0 +1,144 @@
+"""A private server from the binaries installed on this machine: mariadbd (or MySQL's mysqld).
+
+It gets its own data directory and a free port on 127.0.0.1, so it never touches a server that is
+already running; root has no password and listens on loopback only.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from query_audit.errors import SandboxError
+from query_audit.sandbox.base import SandboxInfo, wait_until_ready
+
+SERVER_BINARIES = ("mariadbd", "mysqld")
+# Debian puts server binaries in /usr/sbin, which is not on every user's PATH.
+EXTRA_PATHS = ("/usr/sbin", "/usr/local/sbin", "/usr/local/mysql/bin")
+
+
+def find_binary(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    for folder in EXTRA_PATHS:
+        candidate = Path(folder) / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return None
+
+
+def local_server_binary() -> str | None:
+    for name in SERVER_BINARIES:
+        path = find_binary(name)
+        if path:
+            return path
+    return None
+
+
+def is_mariadb(server_binary: str) -> bool:
+    if Path(server_binary).name == "mariadbd":
+        return True
+    try:
+        out = subprocess.run([server_binary, "--version"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "mariadb" in out.lower()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _initialize(server_binary: str, datadir: Path, log: Path) -> None:
+    if is_mariadb(server_binary):
+        install = find_binary("mariadb-install-db") or find_binary("mysql_install_db")
+        if not install:
+            raise SandboxError("mariadbd is installed but mariadb-install-db is not; install mariadb-server")
+        command = [install, "--no-defaults", f"--datadir={datadir}", "--auth-root-authentication-method=normal",
+                   "--skip-test-db", "--skip-name-resolve"]
+    else:
+        command = [server_binary, "--no-defaults", "--initialize-insecure", f"--datadir={datadir}"]
+    if os.geteuid() == 0:
+        command.append("--user=root")
+    with open(log, "ab") as out:
+        result = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, timeout=300)
+    if result.returncode != 0:
+        raise SandboxError(f"initializing the sandbox data directory failed; see {log}")
+
+
+def start_local(base_dir: str | None = None, port: int | None = None) -> SandboxInfo:
+    """Initialize a data directory, start the server on a free port, wait until it answers."""
+    server_binary = local_server_binary()
+    if not server_binary:
+        raise SandboxError("no local server binary (mariadbd or mysqld) found")
+    root = Path(tempfile.mkdtemp(prefix="query-audit-sandbox-", dir=base_dir))
+    datadir = root / "data"
+    log = root / "server.log"
+    sock = root / "mysqld.sock"
+    port = port or free_port()
+    try:
+        _initialize(server_binary, datadir, log)
+        command = [
+            server_binary, "--no-defaults", f"--datadir={datadir}", f"--port={port}", "--bind-address=127.0.0.1",
+            f"--socket={sock}", f"--pid-file={root / 'mysqld.pid'}", f"--log-error={log}",
+            "--skip-log-bin", "--innodb-buffer-pool-size=128M", "--max-connections=200",
+            # Tests and the demo toggle these; start from the server defaults the users have.
+            "--general-log=0", "--log-output=FILE", f"--general-log-file={root / 'general.log'}",
+        ]
+        if os.geteuid() == 0:
+            command.append("--user=root")
+        with open(os.devnull, "rb") as devnull:
+            process = subprocess.Popen(command, stdin=devnull, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                       start_new_session=True)
+        info = SandboxInfo(kind="local", host="127.0.0.1", port=port, user="root", pid=process.pid,
+                           directory=str(root), flavor="mariadb" if is_mariadb(server_binary) else "mysql")
+        wait_until_ready(info, alive=lambda: process.poll() is None, log=log)
+        return info
+    except BaseException:
+        _kill(locals().get("process"))
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+
+
+def _kill(process) -> None:
+    if process is not None and process.poll() is None:
+        process.kill()
+        process.wait(10)
+
+
+def stop_local(info: SandboxInfo, timeout: float = 30) -> None:
+    """Stop the server (TERM, then KILL) and remove its directory."""
+    if info.pid:
+        try:
+            os.kill(info.pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and _alive(info.pid):
+                time.sleep(0.05)
+            if _alive(info.pid):
+                os.kill(info.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if info.directory and Path(info.directory).name.startswith("query-audit-sandbox-"):
+        shutil.rmtree(info.directory, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        # Reap it if it is our child, so a zombie does not look alive.
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

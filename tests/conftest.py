@@ -1,0 +1,63 @@
+"""Shared fixtures. Tests that talk to a server get a private one, started by the project's own sandbox
+code (local mariadbd/mysqld on a free port, temporary data directory), or the server named by
+QUERY_AUDIT_TEST_DSN. The shared server on :3306 is never changed by a test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pymysql
+import pytest
+
+from query_audit.connection import ConnectionSettings, connect, parse_dsn
+from query_audit.sandbox import start_sandbox
+
+REPO = Path(__file__).resolve().parent.parent
+REFERENCE = REPO.parent / "shared" / "reference" / "mysql8"
+FIXTURES = REPO / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def server_settings() -> ConnectionSettings:
+    """Connection settings of a server the tests may change (root, database `test`)."""
+    dsn = os.environ.get("QUERY_AUDIT_TEST_DSN")
+    if dsn:
+        yield parse_dsn(dsn)
+        return
+    with start_sandbox(prefer="local") as sandbox:
+        yield parse_dsn(sandbox.dsn)
+
+
+@pytest.fixture
+def server(server_settings):
+    """An open root connection to the test server, closed after the test."""
+    conn = connect(server_settings)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def scratch_db(server_settings):
+    """A fresh database for one test, dropped afterwards; yields its settings."""
+    import uuid
+    from dataclasses import replace
+
+    name = "qa_" + uuid.uuid4().hex[:10]
+    conn = connect(server_settings, database="")
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{name}`")
+    try:
+        yield replace(server_settings, database=name)
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        conn.close()
+
+
+def reference_file(name: str) -> Path:
+    """A recorded MySQL 8 output from ../shared/reference/mysql8 (see its SOURCES.md)."""
+    path = REFERENCE / name
+    if not path.exists():
+        pytest.skip(f"reference output {name} is not available")
+    return path
