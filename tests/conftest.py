@@ -44,15 +44,14 @@ def scratch_db(server_settings):
     from dataclasses import replace
 
     name = "qa_" + uuid.uuid4().hex[:10]
-    conn = connect(server_settings, database="")
-    with conn.cursor() as cur:
+    with connect(server_settings, database="") as conn, conn.cursor() as cur:
         cur.execute(f"CREATE DATABASE `{name}`")
     try:
         yield replace(server_settings, database=name)
     finally:
-        with conn.cursor() as cur:
+        # A new connection: a test may have killed every connection it found.
+        with connect(server_settings, database="") as conn, conn.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        conn.close()
 
 
 def reference_file(name: str) -> Path:

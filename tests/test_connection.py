@@ -1,0 +1,91 @@
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from query_audit.connection import (
+    ConnectionSettings,
+    connect,
+    detect_server,
+    parse_dsn,
+    resolve_settings,
+    server_info_from,
+)
+from query_audit.errors import ConnectionFailed, QueryAuditError
+
+
+def test_dsn_parts_are_url_unquoted():
+    settings = parse_dsn("mysql://app%40corp:p%40ss%3Aw0rd@db.internal:3307/shop%2Dv2")
+    assert (settings.user, settings.password, settings.host, settings.port, settings.database) == \
+        ("app@corp", "p@ss:w0rd", "db.internal", 3307, "shop-v2")
+
+
+def test_dsn_socket_and_ssl_options():
+    settings = parse_dsn("mysql://root@localhost/test?socket=/run/mysqld/mysqld.sock&ssl_ca=/etc/ca.pem")
+    assert settings.socket == "/run/mysqld/mysqld.sock"
+    assert settings.ssl == {"ssl_ca": "/etc/ca.pem"}
+
+
+@pytest.mark.parametrize("dsn", ["postgres://u@h/db", "mysql://u@h:notaport/db"])
+def test_malformed_dsn_is_a_one_line_error(dsn):
+    with pytest.raises(QueryAuditError, match="invalid DSN"):
+        parse_dsn(dsn)
+
+
+def test_password_never_in_repr_or_describe():
+    settings = parse_dsn("mysql://app:Sup3r-secret@h:3306/db")
+    assert "Sup3r-secret" not in repr(settings)
+    assert "Sup3r-secret" not in settings.describe()
+    assert "Sup3r-secret" not in settings.to_dsn()
+    assert "Sup3r-secret" in settings.to_dsn(with_password=True)
+
+
+def test_option_file_client_group_then_dsn_overrides(tmp_path: Path):
+    cnf = tmp_path / "my.cnf"
+    cnf.write_text("[mysql]\nuser=ignored\n[client]\nuser = app\npassword = \"from file\"\nport=3310\n"
+                   "host=db.local\n")
+    settings = resolve_settings(dsn=None, defaults_file=str(cnf), environ={})
+    assert (settings.user, settings.password, settings.port, settings.host) == ("app", "from file", 3310, "db.local")
+    settings = resolve_settings(dsn="mysql://other@db2/shop", defaults_file=str(cnf), environ={})
+    assert (settings.user, settings.password, settings.host, settings.database) == ("other", "from file", "db2", "shop")
+
+
+def test_environment_dsn_and_home_my_cnf(tmp_path: Path):
+    (tmp_path / ".my.cnf").write_text("[client]\npassword=pw\n")
+    settings = resolve_settings(environ={"QUERY_AUDIT_DSN": "mysql://u@h:1234/d"}, home=tmp_path)
+    assert (settings.user, settings.password, settings.port) == ("u", "pw", 1234)
+
+
+def test_missing_option_file_is_an_error():
+    with pytest.raises(QueryAuditError, match="cannot read option file"):
+        resolve_settings(defaults_file="/nonexistent/my.cnf", environ={})
+
+
+@pytest.mark.parametrize("version, comment, aurora, flavor", [
+    ("10.11.19-MariaDB-0+deb12u1", "Debian 12", None, "mariadb"),
+    ("8.0.40", "MySQL Community Server - GPL", None, "mysql"),
+    ("8.0.32", "Source distribution", "3.05.2", "aurora-mysql"),
+])
+def test_server_flavor(version, comment, aurora, flavor):
+    assert server_info_from(version, comment, aurora).flavor == flavor
+
+
+def test_detects_the_real_test_server(server):
+    info = detect_server(server)
+    assert info.flavor in ("mariadb", "mysql")
+    assert info.version[0].isdigit()
+
+
+def test_bad_password_unknown_database_and_no_server_fail_cleanly(server_settings):
+    cases = [
+        (replace(server_settings, password="Wr0ng-pw"), "access denied"),
+        (replace(server_settings, database="no_such_db_qa"), "unknown database"),
+        (ConnectionSettings(host="127.0.0.1", port=9), "cannot connect"),
+    ]
+    for settings, expected in cases:
+        with pytest.raises(ConnectionFailed) as caught:
+            connect(settings)
+        message = str(caught.value)
+        assert expected in message
+        assert "Wr0ng-pw" not in message
+        assert "\n" not in message
