@@ -46,6 +46,10 @@ def describe(sql: str) -> StatementModel:
     >>> describe("SELECT id FROM orders o WHERE o.status = 'paid'").uses("orders", "eq")
     (ColumnUse(table='orders', column='status', role='eq', scope=0, detail='string', reason=''),)
     """
+    if isinstance(sql, (bytes, bytearray)):  # a MySQL 8 general_log argument is a BLOB
+        sql = bytes(sql).decode("utf-8", errors="replace")
+    if sql is not None and not isinstance(sql, str):
+        return StatementModel(Kind.OTHER, parsed=False, error=f"not a statement ({type(sql).__name__})")
     text = (sql or "").strip().rstrip(";").strip()
     if not text:
         return StatementModel(Kind.OTHER, parsed=False, error="empty statement")
