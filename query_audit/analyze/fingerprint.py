@@ -1,0 +1,182 @@
+"""Statement fingerprints: the shape of a statement with its values taken out.
+
+The rules are pt-query-digest's (the de-facto standard, so users can cross-reference its reports):
+comments stripped (but `/*!...*/` kept), strings, numbers, hex/bit literals, NULL, TRUE and FALSE
+to `?`, `IN (...)` / `VALUES (...)` lists of literals to `(?+)`, only the first row of a multi-row
+INSERT, whitespace collapsed, lower case, `LIMIT a, b` and `LIMIT a OFFSET b` to `limit ?`,
+`use db` to `use ?`, `call p(...)` to `call p`.
+
+Where pt-query-digest is wrong we do better: digits inside identifiers stay (`t_2024`, `db2`,
+backquoted names), so `orders_2023` and `orders_2024` are two shapes, not one; a `--` needs the
+space MySQL requires to start a comment; an `ON DUPLICATE KEY UPDATE` after a multi-row VALUES stays.
+
+This runs on every statement of a log file, so it is regex-only (no parser), and the second half of
+the work (normalizing the statement once its literals are out) is cached by that template: every
+statement of one shape shares it.
+
+>>> fingerprint("SELECT * FROM t_2024 WHERE id IN (1, 2, 3) AND name = 'x' LIMIT 10, 20")
+'select * from t_2024 where id in(?+) and name = ? limit ?'
+>>> query_id("select * from t where id = ?")
+'5BB07D4D4838D46F2B1B1E4E04C22C0C'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from query_audit.model import Kind
+
+# One literal: a quoted string (with an optional hex/bit/national prefix or charset introducer),
+# a hex/bit/decimal number with an optional sign attached to it, or NULL / TRUE / FALSE.
+# The lookbehinds keep digits that belong to an identifier (`t_2024`, `db2.t1`) out of it.
+_LITERAL_BODY = r"""
+    (?:(?<![\w$])(?:[xXbBnN]|_[A-Za-z0-9]+))?'(?:[^'\\]|\\.|'')*'
+  | "(?:[^"\\]|\\.|"")*"
+  | (?:(?<![\w$)\]?'"`])[+-])?(?<![\w$.])
+    (?:0x[0-9a-fA-F]+|0b[01]+|(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)(?![\w$])
+  | (?<![\w$.@])(?:[Nn][Uu][Ll][Ll]|[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])(?![\w$])
+"""
+# Splitting on a capturing group gives the text between literals and the literals in one pass.
+_LITERAL_SPLIT = re.compile(f"({_LITERAL_BODY})", re.X | re.S)
+
+# Comments and backquoted identifiers must be recognised together with the literals: a `--` inside
+# a string is no comment, a `'` inside a comment is no string, and `t 2` in backquotes is a name.
+_TOKEN = re.compile(
+    rf"""
+    (?P<ident>`(?:[^`]|``)*`)
+  | (?P<comment>/\*(?!!).*?\*/|--(?=[\s]|$)[^\n]*|\#[^\n]*)
+  | (?P<literal>{_LITERAL_BODY})
+    """,
+    re.X | re.S,
+)
+_NEEDS_TOKENIZER = ("`", "/*", "--", "#")
+
+_MULTI_ROW_VALUES = re.compile(
+    r"(\bvalues?\s*\((?:[^()]|\([^()]*\))*\))(?:\s*,\s*\((?:[^()]|\([^()]*\))*\))+"
+)
+_LIST_OF_LITERALS = re.compile(r"\b(in|values?)(?:[\s,]*\([\s?,]*\))+")
+_LIMIT = re.compile(r"\blimit \?(?:, ?\?| offset \?)?")
+_ASC = re.compile(r"\s+asc\b")
+_UNION_REPEAT = re.compile(r"\b(select\s.*?)(?:(\sunion(?:\sall)?)\s\1)+")
+_USE = re.compile(r"use \S+")
+_CALL = re.compile(r"call\s+([^\s(]+)")
+_MYSQLDUMP = re.compile(r"SELECT /\*!40001 SQL_NO_CACHE \*/ \* FROM `")
+
+_TEMPLATE_CACHE: dict[str, str] = {}
+_TEMPLATE_CACHE_SIZE = 20_000  # shapes, not statements: a log rarely has more than a few thousand
+
+
+def fingerprint(sql: str) -> str:
+    """The statement's shape, as pt-query-digest would print it (see the module docstring)."""
+    return _normalize(_split(sql)[0])
+
+
+def literal_values(sql: str) -> str:
+    """A cheap key of the statement's literal values, to count distinct value sets of one shape."""
+    return "\x1f".join(_split(sql)[1])
+
+
+def fingerprint_and_values(sql: str) -> tuple[str, str]:
+    """`(fingerprint(sql), literal_values(sql))` with one scan of the statement."""
+    template, literals = _split(sql)
+    return _normalize(template), "\x1f".join(literals)
+
+
+def query_id(fingerprint: str) -> str:
+    """pt-query-digest's query ID of a fingerprint (its `make_checksum`: the MD5 in upper-case hex)."""
+    return hashlib.md5(fingerprint.encode("utf-8", "surrogatepass")).hexdigest().upper()
+
+
+def _split(sql: str) -> tuple[str, list[str]]:
+    """The statement with `?` for each literal and comments removed, and the literals themselves."""
+    if not any(marker in sql for marker in _NEEDS_TOKENIZER):
+        parts = _LITERAL_SPLIT.split(sql)
+        return "?".join(parts[0::2]), parts[1::2]
+    literals: list[str] = []
+
+    def replace(match: re.Match) -> str:
+        kind = match.lastgroup
+        if kind == "ident":
+            return match.group()
+        if kind == "comment":
+            return " "
+        literals.append(match.group())
+        return "?"
+
+    return _TOKEN.sub(replace, sql), literals
+
+
+def _normalize(template: str) -> str:
+    cached = _TEMPLATE_CACHE.get(template)
+    if cached is None:
+        if len(_TEMPLATE_CACHE) >= _TEMPLATE_CACHE_SIZE:
+            _TEMPLATE_CACHE.clear()
+        cached = _TEMPLATE_CACHE[template] = _normalize_template(template)
+    return cached
+
+
+def _normalize_template(template: str) -> str:
+    if _MYSQLDUMP.match(template):
+        return "mysqldump"
+    text = " ".join(template.split()).lower()
+    if _USE.fullmatch(text):
+        return "use ?"
+    call = _CALL.match(text)
+    if call:
+        return "call " + call.group(1)
+    if "value" in text:
+        text = _MULTI_ROW_VALUES.sub(r"\1", text)
+    if "(" in text:
+        text = _LIST_OF_LITERALS.sub(r"\1(?+)", text)
+    if " union " in text:
+        text = _UNION_REPEAT.sub(r"\1 /*repeat\2*/", text)
+    if "limit ?" in text:
+        text = _LIMIT.sub("limit ?", text)
+    order_by = text.find("order by ")
+    if order_by >= 0 and " asc" in text:
+        text = text[:order_by] + _ASC.sub("", text[order_by:])
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# Statement kind
+# ---------------------------------------------------------------------------------------------
+
+_FIRST_WORD = re.compile(r"(?:\s|\(|/\*.*?\*/|--[^\n]*(?:\n|$)|#[^\n]*(?:\n|$))*([A-Za-z]+)", re.S)
+_VERBS = {
+    "select": Kind.SELECT,
+    "insert": Kind.INSERT,
+    "update": Kind.UPDATE,
+    "delete": Kind.DELETE,
+    "replace": Kind.REPLACE,
+}
+_VERB_OR_PAREN = re.compile(r"[()]|\b(select|insert|update|delete|replace)\b", re.I)
+
+
+def statement_kind(sql: str) -> Kind:
+    """What the statement does, from its first keyword (leading comments and parentheses skipped).
+
+    `WITH ... SELECT` is a select (and `WITH ... UPDATE` an update); `INSERT ... SELECT` an insert.
+    """
+    match = _FIRST_WORD.match(sql)
+    if not match:
+        return Kind.OTHER
+    word = match.group(1).lower()
+    if word == "with":
+        return _kind_after_with(sql[match.end():])
+    return _VERBS.get(word, Kind.OTHER)
+
+
+def _kind_after_with(rest: str) -> Kind:
+    """The first verb outside the common table expressions' parentheses."""
+    depth = 0
+    for token in _VERB_OR_PAREN.finditer(_split(rest)[0]):
+        text = token.group()
+        if text == "(":
+            depth += 1
+        elif text == ")":
+            depth -= 1
+        elif depth <= 0:
+            return _VERBS[text.lower()]
+    return Kind.OTHER
