@@ -1,0 +1,78 @@
+"""Report renderers: one module per output format, all built from the same `Report` record.
+
+Every renderer returns a string and never prints; the CLI writes it to stdout or `--output FILE`.
+
+    render(report, Format.JSON)                       # the public contract (docs/report-format.md)
+    render(report, Format.SARIF, gate=gate_result)    # for GitHub code scanning
+"""
+
+from __future__ import annotations
+
+import os
+from enum import Enum
+from typing import IO, TYPE_CHECKING, Sequence
+
+from query_audit.model import Report
+
+if TYPE_CHECKING:
+    from query_audit.gate.baseline import GateResult
+
+
+class Format(str, Enum):
+    """The `--format` choices."""
+
+    RICH = "rich"
+    TEXT = "text"
+    JSON = "json"
+    MARKDOWN = "markdown"
+    SARIF = "sarif"
+    JUNIT = "junit"
+    GITHUB = "github"
+
+
+def default_format(stream: IO | None, environ: dict | None = None) -> Format:
+    """rich on a terminal; text when the stream is not a tty, NO_COLOR is set, or TERM=dumb."""
+    environ = os.environ if environ is None else environ
+    if "NO_COLOR" in environ or environ.get("TERM") == "dumb":
+        return Format.TEXT
+    try:
+        return Format.RICH if stream is not None and stream.isatty() else Format.TEXT
+    except (AttributeError, ValueError):  # a closed or file-like stream without a terminal
+        return Format.TEXT
+
+
+def render(report: Report, fmt: Format | str, *, verbosity: int = 0, width: int | None = None,
+           gate: GateResult | None = None, fail_on: Sequence[str] | None = None) -> str:
+    """The report in `fmt`. `verbosity` (-1 quiet, 0, 1 verbose) and `width` apply to rich and text;
+    `gate` adds the CI gate's decision; `fail_on` names the gating rules for JUnit when no gate ran."""
+    fmt = Format(fmt)
+    if fmt is Format.RICH:
+        from query_audit.report.rich_format import render_rich
+
+        return render_rich(report, verbosity=verbosity, width=width, gate=gate)
+    if fmt is Format.TEXT:
+        from query_audit.report.text import render_text
+
+        return render_text(report, verbosity=verbosity, width=width, gate=gate)
+    if fmt is Format.JSON:
+        from query_audit.report.json_format import render_json
+
+        return render_json(report, gate=gate)
+    if fmt is Format.MARKDOWN:
+        from query_audit.report.markdown import render_markdown
+
+        return render_markdown(report, gate=gate)
+    if fmt is Format.SARIF:
+        from query_audit.report.sarif import render_sarif
+
+        return render_sarif(report, gate=gate)
+    if fmt is Format.JUNIT:
+        from query_audit.report.junit import render_junit
+
+        return render_junit(report, gate=gate, fail_on=fail_on)
+    from query_audit.report.github import render_github
+
+    return render_github(report, gate=gate)
+
+
+__all__ = ["Format", "default_format", "render"]

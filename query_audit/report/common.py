@@ -1,0 +1,229 @@
+"""What every renderer shares: finding order, the verdict line, the header facts, the profile.
+
+Renderers differ only in layout; the words and numbers come from here so that the text, rich and
+Markdown reports say the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable
+
+from query_audit.model import AnalyzedQuery, Finding, PlanRow, Report, Severity
+
+if TYPE_CHECKING:
+    from query_audit.gate.baseline import GateResult
+
+SEVERITIES = (Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.INFO)
+
+
+def sorted_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """By severity (high first), then rule, then table, then query id: stable across runs."""
+    return sorted(findings, key=lambda f: (f.severity.rank, f.rule, f.table or "", f.query_id or ""))
+
+
+def findings_verdict(findings: Iterable[Finding]) -> str:
+    """ "2 high, 3 medium findings", "1 low finding" or "no findings"."""
+    counts = {severity: 0 for severity in SEVERITIES}
+    for finding in findings:
+        counts[finding.severity] += 1
+    total = sum(counts.values())
+    if not total:
+        return "no findings"
+    parts = ", ".join(f"{count} {severity.value}" for severity, count in counts.items() if count)
+    return f"{parts} {'finding' if total == 1 else 'findings'}"
+
+
+def verdict(report: Report, gate: GateResult | None = None) -> str:
+    """The one line a reader sees first; the gate's decision follows the findings when a gate ran."""
+    line = findings_verdict(report.findings)
+    return f"{line}; {gate.verdict()}" if gate is not None else line
+
+
+def server_line(report: Report) -> str:
+    if report.server is None:
+        return "none (static analysis)"
+    server = report.server
+    return f"{server.flavor} {server.version}" + (f" ({server.version_comment})" if server.version_comment else "")
+
+
+def header_facts(report: Report) -> list[tuple[str, str]]:
+    """(label, value) pairs for the report header: where the statements came from and how many."""
+    source, summary = report.source, report.summary
+    facts = [("server", server_line(report))]
+    for endpoint in source.endpoints:
+        facts.append(("endpoint", endpoint))
+    if source.command:
+        facts.append(("command", source.command))
+    for path in source.files:
+        facts.append(("file", path))
+    if source.window_start or source.window_end:
+        facts.append(("window", f"{source.window_start or '?'} .. {source.window_end or '?'}"))
+    if summary.requests:
+        facts.append(("requests", str(summary.requests)))
+    facts.append(("statements", f"{summary.statements} ({summary.reads} reads, {summary.writes} writes, "
+                                f"{summary.other} other)"))
+    facts.append(("distinct shapes", str(summary.distinct)))
+    facts.append(("noise dropped", str(summary.noise_dropped)))
+    if summary.skipped_lines:
+        facts.append(("skipped lines", str(summary.skipped_lines)))
+    return facts
+
+
+def load_facts(report: Report) -> list[tuple[str, str]]:
+    """The per-request load figures behind the "reads to replicas, pool size" advice."""
+    summary = report.summary
+    facts = []
+    if summary.round_trips_per_request is not None:
+        facts.append(("round trips per request", f"{summary.round_trips_per_request:g}"))
+    if summary.db_time_per_request is not None:
+        facts.append(("database time per request", seconds(summary.db_time_per_request)))
+    if summary.reads:
+        facts.append(("reads a replica could serve", f"{summary.replica_eligible_reads} of {summary.reads}"))
+    if summary.pool_size_estimate:
+        facts.append(("pool size estimate", ", ".join(f"{k.replace('_', ' ')} {v}"
+                                                      for k, v in summary.pool_size_estimate.items())))
+    return facts
+
+
+def seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value < 1:
+        return f"{value * 1000:.1f} ms"
+    return f"{value:.2f} s"
+
+
+def query_index(report: Report) -> dict[str, AnalyzedQuery]:
+    return {query.group.id: query for query in report.queries}
+
+
+def plan_rows_for(query: AnalyzedQuery | None, table: str | None) -> tuple[PlanRow, ...]:
+    """The plan rows of `query` that read `table` (all rows when the finding names no table)."""
+    if query is None or query.plan is None:
+        return ()
+    rows = query.plan.rows
+    if table is None:
+        return rows
+    bare = table.split(".")[-1]
+    return tuple(row for row in rows if row.table in (table, bare)) or rows
+
+
+PLAN_HEADERS = ("id", "select_type", "table", "type", "possible_keys", "key", "key_len", "ref", "rows",
+                "filtered", "Extra")
+
+
+def plan_cells(row: PlanRow) -> list[str]:
+    """One plan row as EXPLAIN prints it (NULL where the server printed NULL)."""
+    def show(value) -> str:
+        return "NULL" if value in (None, "", ()) else str(value)
+
+    filtered = None if row.filtered is None else f"{row.filtered:g}"
+    return [show(row.select_id), row.select_type, show(row.table), show(row.access_type),
+            show(",".join(row.possible_keys)), show(row.key), show(row.key_len), show(row.ref),
+            show(row.rows), show(filtered), row.extra]
+
+
+def evidence_lines(finding: Finding, *, plan_shown: bool = False) -> list[str]:
+    """The finding's evidence as `key: value` lines; a nested plan row stays on one line.
+
+    With `plan_shown` the evidence's own copy of the plan row is left out (the caller printed the
+    query's real plan rows already)."""
+    lines = []
+    for key, value in finding.evidence.items():
+        if plan_shown and key == "plan_row":
+            continue
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={'NULL' if v is None else v}" for k, v in value.items())
+        lines.append(f"{key.replace('_', ' ')}: {value}")
+    if finding.verified is not None:
+        lines.append("verified: " + ("yes, EXPLAIN after creating the index uses it" if finding.verified
+                                     else "no, EXPLAIN after creating the index did not use it"))
+    return lines
+
+
+def fix_text(finding: Finding) -> str:
+    """The change to make: the DDL when there is one, else the rewritten SQL or advice."""
+    return finding.ddl or finding.suggestion
+
+
+@dataclass(frozen=True)
+class ProfileRow:
+    rank: int
+    query: AnalyzedQuery
+    share_of_calls: float
+    share_of_time: float | None
+
+
+def profile(report: Report, *, by_time: bool = False) -> list[ProfileRow]:
+    """Statement shapes ranked by count (or by total time, like pt-query-digest's profile)."""
+    queries = list(report.queries)
+    calls = sum(q.group.count for q in queries) or 1
+    total_time = sum(q.group.total_query_time or 0.0 for q in queries)
+    if by_time:
+        queries.sort(key=lambda q: (-(q.group.total_query_time or 0.0), q.group.id))
+    else:
+        queries.sort(key=lambda q: (-q.group.count, q.group.id))
+    return [ProfileRow(rank, q, q.group.count / calls,
+                       (q.group.total_query_time or 0.0) / total_time if total_time else None)
+            for rank, q in enumerate(queries, 1)]
+
+
+def is_timed(report: Report) -> bool:
+    return any(q.group.total_query_time is not None for q in report.queries)
+
+
+def repetition_verdict(query: AnalyzedQuery, count: int, distinct: int) -> str:
+    """Why a repeated shape matters: an N+1, a loop of writes, or a cache candidate."""
+    kind = query.group.kind.value
+    if distinct <= 1:
+        return "same values each time: cache candidate"
+    if kind == "select":
+        return f"N+1: {distinct} different values, one IN (...) or JOIN would do"
+    if kind in ("insert", "replace"):
+        return "insert loop: one multi-row INSERT in one transaction"
+    return "write loop: one statement over IN (...)"
+
+
+def repeated_shapes(report: Report) -> list[tuple[AnalyzedQuery, str, int, int]]:
+    """(query, unit, count, distinct values) for every shape that ran more than once in one unit."""
+    rows = []
+    for query in report.queries:
+        for repetition in query.group.repetitions:
+            if repetition.count > 1:
+                rows.append((query, repetition.unit, repetition.count, repetition.distinct_values))
+    rows.sort(key=lambda r: (-r[2], r[0].group.id, r[1]))
+    return rows
+
+
+def shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: max(limit - 3, 1)] + "..."
+
+
+def plan_row_summary(row: PlanRow) -> str:
+    """A plan row on one line: `orders: type ALL, key NULL, rows 48210, Using where`."""
+    parts = [f"type {row.access_type or 'NULL'}", f"key {row.key or 'NULL'}"]
+    if row.ref:
+        parts.append(f"ref {row.ref}")
+    parts.append(f"rows {'NULL' if row.rows is None else row.rows}")
+    if row.filtered is not None:
+        parts.append(f"filtered {row.filtered:g}%")
+    if row.extra:
+        parts.append(row.extra)
+    return f"EXPLAIN {row.table or 'NULL'}: " + ", ".join(parts)
+
+
+def item_label(query: AnalyzedQuery) -> str:
+    """pt-query-digest's profile "Item": the kind and the tables, e.g. `SELECT orders`."""
+    tables = " ".join(query.model.tables) or (query.model.target_table or "")
+    if query.group.kind.value == "other":  # CALL p, SHOW ..., SET ...: the first two words say it
+        words = query.group.fingerprint.split()[:2]
+        return " ".join([words[0].upper(), *words[1:]]) if words else "OTHER"
+    return f"{query.group.kind.value.upper()} {tables}".strip()
+
+
+def write_shapes(report: Report) -> list[AnalyzedQuery]:
+    """The writing statement shapes, most frequent first."""
+    writes = [q for q in report.queries if q.group.kind.is_write]
+    return sorted(writes, key=lambda q: (-q.group.count, q.group.id))

@@ -1,0 +1,130 @@
+"""The JSON report: the public contract, version 1 (docs/report-format.md, docs/report.schema.json).
+
+Field names follow the model's; keys are sorted and findings ordered by severity, rule and table, so
+two runs of the same capture give the same bytes and a diff shows only what changed. Adding a field is
+a compatible change; renaming or removing one needs a new `version`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from query_audit import __version__
+from query_audit.model import AnalyzedQuery, Finding, Plan, PlanRow, Report, StatementModel
+from query_audit.report.common import sorted_findings
+
+if TYPE_CHECKING:
+    from query_audit.gate.baseline import BaselineEntry, GateResult
+
+TOOL_NAME = "query-audit"
+
+
+def _plan_row(row: PlanRow) -> dict:
+    return {
+        "select_id": row.select_id, "select_type": row.select_type, "table": row.table,
+        "access_type": row.access_type, "possible_keys": list(row.possible_keys), "key": row.key,
+        "key_len": row.key_len, "ref": row.ref, "rows": row.rows, "filtered": row.filtered, "extra": row.extra,
+        "using_filesort": row.using_filesort, "using_temporary": row.using_temporary,
+        "using_index": row.using_index,
+    }
+
+
+def _explain(plan: Plan | None) -> dict | None:
+    if plan is None:
+        return None
+    return {"format": plan.format, "explained_sql": plan.explained_sql,
+            "filled_placeholders": plan.filled_placeholders, "rows": [_plan_row(r) for r in plan.rows]}
+
+
+def _model(model: StatementModel) -> dict:
+    return {
+        "parsed": model.parsed, "error": model.error, "target_table": model.target_table,
+        "columns": [{"table": c.table, "column": c.column, "role": c.role, "scope": c.scope,
+                     "detail": c.detail, "reason": c.reason} for c in model.columns],
+        "limit": model.limit, "insert_rows": model.insert_rows,
+    }
+
+
+def _query(query: AnalyzedQuery) -> dict:
+    group = query.group
+    timed = group.total_query_time is not None or group.total_rows_examined is not None
+    return {
+        "id": group.id,
+        "fingerprint": group.fingerprint,
+        "kind": group.kind.value,
+        "count": group.count,
+        "sample": group.sample.sql,
+        "database": group.sample.database,
+        "tables": list(query.model.tables),
+        "distinct_values": group.distinct_values,
+        "repetitions": [{"unit": r.unit, "count": r.count, "distinct_values": r.distinct_values}
+                        for r in group.repetitions],
+        "timing": {"total": group.total_query_time, "max": group.max_query_time,
+                   "rows_examined": group.total_rows_examined, "rows_sent": group.total_rows_sent}
+        if timed else None,
+        "model": _model(query.model),
+        "explain": _explain(query.plan),
+        "error": query.error,
+    }
+
+
+def finding_to_dict(finding: Finding) -> dict:
+    return {
+        "rule": finding.rule, "severity": finding.severity.value, "table": finding.table,
+        "columns": list(finding.columns), "query_id": finding.query_id, "query_ids": list(finding.query_ids),
+        "fingerprint": finding.fingerprint, "count": finding.count, "message": finding.message,
+        "suggestion": finding.suggestion, "ddl": finding.ddl, "evidence": finding.evidence,
+        "verified": finding.verified,
+    }
+
+
+def _gate_finding(finding: Finding) -> dict:
+    rule, table, query_id = finding.baseline_key
+    return {"rule": rule, "table": table, "query_id": query_id, "fingerprint": finding.fingerprint or "",
+            "severity": finding.severity.value, "message": finding.message}
+
+
+def _gate_entry(entry: BaselineEntry) -> dict:
+    return entry.to_dict()
+
+
+def gate_to_dict(gate: GateResult) -> dict:
+    return {"baseline": gate.baseline, "rules": list(gate.rules), "passed": gate.passed,
+            "verdict": gate.verdict(), "new": [_gate_finding(f) for f in gate.new],
+            "known": [_gate_finding(f) for f in gate.known], "fixed": [_gate_entry(e) for e in gate.fixed]}
+
+
+def report_to_dict(report: Report, gate: GateResult | None = None) -> dict:
+    """The report as plain JSON values (the document `render_json` prints)."""
+    source, summary = report.source, report.summary
+    document = {
+        "version": report.version,
+        "tool": {"name": TOOL_NAME, "version": __version__},
+        "server": {"flavor": report.server.flavor, "version": report.server.version}
+        if report.server is not None else None,
+        "source": {"kind": source.kind, "endpoints": list(source.endpoints), "command": source.command,
+                   "files": list(source.files), "window_start": source.window_start,
+                   "window_end": source.window_end, "requests": source.requests},
+        "summary": {
+            "statements": summary.statements, "distinct": summary.distinct, "reads": summary.reads,
+            "writes": summary.writes, "other": summary.other, "noise_dropped": summary.noise_dropped,
+            "skipped_lines": summary.skipped_lines, "requests": summary.requests,
+            "round_trips_per_request": summary.round_trips_per_request,
+            "replica_eligible_reads": summary.replica_eligible_reads,
+            "db_time_per_request": summary.db_time_per_request,
+            "pool_size_estimate": summary.pool_size_estimate,
+        },
+        "queries": [_query(q) for q in report.queries],
+        "findings": [finding_to_dict(f) for f in sorted_findings(report.findings)],
+        "notes": list(report.notes),
+    }
+    if gate is not None:
+        document["gate"] = gate_to_dict(gate)
+    return document
+
+
+def render_json(report: Report, gate: GateResult | None = None) -> str:
+    # default=str: evidence holds plain values by contract, but a stray Decimal must not crash a CI run.
+    return json.dumps(report_to_dict(report, gate), indent=2, sort_keys=True, ensure_ascii=False,
+                      default=str) + "\n"

@@ -1,0 +1,199 @@
+"""The plain-text report: the rich report's content without colour, laid out for 80 columns.
+
+For pipes, files, CI logs and `NO_COLOR`. Sections, in order: header, verdict, findings (each with
+its SQL, evidence, reason and fix), gate, batching, writes and load, profile, queries (with -v), notes.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from typing import TYPE_CHECKING
+
+from tabulate import tabulate
+
+from query_audit.model import Report
+from query_audit.report import common
+
+if TYPE_CHECKING:
+    from query_audit.gate.baseline import GateResult
+
+DEFAULT_WIDTH = 80
+INDENT = "    "
+
+
+class _Writer:
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.lines: list[str] = []
+
+    def line(self, text: str = "") -> None:
+        self.lines.append(text)
+
+    def title(self, text: str) -> None:
+        if self.lines and self.lines[-1] != "":
+            self.line()
+        self.line(text.upper())
+        self.line("=" * len(text))
+
+    def wrapped(self, text: str, indent: str = "") -> None:
+        """Wrap prose; words longer than a line (DDL, URLs) stay whole rather than break mid-name."""
+        self.lines.extend(textwrap.wrap(text, self.width, initial_indent=indent, subsequent_indent=indent,
+                                        break_long_words=False, break_on_hyphens=False) or [indent])
+
+    def labelled(self, label: str, text: str) -> None:
+        self.line(f"  {label}:")
+        self.wrapped(text, INDENT)
+
+    def table(self, rows: list, headers: list, max_widths: list | None = None) -> None:
+        self.lines.extend(tabulate(rows, headers=headers, tablefmt="simple", maxcolwidths=max_widths,
+                                   disable_numparse=True).splitlines())
+
+    def text(self) -> str:
+        return "\n".join(self.lines).rstrip() + "\n"
+
+
+def _header(out: _Writer, report: Report) -> None:
+    out.line("query-audit report")
+    facts = common.header_facts(report)
+    label_width = max(len(label) for label, _ in facts)
+    for label, value in facts:
+        lines = textwrap.wrap(value, out.width - label_width - 2, break_long_words=False) or [""]
+        out.line(f"{label:<{label_width}}  {lines[0]}")
+        out.lines.extend(" " * (label_width + 2) + more for more in lines[1:])
+
+
+def _findings(out: _Writer, report: Report, gate: GateResult | None) -> None:
+    findings = common.sorted_findings(report.findings)
+    if not findings:
+        return
+    out.title("Findings")
+    queries = common.query_index(report)
+    new = {f.baseline_key for f in gate.new} if gate else set()
+    for finding in findings:
+        query = queries.get(finding.query_id or "")
+        where = f" on {finding.table}" if finding.table else ""
+        tag = " [new]" if finding.baseline_key in new else ""
+        out.line()
+        out.wrapped(f"[{finding.severity.value.upper()}] {finding.rule}{where}{tag}"
+                    + (f" (query {finding.query_id})" if finding.query_id else ""))
+        out.wrapped(finding.message, "  ")
+        if query is not None:
+            out.labelled("SQL", query.group.sample.sql)
+        rows = common.plan_rows_for(query, finding.table) if finding.rule != "unparsed_statement" else ()
+        evidence = ([common.plan_row_summary(row) for row in rows]
+                    + common.evidence_lines(finding, plan_shown=bool(rows)))
+        if evidence:
+            out.line("  Evidence:")
+            for item in evidence:
+                out.wrapped(item, INDENT)
+        if finding.suggestion or finding.ddl:
+            out.line("  Fix:")
+            if finding.suggestion:
+                out.wrapped(finding.suggestion, INDENT)
+            if finding.ddl:
+                out.wrapped(finding.ddl, INDENT)
+
+
+def _gate(out: _Writer, gate: GateResult | None) -> None:
+    if gate is None:
+        return
+    out.title("Gate")
+    out.wrapped(f"{gate.verdict()} (rules: {', '.join(gate.rules)}; baseline: {gate.baseline or 'none'})")
+    rows = ([["new", f.rule, f.table or "", f.query_id or "", ""] for f in gate.new]
+            + [["known", f.rule, f.table or "", f.query_id or "", ""] for f in gate.known]
+            + [["fixed", e.rule, e.table, e.query_id, e.reason] for e in gate.fixed])
+    if rows:
+        out.line()
+        out.table(rows, ["status", "rule", "table", "query", "reason"], [None, 20, 16, 16, 16])
+
+
+def _batching(out: _Writer, report: Report) -> None:
+    shapes = common.repeated_shapes(report)
+    if not shapes:
+        return
+    out.title("Batching")
+    rows = [[q.group.id, unit, count, distinct, common.repetition_verdict(q, count, distinct)]
+            for q, unit, count, distinct in shapes]
+    out.table(rows, ["query", "unit", "runs", "distinct", "what it is"], [16, 12, None, None, 30])
+
+
+def _writes(out: _Writer, report: Report) -> None:
+    writes = common.write_shapes(report)
+    facts = common.load_facts(report)
+    if not writes and not facts:
+        return
+    out.title("Writes and load")
+    for label, value in facts:
+        out.wrapped(f"{label}: {value}")
+    if writes:
+        out.line()
+        rows = [[q.group.id, q.group.kind.value, q.model.target_table or ", ".join(q.model.tables), q.group.count]
+                for q in writes]
+        out.table(rows, ["query", "kind", "table", "count"], [16, None, 24, None])
+
+
+def _profile(out: _Writer, report: Report) -> None:
+    if not report.queries:
+        return
+    timed = common.is_timed(report)
+    out.title("Profile")
+    ranking = common.profile(report, by_time=timed)
+    if timed:
+        out.line("ranked by total time")
+        rows = [[r.rank, r.query.group.id, common.seconds(r.query.group.total_query_time),
+                 f"{(r.share_of_time or 0) * 100:.1f}%", r.query.group.count,
+                 common.seconds(r.query.group.max_query_time), common.item_label(r.query)] for r in ranking]
+        out.table(rows, ["rank", "query", "time", "%", "calls", "max", "item"], [None] * 6 + [20])
+    else:
+        out.line("ranked by calls (no timings captured)")
+        rows = [[r.rank, r.query.group.id, r.query.group.count, f"{r.share_of_calls * 100:.1f}%",
+                 common.item_label(r.query)] for r in ranking]
+        out.table(rows, ["rank", "query", "calls", "%", "item"], [None, None, None, None, 30])
+
+
+def _queries(out: _Writer, report: Report) -> None:
+    if not report.queries:
+        return
+    out.title("Queries")
+    for query in report.queries:
+        group = query.group
+        out.line()
+        out.wrapped(f"{group.id}  {group.kind.value}, {group.count}x, database {group.sample.database or '-'}")
+        out.wrapped(group.fingerprint, "  ")
+        if query.plan is not None:
+            for row in query.plan.rows:
+                out.wrapped(common.plan_row_summary(row), INDENT)
+        if query.error:
+            out.wrapped(f"no plan: {query.error}", INDENT)
+        if not query.model.parsed and query.model.error:
+            out.wrapped(f"not parsed: {query.model.error}", INDENT)
+
+
+def _notes(out: _Writer, report: Report) -> None:
+    if not report.notes:
+        return
+    out.title("Notes")
+    for note in report.notes:
+        out.wrapped(f"- {note}")
+
+
+def render_text(report: Report, *, verbosity: int = 0, width: int | None = None,
+                gate: GateResult | None = None) -> str:
+    """The report as plain text. verbosity -1: verdict and findings; 1: also each query's plan."""
+    out = _Writer(width or DEFAULT_WIDTH)
+    if verbosity >= 0:
+        _header(out, report)
+        out.line()
+    out.wrapped(f"Verdict: {common.verdict(report, gate)}")
+    if not report.queries and verbosity >= 0:
+        out.line("No statements were captured.")
+    _findings(out, report, gate)
+    if verbosity >= 0:
+        _gate(out, gate)
+        _batching(out, report)
+        _writes(out, report)
+        _profile(out, report)
+        if verbosity >= 1:
+            _queries(out, report)
+        _notes(out, report)
+    return out.text()
