@@ -1,0 +1,119 @@
+"""Statements that drivers, ORMs and tools send around the real work, and that we leave out.
+
+The list starts from the seed article's manual filters (SET NAMES, SET time_zone, SET PROFILING,
+SHOW STATUS, anything touching the log tables) and adds what connection pools and ORMs send:
+pings (`SELECT 1`), session set-up (`SET autocommit`, `SET SESSION TRANSACTION ISOLATION ...`,
+`SET sql_mode`, character sets), server introspection (`SELECT @@...`, `SHOW VARIABLES`,
+`SELECT VERSION()`, `SHOW FULL TABLES`, `SHOW COLUMNS`...) and `SHOW WARNINGS`.
+
+Transaction control (BEGIN, START TRANSACTION, COMMIT, ROLLBACK, SAVEPOINT) is deliberately NOT noise:
+the write analysis needs it to tell "100 INSERTs in one transaction" from "100 autocommitted INSERTs".
+It is of kind OTHER, so it is never EXPLAINed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Iterable
+
+from query_audit.errors import QueryAuditError
+
+
+@dataclass(frozen=True)
+class NoisePattern:
+    """A named regex (case-insensitive). `anywhere` patterns may match inside the statement;
+    the others must match at its start, after leading comments."""
+
+    name: str
+    pattern: str
+    anywhere: bool = False
+
+
+_SESSION = r"(?:(?:SESSION|LOCAL)\s+|@@(?:SESSION\.|LOCAL\.)?)?"
+
+DEFAULT_NOISE: tuple[NoisePattern, ...] = (
+    NoisePattern("log tables", r"\b(?:general|slow)_log", anywhere=True),
+    NoisePattern("set names", r"SET\s+(?:NAMES|CHARACTER\s+SET|CHARSET)\b"),
+    NoisePattern("set time_zone", rf"SET\s+{_SESSION}time_zone\b"),
+    NoisePattern("set profiling", rf"SET\s+{_SESSION}profiling\b"),
+    NoisePattern("set autocommit", rf"SET\s+{_SESSION}autocommit\b"),
+    NoisePattern("set sql_mode", rf"SET\s+{_SESSION}sql_mode\b"),
+    NoisePattern("set character set", rf"SET\s+{_SESSION}(?:character_set_\w+|collation_\w+)\b"),
+    NoisePattern("set transaction", r"SET\s+(?:SESSION\s+|LOCAL\s+)?TRANSACTION\b"),
+    NoisePattern("set session variable", r"SET\s+(?:SESSION\s+|LOCAL\s+|@@SESSION\.|@@LOCAL\.)"),
+    NoisePattern("select 1", r"SELECT\s+1\s*(?:\+\s*1\s*)?(?:AS\s+[`\"']?\w+[`\"']?\s*)?(?:FROM\s+DUAL\s*)?;?\s*\Z"),
+    NoisePattern("select @@variable", r"SELECT\s+@@"),
+    NoisePattern(
+        "select session function",
+        r"SELECT\s+(?:DATABASE|SCHEMA|VERSION|CONNECTION_ID|USER|CURRENT_USER|SESSION_USER)\s*\(\s*\)\s*"
+        r"(?:AS\s+\S+\s*)?(?:LIMIT\s+1\s*)?;?\s*\Z",
+    ),
+    NoisePattern("show status", r"SHOW\s+(?:GLOBAL\s+|SESSION\s+)?STATUS\b"),
+    NoisePattern("show variables", r"SHOW\s+(?:GLOBAL\s+|SESSION\s+)?VARIABLES\b"),
+    NoisePattern("show warnings", r"SHOW\s+(?:WARNINGS|ERRORS|COUNT\s*\(\s*\*\s*\)\s+(?:WARNINGS|ERRORS))\b"),
+    NoisePattern("show profiles", r"SHOW\s+PROFILES?\b"),
+    NoisePattern("show tables", r"SHOW\s+(?:FULL\s+)?TABLES\b"),
+    NoisePattern("show server metadata", r"SHOW\s+(?:COLLATION|CHARACTER\s+SET|CHARSET|ENGINES|DATABASES|PLUGINS)\b"),
+    NoisePattern(
+        "show table metadata",
+        r"SHOW\s+(?:FULL\s+)?(?:COLUMNS|FIELDS|INDEX|INDEXES|KEYS|CREATE\s+TABLE|TABLE\s+STATUS)\b",
+    ),
+)
+
+# Leading whitespace and comments (not the executable `/*!...*/` kind) before the first keyword.
+_LEADING = re.compile(r"(?:\s+|/\*(?!!).*?\*/|--[^\n]*(?:\n|\Z)|#[^\n]*(?:\n|\Z))*", re.S)
+
+
+class NoiseFilter:
+    """Decides which statements are noise, and counts what it dropped by pattern name.
+
+    `extra` adds patterns (regex strings, searched anywhere, or NoisePattern); `ignore_defaults`
+    drops the built-in list. An invalid extra regex raises QueryAuditError.
+    """
+
+    def __init__(self, patterns: Iterable[NoisePattern] = DEFAULT_NOISE, extra: Iterable[str | NoisePattern] = (),
+                 ignore_defaults: bool = False):
+        chosen = [] if ignore_defaults else list(patterns)
+        for item in extra:
+            chosen.append(item if isinstance(item, NoisePattern) else NoisePattern(item, item, anywhere=True))
+        for item in chosen:
+            try:
+                re.compile(item.pattern)
+            except re.error as exc:
+                raise QueryAuditError(f"invalid noise pattern {item.pattern!r}: {exc}") from None
+        self.patterns = tuple(chosen)
+        self.dropped: Counter[str] = Counter()
+        # One alternation for the anchored patterns: one regex call per statement, not twenty.
+        anchored = [p for p in chosen if not p.anywhere]
+        self._anchored_names = {f"p{i}": p.name for i, p in enumerate(anchored)}
+        self._anchored = (
+            re.compile("|".join(f"(?P<p{i}>{p.pattern})" for i, p in enumerate(anchored)), re.I | re.S)
+            if anchored else None
+        )
+        self._anywhere = tuple((p.name, re.compile(p.pattern, re.I | re.S)) for p in chosen if p.anywhere)
+
+    @property
+    def total_dropped(self) -> int:
+        return sum(self.dropped.values())
+
+    def match(self, sql: str) -> str | None:
+        """The name of the first pattern the statement matches, or None. Counts nothing."""
+        if self._anchored is not None:
+            start = _LEADING.match(sql).end() if sql[:1] in " \t\r\n/-#" else 0
+            found = self._anchored.match(sql, start)
+            if found:
+                return self._anchored_names[found.lastgroup]
+        for name, regex in self._anywhere:
+            if regex.search(sql):
+                return name
+        return None
+
+    def is_noise(self, sql: str) -> bool:
+        """True when the statement is noise; counts it under the pattern's name."""
+        name = self.match(sql)
+        if name is None:
+            return False
+        self.dropped[name] += 1
+        return True

@@ -1,0 +1,122 @@
+"""From general-log rows to the statements a client sent.
+
+Used by both the capture from `mysql.general_log` and the general log files, so the two agree on
+what a statement is: a `Query` or `Execute` row. Everything else (Connect, Init DB, Prepare,
+Close stmt, Quit, Ping...) only updates what we know about the connection: its database and user.
+A SQL-level `PREPARE x FROM ...`, `EXECUTE x` or `DEALLOCATE PREPARE x` Query row is not a statement
+either: the server logs the Prepare/Execute rows for it, and the Execute row is the real work.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+from query_audit.capture.noise import NoiseFilter
+from query_audit.model import LogRow, Statement
+
+STATEMENT_COMMANDS = frozenset({"Query", "Execute"})
+
+# `root@localhost on shop using TCP/IP`, MariaDB's `app@host as anonymous on shop`, an empty
+# database (`root@localhost on  using Socket`), and old servers' `root@localhost on shop`.
+_CONNECT = re.compile(r"(?P<user>[^@\s]*)@(?P<host>\S*)(?:\s+as\s+\S+)?\s+on\s+(?P<db>\S*)")
+# user_host of a log table row: `app[app] @ localhost [127.0.0.1]` (the first name is the login).
+_USER_HOST = re.compile(r"\s*([^\[\s@]*)\[")
+_USE = re.compile(r"\s*use\s+(`(?:[^`]|``)+`|[^\s;`]+)\s*;?\s*\Z", re.I)
+_SQL_PREPARED = re.compile(r"\s*(?:PREPARE|EXECUTE|DEALLOCATE|DROP\s+PREPARE)\s", re.I)
+# What is left of a statement once strings, quoted names and comments are out: a `?` there is a
+# placeholder of a prepared statement.
+_QUOTED_OR_COMMENT = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|`[^`]*`|/\*.*?\*/|--\s[^\n]*|\#[^\n]*""", re.S)
+
+
+class _Thread:
+    __slots__ = ("database", "user")
+
+    def __init__(self, database: str | None = None, user: str | None = None):
+        self.database = database
+        self.user = user
+
+
+class StatementExtractor:
+    """Turns LogRows into Statements, one row at a time, tracking each connection's database and user.
+
+    `users`, when given, keeps only the rows of those client users (a connection whose Connect row
+    is not in the log has an unknown user, and is dropped then). `exclude_threads` drops the rows
+    of those connections (the tool's own). Noise goes through `noise` unless `keep_noise`.
+    """
+
+    def __init__(self, *, keep_noise: bool = False, noise: NoiseFilter | None = None,
+                 exclude_threads: Iterable[int] = (), users: Iterable[str] | None = None):
+        self.noise = None if keep_noise else (noise if noise is not None else NoiseFilter())
+        self.exclude_threads = set(exclude_threads)
+        self.users = frozenset(users) if users else None
+        self.noise_dropped = 0
+        self._threads: dict[int, _Thread] = {}
+
+    def feed(self, row: LogRow, request: int | None = None) -> Statement | None:
+        """The statement this row is, or None when it is not one (or is filtered out)."""
+        thread_id = row.thread_id
+        if thread_id in self.exclude_threads:
+            return None
+        command = row.command
+        if command in STATEMENT_COMMANDS:
+            return self._statement(row, request)
+        if command == "Connect" or command == "Change user":
+            self._connect(thread_id, row.argument)
+        elif command == "Init DB":
+            self._thread(thread_id).database = row.argument.strip() or None
+        elif command == "Quit":
+            self._threads.pop(thread_id, None)  # thread ids are reused; and this keeps memory flat
+        return None
+
+    def database_of(self, thread_id: int) -> str | None:
+        """The current database of a connection, as far as the rows seen so far tell."""
+        thread = self._threads.get(thread_id)
+        return thread.database if thread else None
+
+    def _thread(self, thread_id: int) -> _Thread:
+        thread = self._threads.get(thread_id)
+        if thread is None:
+            thread = self._threads[thread_id] = _Thread()
+        return thread
+
+    def _connect(self, thread_id: int, argument: str) -> None:
+        match = _CONNECT.match(argument)
+        if match is None:  # `Access denied for user ...`: no session follows
+            return
+        self._threads[thread_id] = _Thread(match.group("db") or None, match.group("user") or None)
+
+    def _statement(self, row: LogRow, request: int | None) -> Statement | None:
+        sql = row.argument
+        thread = self._threads.get(row.thread_id)
+        if thread is None:
+            thread = self._threads[row.thread_id] = _Thread()
+        user = thread.user
+        if row.user_host:
+            found = _USER_HOST.match(row.user_host)
+            if found and found.group(1):
+                user = thread.user = found.group(1)
+        if self.users is not None and user not in self.users:
+            return None
+        head = sql[:12].lstrip()[:4].lower()
+        if row.command == "Query":
+            if not head:
+                return None
+            if head in ("prep", "exec", "deal", "drop") and _SQL_PREPARED.match(sql):
+                return None
+            if head.startswith("use"):
+                used = _USE.match(sql)
+                if used:
+                    thread.database = used.group(1).strip("`").replace("``", "`")
+        if self.noise is not None and self.noise.is_noise(sql):
+            self.noise_dropped += 1
+            return None
+        return Statement(sql, row.thread_id, thread.database, row.time, row.command, request, user,
+                         row.command == "Execute" and has_placeholders(sql))
+
+
+def has_placeholders(sql: str) -> bool:
+    """True when `?` occurs outside strings, quoted names and comments (a MariaDB Execute row)."""
+    if "?" not in sql:
+        return False
+    return "?" in _QUOTED_OR_COMMENT.sub("", sql)

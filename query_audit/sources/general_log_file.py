@@ -1,0 +1,111 @@
+"""General query log files, streamed line by line into LogRows.
+
+Two line formats exist, and one file may hold both only across server upgrades:
+
+* MariaDB and MySQL <= 5.6: `YYMMDD HH:MM:SS<TAB>` is written only when the second changes; other
+  entries start with two tabs. Then the right-aligned thread id, a space, the command, a tab, the
+  argument: `261126 21:30:45\t     5 Query\tSELECT 1` / `\t\t     5 Quit\t`.
+* MySQL 5.7 and later: an ISO-8601 timestamp on every line (`2026-11-26T10:00:00.123456Z`, or with
+  an offset when log_timestamps=SYSTEM): `2026-11-26T10:00:00.123456Z\t   12 Query\tSELECT 1`.
+
+A statement spanning several lines is written raw: a line that does not start an entry continues
+the previous one. The 3-line header is repeated after every reopen (FLUSH LOGS, restart). A line
+that neither starts nor continues an entry (text before the first entry) is counted as skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import IO, Iterator
+
+from query_audit.errors import SourceError
+from query_audit.model import LogRow
+
+_ENTRY = re.compile(
+    r"(?:(\d{6}\s+\d{1,2}:\d\d:\d\d)|(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?))?"
+    r"\t+ *(\d+) ([A-Z][A-Za-z_]*(?: [A-Za-z_]+)*)(?:\t|$)"
+)
+_HEADER = re.compile(r".*, Version: .* started with:$|T[Cc][Pp] [Pp]ort: |Time\s+Id\s+Command\s+Argument$")
+
+
+def classic_time(stamp: str) -> str:
+    """`261126 9:30:01` (server local time, no zone in the file) as ISO-8601 `2026-11-26T09:30:01`."""
+    day, clock = stamp.split()
+    hours, minutes, seconds = clock.split(":")
+    return f"20{day[0:2]}-{day[2:4]}-{day[4:6]}T{int(hours):02d}:{minutes}:{seconds}"
+
+
+class GeneralLogReader:
+    """An iterator of LogRows over one general log file; `skipped_lines` counts lines it could not use.
+
+    `source` is a path or an open text file (read as it is, not closed here).
+    """
+
+    def __init__(self, source: str | Path | IO[str]):
+        self.source = source
+        self.skipped_lines = 0
+        self._rows = self._read()
+
+    def __iter__(self) -> Iterator[LogRow]:
+        return self._rows
+
+    def __next__(self) -> LogRow:
+        return next(self._rows)
+
+    def _read(self) -> Iterator[LogRow]:
+        if isinstance(self.source, (str, Path)):
+            try:
+                handle = open(self.source, encoding="utf-8", errors="replace")
+            except OSError as exc:
+                raise SourceError(f"cannot read {self.source}: {exc.strerror}") from None
+            with handle:
+                yield from self._parse(handle)
+        else:
+            yield from self._parse(self.source)
+
+    def _parse(self, lines: IO[str]) -> Iterator[LogRow]:
+        entry = _ENTRY.match
+        header = _HEADER.match
+        last_stamp = None  # the classic format's last written second, raw and as ISO-8601
+        last_time = None
+        # The entry being read: (thread id, command, time, argument lines). Yielded when the next starts.
+        pending = None
+        for line in lines:
+            line = line.rstrip("\r\n")
+            found = entry(line)
+            if found is None:
+                if header(line):
+                    if pending is not None:
+                        yield _row(pending)
+                        pending = None
+                elif pending is not None:
+                    pending[3].append(line)
+                elif line.strip():
+                    self.skipped_lines += 1
+                continue
+            if pending is not None:
+                yield _row(pending)
+            classic, iso, thread, command = found.groups()
+            if iso is not None:
+                time = iso
+            elif classic is not None:
+                if classic != last_stamp:
+                    last_stamp, last_time = classic, classic_time(classic)
+                time = last_time
+            else:
+                time = last_time
+            pending = (int(thread), command, time, [line[found.end():]])
+        if pending is not None:
+            yield _row(pending)
+
+
+def _row(pending: tuple) -> LogRow:
+    thread, command, time, parts = pending
+    argument = parts[0] if len(parts) == 1 else "\n".join(parts).rstrip()
+    return LogRow(thread, command, argument, time)
+
+
+def iter_general_log(path_or_file: str | Path | IO[str]) -> GeneralLogReader:
+    """The LogRows of a general log file, lazily; the result's `skipped_lines` counts broken lines."""
+    return GeneralLogReader(path_or_file)
