@@ -17,7 +17,7 @@ statement of one shape shares it.
 >>> fingerprint("SELECT * FROM t_2024 WHERE id IN (1, 2, 3) AND name = 'x' LIMIT 10, 20")
 'select * from t_2024 where id in(?+) and name = ? limit ?'
 >>> query_id("select * from t where id = ?")
-'5BB07D4D4838D46F2B1B1E4E04C22C0C'
+'86A4FD498C70095E35FC3906162972DA'
 """
 
 from __future__ import annotations

@@ -1,0 +1,148 @@
+"""Group statements by fingerprint, streaming: memory stays flat however many statements come in.
+
+Per group it keeps counts, the first statement as a sample, a capped set of literal-value keys,
+the databases seen and timing totals. Per unit of work inside a group (a replayed request in a
+capture, a connection in a log file) it keeps how often the shape ran there, with how many
+different values, and a few sample texts: the evidence of an N+1 or a write loop.
+
+Bounds (for a 1M-line log): a group stores at most `max_values` value keys (the count then is a
+lower bound); connection units are pruned to the busiest ones when a group has too many (request
+units of a capture are few and all kept); a unit keeps `max_unit_values` value keys and
+`max_samples` distinct texts; the "has this unit written yet" memory forgets the oldest units.
+"""
+
+from __future__ import annotations
+
+from query_audit.analyze.fingerprint import fingerprint_and_values, query_id, statement_kind
+from query_audit.model import Kind, QueryGroup, Repetition, Statement
+
+_WRITES = frozenset({Kind.INSERT, Kind.UPDATE, Kind.DELETE, Kind.REPLACE})
+
+
+class _Unit:
+    __slots__ = ("count", "values", "samples")
+
+    def __init__(self):
+        self.count = 0
+        self.values: set[int] = set()
+        self.samples: list[str] = []
+
+
+class _Group:
+    __slots__ = ("fingerprint", "kind", "count", "sample", "values", "databases", "units", "after_write",
+                 "query_time", "max_query_time", "rows_examined", "rows_sent")
+
+    def __init__(self, fingerprint: str, kind: Kind, sample: Statement):
+        self.fingerprint = fingerprint
+        self.kind = kind
+        self.count = 0
+        self.sample = sample
+        self.values: set[int] = set()
+        self.databases: dict[str, None] = {}  # an ordered set
+        self.units: dict[str, _Unit] = {}
+        self.after_write = 0
+        self.query_time: float | None = None
+        self.max_query_time: float | None = None
+        self.rows_examined: int | None = None
+        self.rows_sent: int | None = None
+
+
+class Digest:
+    """Add statements one by one, then read the groups (in order of first appearance)."""
+
+    def __init__(self, *, max_values: int = 1000, max_thread_units: int = 200, max_unit_values: int = 200,
+                 max_samples: int = 10, max_writer_units: int = 100_000):
+        self.max_values = max_values
+        self.max_thread_units = max_thread_units
+        self.max_unit_values = max_unit_values
+        self.max_samples = max_samples
+        self.max_writer_units = max_writer_units
+        self.statements = 0
+        self._groups: dict[str, _Group] = {}
+        self._writers: dict[str, None] = {}  # units that have written, oldest first
+        self._unknown_values = 0
+
+    def add(self, statement: Statement) -> None:
+        self.statements += 1
+        sql = statement.sql
+        shape, values = fingerprint_and_values(sql)
+        group = self._groups.get(shape)
+        if group is None:
+            group = self._groups[shape] = _Group(shape, statement_kind(sql), statement)
+        group.count += 1
+
+        if statement.placeholders:
+            # The values of a prepared statement logged with its `?` are unknown: count each run
+            # as different, since a loop of executions is a loop of round trips either way.
+            self._unknown_values += 1
+            key = hash(("?", self._unknown_values))
+        else:
+            key = hash(values)
+        if len(group.values) < self.max_values:
+            group.values.add(key)
+        if statement.database is not None and statement.database not in group.databases:
+            if len(group.databases) < 100:
+                group.databases[statement.database] = None
+        if statement.query_time is not None or statement.rows_examined is not None:
+            self._add_timings(group, statement)
+
+        request = statement.request
+        unit_name = f"request {request}" if request is not None else f"thread {statement.thread_id}"
+        unit = group.units.get(unit_name)
+        if unit is None:
+            if request is None and len(group.units) >= 2 * self.max_thread_units:
+                self._prune_units(group)
+            unit = group.units[unit_name] = _Unit()
+        unit.count += 1
+        if len(unit.values) < self.max_unit_values:
+            unit.values.add(key)
+        if len(unit.samples) < self.max_samples and sql not in unit.samples:
+            unit.samples.append(sql)
+
+        if group.kind in _WRITES:
+            self._mark_writer(unit_name)
+        elif group.kind is Kind.SELECT and unit_name in self._writers:
+            group.after_write += 1
+
+    def groups(self) -> list[QueryGroup]:
+        return [self._query_group(group) for group in self._groups.values()]
+
+    def _query_group(self, group: _Group) -> QueryGroup:
+        repetitions = tuple(
+            Repetition(name, unit.count, len(unit.values), tuple(unit.samples))
+            for name, unit in group.units.items() if unit.count >= 2
+        )
+        return QueryGroup(
+            id=query_id(group.fingerprint), fingerprint=group.fingerprint, kind=group.kind, count=group.count,
+            sample=group.sample, distinct_values=len(group.values), databases=tuple(group.databases),
+            repetitions=repetitions, after_write_count=group.after_write,
+            total_query_time=group.query_time, max_query_time=group.max_query_time,
+            total_rows_examined=group.rows_examined, total_rows_sent=group.rows_sent,
+        )
+
+    @staticmethod
+    def _add_timings(group: _Group, statement: Statement) -> None:
+        query_time = statement.query_time
+        if query_time is not None:
+            group.query_time = (group.query_time or 0.0) + query_time
+            if group.max_query_time is None or query_time > group.max_query_time:
+                group.max_query_time = query_time
+        if statement.rows_examined is not None:
+            group.rows_examined = (group.rows_examined or 0) + statement.rows_examined
+        if statement.rows_sent is not None:
+            group.rows_sent = (group.rows_sent or 0) + statement.rows_sent
+
+    def _prune_units(self, group: _Group) -> None:
+        """Keep the busiest connection units of a group (in their original order), drop the rest."""
+        busiest = sorted(group.units.items(), key=lambda item: item[1].count, reverse=True)
+        keep = {name for name, _ in busiest[: self.max_thread_units]}
+        group.units = {name: unit for name, unit in group.units.items() if name in keep}
+
+    def _mark_writer(self, unit_name: str) -> None:
+        writers = self._writers
+        if unit_name in writers:
+            return
+        if len(writers) >= self.max_writer_units:
+            for name in list(writers)[: len(writers) // 2]:
+                del writers[name]
+        writers[unit_name] = None
