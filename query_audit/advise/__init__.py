@@ -1,0 +1,123 @@
+"""The advisor: rules that turn analyzed queries into findings, each with its evidence and a fix.
+
+`advise()` runs every rule of `RULES` in order and ranks the findings: severity first, then rows
+examined, then measured time. `RULES` also carries each rule's documentation (the reports and SARIF use
+it; docs/rules.md says the same at length).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from query_audit.advise.rules import (
+    bulk_insert,
+    filesort,
+    full_table_scan,
+    missing_index,
+    n_plus_one,
+    redundant_index,
+    repeated_identical_query,
+    temporary_table,
+    unparsed_statement,
+    write_amplification,
+    write_loop,
+    write_not_by_primary_key,
+)
+from query_audit.model import AnalyzedQuery, Finding, SchemaMap, Severity, Thresholds
+
+Check = Callable[[Sequence[AnalyzedQuery], SchemaMap, Thresholds], list[Finding]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule's stable id (the report contract), default severity, one-line description and help text."""
+
+    id: str
+    severity: Severity
+    description: str
+    help: str  # "anti-pattern / best practice"
+    check: Check
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("full_table_scan", Severity.MEDIUM,
+         "A statement reads every row of a table (EXPLAIN type ALL, or a full index scan).",
+         "Anti-pattern: filtering a large table on columns no index starts with, so each execution reads all "
+         "of it. Best practice: index the filtered columns, or filter on indexed ones.",
+         full_table_scan.check),
+    Rule("missing_index", Severity.MEDIUM,
+         "An index would let the scanning queries seek instead of scan; one index per table, merged.",
+         "Anti-pattern: one index per query, or none. Best practice: equality columns first, then the ORDER "
+         "BY/GROUP BY columns, then one range column; one index serving several queries.",
+         missing_index.check),
+    Rule("filesort", Severity.LOW,
+         "The server sorts the rows after reading them (Using filesort).",
+         "Anti-pattern: ORDER BY on columns no index returns in order. Best practice: an index whose columns "
+         "after the equality prefix are the ORDER BY columns, in one direction.",
+         filesort.check),
+    Rule("temporary_table", Severity.LOW,
+         "GROUP BY, DISTINCT or UNION builds an internal temporary table (Using temporary).",
+         "Anti-pattern: grouping rows that arrive in no useful order. Best practice: group by indexed columns "
+         "of one table, or pre-aggregate.",
+         temporary_table.check),
+    Rule("n_plus_one", Severity.MEDIUM,
+         "The same SELECT runs once per key inside one request (an N+1 loop).",
+         "Anti-pattern: a query inside a loop over the results of another. Best practice: one query with "
+         "WHERE key IN (...), or a JOIN.",
+         n_plus_one.check),
+    Rule("repeated_identical_query", Severity.LOW,
+         "The identical SELECT, same values, runs several times in one request.",
+         "Anti-pattern: asking the database again for what it just answered. Best practice: reuse the result "
+         "within the request (a request-scoped cache).",
+         repeated_identical_query.check),
+    Rule("bulk_insert", Severity.LOW,
+         "Single-row INSERTs into one table and column list, repeated in one request.",
+         "Anti-pattern: one INSERT (and one commit) per row. Best practice: one multi-row INSERT, in one "
+         "transaction.",
+         bulk_insert.check),
+    Rule("write_loop", Severity.LOW,
+         "One UPDATE/DELETE shape runs once per key inside one request.",
+         "Anti-pattern: a write per row in a loop. Best practice: one statement over IN (...), a CASE for "
+         "per-row values, or INSERT ... ON DUPLICATE KEY UPDATE.",
+         write_loop.check),
+    Rule("write_not_by_primary_key", Severity.MEDIUM,
+         "An UPDATE/DELETE whose WHERE does not fix a primary or unique key.",
+         "Anti-pattern: writing by a non-unique condition, which locks every row examined. Best practice: "
+         "read the primary keys first, then write by primary key.",
+         write_not_by_primary_key.check),
+    Rule("write_amplification", Severity.INFO,
+         "How many secondary index entries one request's writes maintain, per table.",
+         "Anti-pattern: many small writes to a table with many indexes, or updating indexed columns. Best "
+         "practice: batch writes, drop redundant indexes, queue writes that can wait.",
+         write_amplification.check),
+    Rule("redundant_index", Severity.LOW,
+         "An index duplicates another or is a leftmost prefix of one.",
+         "Anti-pattern: indexes the others already serve, each costing every write. Best practice: drop "
+         "them (pt-duplicate-key-checker's rule).",
+         redundant_index.check),
+    Rule("unparsed_statement", Severity.LOW,
+         "A statement the advisor could not parse or EXPLAIN, and why.",
+         "Anti-pattern: reading silence as a clean bill of health. Best practice: check these statements by "
+         "hand.",
+         unparsed_statement.check),
+)
+
+RULES_BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}
+
+
+def rank_key(finding: Finding, query_time: dict[str, float]) -> tuple:
+    """Severity first, then rows examined, then measured time (most first)."""
+    rows = finding.evidence.get("rows_examined") or 0
+    seconds = sum(query_time.get(query_id) or 0.0 for query_id in (finding.query_ids or (finding.query_id,)))
+    return finding.severity.rank, -rows, -seconds
+
+
+def advise(queries: Sequence[AnalyzedQuery], schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
+    """Every rule's findings for these queries, most important first."""
+    findings = [finding for rule in RULES for finding in rule.check(queries, schemas, thresholds)]
+    query_time = {query.group.id: query.group.total_query_time for query in queries}
+    return sorted(findings, key=lambda finding: rank_key(finding, query_time))
+
+
+__all__ = ["RULES", "RULES_BY_ID", "Rule", "advise", "rank_key"]

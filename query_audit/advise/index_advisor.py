@@ -1,0 +1,306 @@
+"""Candidate indexes: one per (query, table) from the statement model, merged per table across the capture.
+
+Column order follows the usual rule: equality columns, then the ORDER BY/GROUP BY columns (when they can
+be read in index order), then at most one range column, which ends the usable prefix. A candidate is only
+kept when the plan shows the table read without a useful key and an existing index does not already start
+with the same columns.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, replace
+
+from query_audit.advise.plan_facts import (
+    bare_name,
+    is_full_scan,
+    is_implicit_conversion,
+    plan_row_evidence,
+    plan_rows_for,
+    qualified,
+    quote_identifier,
+    schema_for,
+    table_rows,
+)
+from query_audit.model import AnalyzedQuery, ColumnUse, PlanRow, SchemaMap, TableSchema, Thresholds
+
+EQUALITY_ROLES = ("eq", "is_null")
+RANGE_ROLES = ("range", "like_prefix")
+# A key this many times worse than the candidate's estimate is not a useful key.
+MUCH_WORSE = 10
+# Guessed selectivity when no statistics exist: each equality column keeps 1/10, a range 1/3.
+GUESS_EQUALITY = 10
+GUESS_RANGE = 3
+# TEXT/BLOB columns can only be indexed by a prefix.
+PREFIX_REQUIRED = ("tinytext", "text", "mediumtext", "longtext", "tinyblob", "blob", "mediumblob", "longblob")
+TEXT_PREFIX = 191
+MAX_IDENTIFIER = 64
+
+
+@dataclass(frozen=True)
+class QueryCandidate:
+    """The index one query wants on one table, and the columns no index can help with (and why)."""
+
+    query_id: str
+    table: str
+    equality: tuple[str, ...]
+    sort: tuple[str, ...]
+    range_column: str | None
+    unusable: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.equality + self.sort + ((self.range_column,) if self.range_column else ())
+
+
+@dataclass(frozen=True)
+class Estimate:
+    rows: int
+    basis: str
+    estimated: bool  # True when no statistics backed it (a guess)
+
+
+@dataclass(frozen=True)
+class IndexSuggestion:
+    """One index for one table, serving every query in `query_ids`."""
+
+    schema: TableSchema
+    table: str  # as the statements name it
+    columns: tuple[str, ...]
+    name: str
+    ddl: str
+    query_ids: tuple[str, ...]
+    candidates: tuple[QueryCandidate, ...]
+    rows_before: int
+    after: Estimate
+    plans: tuple[dict, ...]  # per served query: its plan row before
+
+
+def _unique(names) -> tuple[str, ...]:
+    seen: dict[str, str] = {}
+    for name in names:
+        seen.setdefault(name.lower(), name)
+    return tuple(seen.values())
+
+
+def _is_driving_table(query: AnalyzedQuery, table: str) -> bool:
+    """True when the plan reads this table first in its SELECT: its join columns have nothing to seek by."""
+    if query.plan is None:
+        return False
+    own = plan_rows_for(query, table)
+    if not own:
+        return False
+    select_id = own[0].select_id
+    same_select = [row for row in query.plan.rows if row.select_id == select_id and row.table]
+    return len(same_select) > 1 and same_select[0] is own[0]
+
+
+def _sort_columns(query: AnalyzedQuery, table: str, scope: int) -> tuple[str, ...]:
+    """GROUP BY columns, else ORDER BY columns, when all are from this table and go one direction."""
+    model = query.model
+    for role in ("group", "order"):
+        uses = [use for use in model.columns if use.role == role and use.scope == scope]
+        if not uses:
+            continue
+        if any(bare_name(use.table) != bare_name(table) for use in uses):
+            return ()
+        if role == "order" and len({(use.detail or "asc").lower() for use in uses}) > 1:
+            return ()
+        return _unique(use.column for use in uses)
+    return ()
+
+
+def query_candidates(query: AnalyzedQuery, table: str, schema: TableSchema | None) -> list[QueryCandidate]:
+    """The index each SELECT scope of `query` wants on `table` (scopes without a usable column give none)."""
+    model = query.model
+    uses = model.uses(table)
+    driving = _is_driving_table(query, table)
+    candidates = []
+    for scope in sorted({use.scope for use in uses}):
+        equality, ranges, unusable = [], [], []
+        for use in (use for use in uses if use.scope == scope):
+            if use.role == "not_sargable":
+                unusable.append((use.column, use.reason or "cannot use an index"))
+            elif use.role in ("eq", "in", "range", "like_prefix") and is_implicit_conversion(
+                    use.detail, schema, use.column):
+                unusable.append((use.column, "string column compared with a number (implicit conversion)"))
+            # sql_model records a one-value IN as eq, so every `in` here is a list: a range for the index.
+            elif use.role in EQUALITY_ROLES or (use.role == "join" and not driving):
+                equality.append(use.column)
+            elif use.role in RANGE_ROLES or use.role == "in":
+                ranges.append(use.column)
+        equality = _unique(equality)
+        taken = {name.lower() for name in equality}
+        sort = tuple(name for name in _sort_columns(query, table, scope) if name.lower() not in taken)
+        range_column = next((name for name in ranges if name.lower() not in taken | {s.lower() for s in sort}), None)
+        if sort and not equality and not range_column and model.limit is None:
+            sort = ()  # reading the whole table in index order is no cheaper than sorting it
+        if equality or sort or range_column or unusable:
+            candidates.append(QueryCandidate(query.group.id, table, equality, sort, range_column,
+                                             tuple(unusable)))
+    return candidates
+
+
+def drop_trailing_primary_key(columns: tuple[str, ...], schema: TableSchema) -> tuple[str, ...]:
+    """InnoDB appends the primary key to every secondary index: a trailing PK prefix adds nothing."""
+    primary = tuple(name.lower() for name in schema.primary_key)
+    lowered = tuple(name.lower() for name in columns)
+    for size in range(len(primary), 0, -1):
+        if len(columns) > size and lowered[-size:] == primary[:size]:
+            return columns[:-size]
+    return columns
+
+
+def _without_trailing_primary_key(candidate: QueryCandidate, schema: TableSchema) -> QueryCandidate:
+    keep = len(drop_trailing_primary_key(candidate.columns, schema))
+    if keep == len(candidate.columns):
+        return candidate
+    return replace(candidate, equality=candidate.equality[:keep],
+                   sort=candidate.sort[:max(0, keep - len(candidate.equality))], range_column=None)
+
+
+def covering_index(schema: TableSchema, columns: tuple[str, ...]):
+    """An existing index whose leftmost columns are exactly `columns`, or None."""
+    wanted = tuple(name.lower() for name in columns)
+    for index in schema.indexes:
+        if tuple(name.lower() for name in index.column_names[:len(wanted)]) == wanted:
+            return index
+    return None
+
+
+def estimate_rows_after(schema: TableSchema, candidate: QueryCandidate, row: PlanRow | None,
+                        limit: int | None = None) -> Estimate:
+    """Rows one execution would read with the candidate index, and what the figure rests on."""
+    size = max(table_rows(schema, row), 1)
+    equality = tuple(name.lower() for name in candidate.equality)
+    if equality:
+        for index in schema.indexes:
+            prefix = tuple(name.lower() for name in index.column_names[:len(equality)])
+            cardinality = index.columns[len(equality) - 1].cardinality if len(prefix) == len(equality) else None
+            if set(prefix) == set(equality) and cardinality:
+                return Estimate(math.ceil(size / cardinality), f"rows / cardinality of index {index.name}", False)
+    if row is not None and row.filtered is not None and 0 < row.filtered < 100 and (equality or
+                                                                                      candidate.range_column):
+        return Estimate(max(1, math.ceil(size * row.filtered / 100)), "the optimizer's filtered estimate", False)
+    if not equality and not candidate.range_column and limit is not None:
+        return Estimate(min(limit, size), "LIMIT read in index order", False)
+    guess = size / (GUESS_EQUALITY ** len(equality)) / (GUESS_RANGE if candidate.range_column else 1)
+    return Estimate(max(1, math.ceil(guess)), "guessed: no statistics for these columns (use --verify)", True)
+
+
+def needs_index(row: PlanRow | None, schema: TableSchema, after: Estimate, thresholds: Thresholds) -> bool:
+    """Whether the plan reads the table without a useful key, on a table that is not tiny."""
+    if row is None or table_rows(schema, row) < thresholds.full_scan_rows:
+        return False
+    if is_full_scan(row):
+        return True
+    examined = row.rows or 0
+    return examined >= thresholds.full_scan_rows and examined >= MUCH_WORSE * after.rows
+
+
+def index_name(schema: TableSchema, columns: tuple[str, ...]) -> str:
+    base = "_".join(["idx", schema.name, *columns]).lower()
+    base = re.sub(r"[^0-9a-z_]", "_", base)[:MAX_IDENTIFIER]
+    taken = {index.name.lower() for index in schema.indexes}
+    name, number = base, 2
+    while name in taken:
+        suffix = f"_{number}"
+        name, number = base[:MAX_IDENTIFIER - len(suffix)] + suffix, number + 1
+    return name
+
+
+def add_index_ddl(schema: TableSchema, name: str, columns: tuple[str, ...]) -> str:
+    parts = []
+    for column in columns:
+        found = schema.column(column)
+        prefix = f"({TEXT_PREFIX})" if found and found.data_type.lower() in PREFIX_REQUIRED else ""
+        parts.append(quote_identifier(column) + prefix)
+    return f"ALTER TABLE {qualified(schema)} ADD INDEX {quote_identifier(name)} ({', '.join(parts)})"
+
+
+def drop_index_ddl(schema: TableSchema, name: str) -> str:
+    return f"ALTER TABLE {qualified(schema)} DROP INDEX {quote_identifier(name)}"
+
+
+@dataclass(frozen=True)
+class _Need:
+    query: AnalyzedQuery
+    candidate: QueryCandidate
+    row: PlanRow
+    after: Estimate
+
+
+def _order_equality_by_use(needs: list[_Need]) -> list[_Need]:
+    """Put equality columns many queries share first, so one index can serve them all."""
+    counts = Counter(name.lower() for need in needs for name in need.candidate.equality)
+    reordered = []
+    for need in needs:
+        equality = tuple(sorted(need.candidate.equality, key=lambda name: -counts[name.lower()]))
+        reordered.append(replace(need, candidate=replace(need.candidate, equality=equality)))
+    return reordered
+
+
+def _merge(needs: list[_Need]) -> list[tuple[tuple[str, ...], list[_Need]]]:
+    """Group candidates so that each group's shorter candidates are leftmost prefixes of its longest."""
+    groups: list[tuple[tuple[str, ...], list[_Need]]] = []
+    for need in sorted(needs, key=lambda n: -len(n.candidate.columns)):
+        wanted = tuple(name.lower() for name in need.candidate.columns)
+        for columns, members in groups:
+            if tuple(name.lower() for name in columns[:len(wanted)]) == wanted:
+                members.append(need)
+                break
+        else:
+            groups.append((need.candidate.columns, [need]))
+    return groups
+
+
+def unmet_needs(queries, schemas: SchemaMap, thresholds: Thresholds):
+    """Per query and table: the candidate, the plan row and whether an index would help.
+
+    Yields (query, table, schema, candidate, row, after, needed); `needed` is False when an existing
+    index already covers the candidate or the plan already uses a good key.
+    """
+    for query in queries:
+        if query.plan is None or not query.model.parsed:
+            continue
+        for table in query.model.tables:
+            schema = schema_for(query, table, schemas)
+            rows = plan_rows_for(query, table)
+            if schema is None or not rows:
+                continue
+            row = max(rows, key=lambda r: r.rows or 0)
+            for candidate in query_candidates(query, table, schema):
+                candidate = _without_trailing_primary_key(candidate, schema)
+                after = estimate_rows_after(schema, candidate, row, query.model.limit)
+                needed = bool(candidate.columns) and covering_index(schema, candidate.columns) is None \
+                    and needs_index(row, schema, after, thresholds)
+                yield query, table, schema, candidate, row, after, needed
+
+
+def suggest_indexes(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[IndexSuggestion]:
+    """Every index worth adding, merged per table across all queries that would use it."""
+    per_table: dict[tuple[str, str], list[_Need]] = {}
+    schema_of: dict[tuple[str, str], tuple[TableSchema, str]] = {}
+    for query, table, schema, candidate, row, after, needed in unmet_needs(queries, schemas, thresholds):
+        if needed:
+            key = (schema.database, schema.name)
+            per_table.setdefault(key, []).append(_Need(query, candidate, row, after))
+            schema_of.setdefault(key, (schema, table))
+    suggestions = []
+    for key, needs in per_table.items():
+        schema, table = schema_of[key]
+        for columns, members in _merge(_order_equality_by_use(needs)):
+            if covering_index(schema, columns) is not None:
+                continue
+            worst = max(members, key=lambda need: need.row.rows or 0)
+            name = index_name(schema, columns)
+            query_ids = tuple(dict.fromkeys(need.query.group.id for need in members))
+            plans = tuple({"query_id": need.query.group.id, **plan_row_evidence(need.row)} for need in members)
+            suggestions.append(IndexSuggestion(
+                schema=schema, table=table, columns=columns, name=name, ddl=add_index_ddl(schema, name, columns),
+                query_ids=query_ids, candidates=tuple(need.candidate for need in members),
+                rows_before=worst.row.rows if worst.row.rows is not None else table_rows(schema, worst.row),
+                after=worst.after, plans=plans))
+    return suggestions

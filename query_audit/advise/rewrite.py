@@ -1,0 +1,176 @@
+"""Turn a loop of statements into one statement, from the SQL the loop actually sent (via sqlglot).
+
+The rewrites are suggestions shown to a developer, built from the samples' literal values:
+`WHERE id = 1` x N  ->  `WHERE id IN (1, 2, ...)`; N single-row INSERTs -> one multi-row INSERT;
+N UPDATEs with per-row values -> one UPDATE with CASE, or INSERT ... ON DUPLICATE KEY UPDATE.
+Every function returns None when the samples do not have the expected shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+
+DIALECT = "mysql"
+
+
+def _parse(sql: str) -> exp.Expression | None:
+    try:
+        return sqlglot.parse_one(sql, read=DIALECT)
+    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError):
+        return None
+
+
+def _is_value(node: exp.Expression) -> bool:
+    if isinstance(node, exp.Neg):
+        node = node.this
+    return isinstance(node, (exp.Literal, exp.Null, exp.Boolean))
+
+
+def _column_equalities(tree: exp.Expression) -> list[tuple[str, exp.EQ]]:
+    """`column = literal` predicates of the WHERE, keyed by the column as written."""
+    where = tree.args.get("where")
+    if where is None:
+        return []
+    found = []
+    for eq in where.find_all(exp.EQ):
+        column, value = eq.this, eq.expression
+        if isinstance(value, exp.Column) and _is_value(column):
+            column, value = value, column
+        if isinstance(column, exp.Column) and _is_value(value):
+            found.append((column.sql(dialect=DIALECT), eq))
+    return found
+
+
+def _value_of(eq: exp.EQ) -> exp.Expression:
+    return eq.expression if isinstance(eq.this, exp.Column) else eq.this
+
+
+def _unique_values(values: list[exp.Expression]) -> list[exp.Expression]:
+    seen: dict[str, exp.Expression] = {}
+    for value in values:
+        seen.setdefault(value.sql(dialect=DIALECT), value)
+    return list(seen.values())
+
+
+@dataclass(frozen=True)
+class LoopKey:
+    """The WHERE column whose value changes from one statement of the loop to the next."""
+
+    column: str  # as written, e.g. `o.customer_id` or `id`
+    name: str  # the bare column name
+    values: tuple[str, ...]  # distinct values, as SQL literals
+
+
+def loop_key(samples) -> LoopKey | None:
+    """The first `column = literal` whose literal differs between the samples."""
+    trees = [tree for tree in (_parse(sql) for sql in samples) if tree is not None]
+    if len(trees) < 2:
+        return None
+    values: dict[str, list[exp.Expression]] = {}
+    names: dict[str, str] = {}
+    for tree in trees:
+        for column, eq in _column_equalities(tree):
+            values.setdefault(column, []).append(_value_of(eq))
+            names[column] = eq.find(exp.Column).name
+    for column, found in values.items():
+        distinct = _unique_values(found)
+        if len(distinct) > 1:
+            return LoopKey(column, names[column], tuple(v.sql(dialect=DIALECT) for v in distinct))
+    return None
+
+
+def as_in_list(sample: str, key: LoopKey) -> str | None:
+    """The sample with `key = v` replaced by `key IN (v1, v2, ...)`; a SELECT also returns the key and
+    loses a LIMIT (which would now cap all the keys together)."""
+    tree = _parse(sample)
+    if tree is None:
+        return None
+    for column, eq in _column_equalities(tree):
+        if column == key.column:
+            values = [sqlglot.parse_one(value, read=DIALECT) for value in key.values]
+            eq.replace(exp.In(this=exp.column(key.name, table=eq.find(exp.Column).table or None),
+                              expressions=values))
+            break
+    else:
+        return None
+    if isinstance(tree, exp.Select):
+        tree.set("limit", None)
+        selected = tree.expressions
+        if not any(isinstance(e, exp.Star) or (isinstance(e, exp.Column) and e.name == "*") for e in selected) \
+                and not any(e.alias_or_name.lower() == key.name.lower() for e in selected):
+            tree.select(sqlglot.parse_one(key.column, read=DIALECT), copy=False)
+    return tree.sql(dialect=DIALECT)
+
+
+def multi_row_insert(samples) -> tuple[str, int] | None:
+    """One INSERT with every sample's VALUES rows, and how many rows it has."""
+    trees = [_parse(sql) for sql in samples]
+    if not trees or any(not isinstance(t, exp.Insert) or not isinstance(t.expression, exp.Values) for t in trees):
+        return None
+    template = trees[0].copy()
+    rows = [row.copy() for tree in trees for row in tree.expression.expressions]
+    template.set("expression", exp.Values(expressions=rows))
+    return template.sql(dialect=DIALECT), len(rows)
+
+
+def _assignments(tree: exp.Update) -> list[tuple[str, exp.Expression]]:
+    return [(eq.this.sql(dialect=DIALECT), eq.expression) for eq in tree.expressions if isinstance(eq, exp.EQ)]
+
+
+def set_values_vary(samples) -> bool:
+    """True when the UPDATE samples write different SET values (not only different keys)."""
+    trees = [t for t in (_parse(sql) for sql in samples) if isinstance(t, exp.Update)]
+    seen = {tuple((c, v.sql(dialect=DIALECT)) for c, v in _assignments(tree)) for tree in trees}
+    return len(seen) > 1
+
+
+def update_with_case(samples, key: LoopKey) -> str | None:
+    """One UPDATE: `SET col = CASE key WHEN k1 THEN v1 ... END WHERE key IN (k1, ...)`."""
+    trees = [t for t in (_parse(sql) for sql in samples) if isinstance(t, exp.Update)]
+    if len(trees) < 2:
+        return None
+    rewritten = _parse(as_in_list(trees[0].sql(dialect=DIALECT), key) or "")
+    if not isinstance(rewritten, exp.Update):
+        return None
+    per_key: dict[str, dict[str, exp.Expression]] = {}
+    for tree in trees:
+        value = next((_value_of(eq) for column, eq in _column_equalities(tree) if column == key.column), None)
+        if value is not None:
+            per_key.setdefault(value.sql(dialect=DIALECT), dict(_assignments(tree)))
+    key_column = sqlglot.parse_one(key.column, read=DIALECT)
+    new_set = []
+    for column, _ in _assignments(trees[0]):
+        case = exp.Case(this=key_column.copy(), ifs=[
+            exp.If(this=sqlglot.parse_one(k, read=DIALECT), true=values[column].copy())
+            for k, values in per_key.items() if column in values])
+        new_set.append(exp.EQ(this=sqlglot.parse_one(column, read=DIALECT), expression=case))
+    rewritten.set("expressions", new_set)
+    return rewritten.sql(dialect=DIALECT)
+
+
+def upsert(samples, key: LoopKey) -> str | None:
+    """`INSERT INTO t (key, cols) VALUES ... ON DUPLICATE KEY UPDATE col = VALUES(col)`, for UPDATEs whose
+    WHERE is exactly `key = literal` (anything else in the WHERE cannot be expressed this way)."""
+    trees = [t for t in (_parse(sql) for sql in samples) if isinstance(t, exp.Update)]
+    if len(trees) < 2 or any(not isinstance(t.args.get("where").this if t.args.get("where") else None, exp.EQ)
+                             for t in trees):
+        return None
+    columns = [column for column, _ in _assignments(trees[0])]
+    rows, seen = [], set()
+    for tree in trees:
+        assigned = dict(_assignments(tree))
+        if any(not _is_value(assigned.get(column, exp.Column())) for column in columns):
+            return None  # `stock = stock - 1` cannot become a VALUES row
+        key_value = _value_of(tree.args["where"].this)
+        if key_value.sql(dialect=DIALECT) in seen:
+            continue
+        seen.add(key_value.sql(dialect=DIALECT))
+        rows.append("(" + ", ".join([key_value.sql(dialect=DIALECT)] +
+                                    [assigned[c].sql(dialect=DIALECT) for c in columns]) + ")")
+    table = trees[0].this.sql(dialect=DIALECT)
+    names = ", ".join([key.name] + [c.split(".")[-1] for c in columns])
+    updates = ", ".join(f"{c.split('.')[-1]} = VALUES({c.split('.')[-1]})" for c in columns)
+    return f"INSERT INTO {table} ({names}) VALUES {', '.join(rows)} ON DUPLICATE KEY UPDATE {updates}"

@@ -1,0 +1,31 @@
+"""What the batching rules share: finding the units in which one statement shape ran in a loop."""
+
+from __future__ import annotations
+
+from query_audit.model import QueryGroup, Repetition
+
+
+def loops(group: QueryGroup, minimum: int, *, distinct: bool) -> list[Repetition]:
+    """Repetitions of at least `minimum` runs: with different values (`distinct`) or all the same.
+
+    Worst first (most runs), so the first one is the example the finding quotes.
+    """
+    found = [rep for rep in group.repetitions
+             if rep.count >= minimum and ((rep.distinct_values >= 2) if distinct else (rep.distinct_values == 1))]
+    return sorted(found, key=lambda rep: -rep.count)
+
+
+def loop_evidence(found: list[Repetition]) -> dict:
+    worst = found[0]
+    return {
+        "units": len(found),
+        "worst_unit": worst.unit,
+        "runs_in_worst_unit": worst.count,
+        "distinct_values_in_worst_unit": worst.distinct_values,
+        "rows_examined": 0,
+        "runs_per_unit": {rep.unit: rep.count for rep in found},
+    }
+
+
+def samples_of(group: QueryGroup, repetition: Repetition) -> tuple[str, ...]:
+    return repetition.samples or (group.sample.sql,)

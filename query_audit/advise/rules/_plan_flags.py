@@ -1,0 +1,59 @@
+"""What filesort and temporary_table share: a plan flag, and whether an index could make it go away."""
+
+from __future__ import annotations
+
+from query_audit.advise.index_advisor import covering_index, suggest_indexes, unmet_needs
+from query_audit.advise.plan_facts import plan_row_evidence, severity_by_rows, table_of_plan_row
+from query_audit.model import Finding, SchemaMap, Severity, Thresholds
+
+
+def _index_verdict(query, schemas, thresholds, suggestions) -> tuple[bool, str]:
+    """(removable, words): does the suggested (or an existing) index read rows in the wanted order?"""
+    for _query, table, schema, candidate, _row, _after, _needed in unmet_needs([query], schemas, thresholds):
+        if not candidate.sort:
+            continue
+        for suggestion in suggestions:
+            if query.group.id in suggestion.query_ids and suggestion.table == table:
+                return True, (f"the suggested index {suggestion.name} ({', '.join(suggestion.columns)}) returns "
+                              f"rows already in order, which removes it: {suggestion.ddl}")
+        existing = covering_index(schema, candidate.columns)
+        if existing is not None:
+            return True, (f"existing index {existing.name} could return rows in order, but the optimizer did not "
+                          "pick it: check its selectivity, or force it with an index hint after measuring")
+        return True, (f"an index on `{table}` ({', '.join(candidate.columns)}) would return rows in order")
+    return False, ("no single index can remove it: the columns span several tables, mix ASC and DESC, or follow a "
+                   "range; sort fewer rows (filter first, add a LIMIT) or sort in the application")
+
+
+def flag_findings(queries, schemas: SchemaMap, thresholds: Thresholds, *, rule: str, flag: str,
+                  what: str) -> list[Finding]:
+    """One finding per query whose plan has `flag` (a PlanRow attribute) set."""
+    suggestions = None
+    findings = []
+    for query in queries:
+        if query.plan is None:
+            continue
+        flagged = [row for row in query.plan.rows if getattr(row, flag)]
+        if not flagged:
+            continue
+        if suggestions is None:
+            suggestions = suggest_indexes(queries, schemas, thresholds)
+        row = flagged[0]
+        sorted_rows = max((r.rows or 0 for r in query.plan.rows if r.select_id == row.select_id), default=0)
+        removable, verdict = _index_verdict(query, schemas, thresholds, suggestions)
+        table = table_of_plan_row(query, row)
+        findings.append(Finding(
+            rule=rule,
+            severity=severity_by_rows(sorted_rows, thresholds, small=Severity.INFO, middle=Severity.LOW,
+                                      large=Severity.MEDIUM),
+            message=f"{what} over ~{sorted_rows} rows of `{table or row.table}` on every execution",
+            table=table,
+            query_id=query.group.id,
+            query_ids=(query.group.id,),
+            fingerprint=query.group.fingerprint,
+            count=query.group.count,
+            suggestion=verdict,
+            evidence={"plan_row": plan_row_evidence(row), "rows_examined": sorted_rows,
+                      "index_removes_it": removable},
+        ))
+    return findings

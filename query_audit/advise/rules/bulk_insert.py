@@ -1,0 +1,48 @@
+"""bulk_insert: single-row INSERTs into one table and column list, repeated in one request."""
+
+from __future__ import annotations
+
+from query_audit.advise.rewrite import multi_row_insert
+from query_audit.advise.rules._loops import loop_evidence, loops, samples_of
+from query_audit.model import Finding, Kind, SchemaMap, Severity, Thresholds
+
+RULE = "bulk_insert"
+
+
+def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
+    findings = []
+    for query in queries:
+        if query.group.kind not in (Kind.INSERT, Kind.REPLACE) or query.model.insert_rows > 1:
+            continue
+        found = [rep for rep in query.group.repetitions if rep.count >= thresholds.bulk_insert]
+        found = sorted(found, key=lambda rep: -rep.count)
+        if not found:
+            continue
+        worst = found[0]
+        built = multi_row_insert(samples_of(query.group, worst))
+        table = query.model.target_table or (query.model.tables[0] if query.model.tables else None)
+        if built:
+            sql, rows = built
+            shown = f" ({rows} of {worst.count} rows, from the captured samples)" if rows < worst.count else ""
+            suggestion = (f"send the rows as one multi-row INSERT{shown}: {sql}; if they must stay separate "
+                          "statements, wrap them in one transaction (START TRANSACTION ... COMMIT) so there is "
+                          "one commit and one log flush instead of one per row")
+        else:
+            suggestion = ("send the rows as one multi-row INSERT (VALUES (...), (...), ...), or at least in one "
+                          "transaction")
+        evidence = loop_evidence(found)
+        evidence["multi_row_insert"] = built[0] if built else None
+        findings.append(Finding(
+            rule=RULE,
+            severity=Severity.MEDIUM if worst.count >= 10 * thresholds.bulk_insert else Severity.LOW,
+            message=(f"{worst.count} single-row INSERTs into `{table}` in {worst.unit}: each is a round trip "
+                     "and, under autocommit, its own commit"),
+            table=table,
+            query_id=query.group.id,
+            query_ids=(query.group.id,),
+            fingerprint=query.group.fingerprint,
+            count=query.group.count,
+            suggestion=suggestion,
+            evidence=evidence,
+        ))
+    return findings

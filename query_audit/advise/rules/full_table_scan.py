@@ -1,0 +1,59 @@
+"""full_table_scan: a statement reads every row of a table (type ALL, or a full index scan)."""
+
+from __future__ import annotations
+
+from query_audit.advise.plan_facts import (
+    is_full_scan,
+    plan_row_evidence,
+    rows_examined,
+    schema_for,
+    severity_by_rows,
+    table_of_plan_row,
+    table_rows,
+    where_columns,
+)
+from query_audit.model import Finding, SchemaMap, Thresholds
+
+RULE = "full_table_scan"
+
+
+def _why(row, filtered_on: tuple[str, ...]) -> str:
+    how = "reads the whole table" if row.access_type == "ALL" else f"scans all of index {row.key or '?'}"
+    if not filtered_on:
+        return f"{how}: the statement has no condition an index could seek on"
+    return f"{how}: no index starts with the filtered column(s) {', '.join(filtered_on)}"
+
+
+def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
+    findings = []
+    for query in queries:
+        if query.plan is None:
+            continue
+        for row in query.plan.rows:
+            table = table_of_plan_row(query, row)
+            if table is None or not is_full_scan(row):
+                continue
+            schema = schema_for(query, table, schemas)
+            examined = rows_examined(row, schema)
+            size = table_rows(schema, row)
+            severity = severity_by_rows(max(examined, 0), thresholds)
+            filtered_on = where_columns(query, table)
+            findings.append(Finding(
+                rule=RULE,
+                severity=severity,
+                message=(f"{query.model.kind.value.upper()} on `{table}` examines ~{examined} rows "
+                         f"(table ~{size} rows) per execution: it {_why(row, filtered_on)}"),
+                table=table,
+                columns=filtered_on,
+                query_id=query.group.id,
+                query_ids=(query.group.id,),
+                fingerprint=query.group.fingerprint,
+                count=query.group.count,
+                suggestion=("add an index on the filtered columns (see missing_index), or filter on an indexed "
+                            "column" if filtered_on else
+                            "add a WHERE on an indexed column or a LIMIT; if the whole table is really needed, "
+                            "cache the result"),
+                evidence={"plan_row": plan_row_evidence(row), "rows_examined": examined, "table_rows": size,
+                          "executions": query.group.count},
+            ))
+    return findings

@@ -1,0 +1,85 @@
+"""missing_index: one index per table that would serve the scanning queries, merged across the capture.
+
+Columns no index can help with (function-wrapped, leading wildcard, negation, OR, implicit conversion)
+are named with the reason instead: a finding without DDL whose fix is to rewrite the predicate.
+"""
+
+from __future__ import annotations
+
+from query_audit.advise.index_advisor import IndexSuggestion, suggest_indexes, unmet_needs
+from query_audit.advise.plan_facts import is_full_scan, plan_row_evidence, severity_by_rows, table_rows
+from query_audit.model import Finding, SchemaMap, Severity, Thresholds
+
+RULE = "missing_index"
+
+
+def _from_suggestion(suggestion: IndexSuggestion, thresholds: Thresholds, groups: dict) -> Finding:
+    after = suggestion.after
+    columns = ", ".join(suggestion.columns)
+    served = len(suggestion.query_ids)
+    statements = "1 query examines" if served == 1 else f"{served} queries examine"
+    unusable = sorted({f"{column} ({reason})" for c in suggestion.candidates for column, reason in c.unusable})
+    message = (f"`{suggestion.table}` has no index on ({columns}): {statements} ~{suggestion.rows_before} rows "
+               f"per execution where about {after.rows} would do ({after.basis})")
+    if unusable:
+        message += "; these conditions cannot use any index: " + ", ".join(unusable)
+    return Finding(
+        rule=RULE,
+        severity=severity_by_rows(suggestion.rows_before, thresholds, small=Severity.LOW),
+        message=message,
+        table=suggestion.table,
+        columns=suggestion.columns,
+        query_id=suggestion.query_ids[0],
+        query_ids=suggestion.query_ids,
+        fingerprint=groups[suggestion.query_ids[0]].fingerprint,
+        count=sum(groups[query_id].count for query_id in suggestion.query_ids),
+        suggestion=(f"add the index: {suggestion.ddl}" if served == 1 else
+                    f"add one index that serves all {served} queries: {suggestion.ddl}"),
+        ddl=suggestion.ddl,
+        evidence={
+            "rows_examined": suggestion.rows_before,
+            "rows_before": suggestion.rows_before,
+            "rows_after_estimate": after.rows,
+            "estimate_basis": after.basis,
+            "estimated": after.estimated,
+            "index_name": suggestion.name,
+            "database": suggestion.schema.database,
+            "plans_before": list(suggestion.plans),
+        },
+    )
+
+
+def _unindexable(queries, schemas, thresholds, served: set) -> list[Finding]:
+    """Scans whose only filters cannot use an index: say why, instead of suggesting one."""
+    findings = []
+    for query, table, schema, candidate, row, _after, _needed in unmet_needs(queries, schemas, thresholds):
+        if candidate.columns or not candidate.unusable or (query.group.id, schema.name) in served:
+            continue
+        if not is_full_scan(row) or table_rows(schema, row) < thresholds.full_scan_rows:
+            continue
+        reasons = ", ".join(f"{column}: {reason}" for column, reason in candidate.unusable)
+        examined = row.rows if row.rows is not None else table_rows(schema, row)
+        findings.append(Finding(
+            rule=RULE,
+            severity=severity_by_rows(examined, thresholds, small=Severity.LOW, large=Severity.MEDIUM),
+            message=f"no index can help `{table}` as the statement is written ({reasons}), so it scans ~{examined} rows",
+            table=table,
+            columns=tuple(column for column, _ in candidate.unusable),
+            query_id=query.group.id,
+            query_ids=(query.group.id,),
+            fingerprint=query.group.fingerprint,
+            count=query.group.count,
+            suggestion=("rewrite the condition so the bare column is compared with a value of its own type "
+                        "(no function around it, no leading %, no negation, OR split into UNION), then index it"),
+            evidence={"rows_examined": examined, "plan_row": plan_row_evidence(row),
+                      "unusable": dict(candidate.unusable)},
+        ))
+    return findings
+
+
+def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
+    groups = {query.group.id: query.group for query in queries}
+    suggestions = suggest_indexes(queries, schemas, thresholds)
+    findings = [_from_suggestion(suggestion, thresholds, groups) for suggestion in suggestions]
+    served = {(query_id, s.schema.name) for s in suggestions for query_id in s.query_ids}
+    return findings + _unindexable(queries, schemas, thresholds, served)

@@ -1,0 +1,86 @@
+"""n_plus_one: one SELECT shape run again and again with different values inside one request (a loop).
+
+The fix is one query: the sample rewritten to `WHERE key IN (...)` from the values the loop sent, or a
+JOIN when the keys came from another query of the same request.
+"""
+
+from __future__ import annotations
+
+from query_audit.advise.plan_facts import bare_name, schema_for
+from query_audit.advise.rewrite import as_in_list, loop_key
+from query_audit.advise.rules._loops import loop_evidence, loops, samples_of
+from query_audit.model import AnalyzedQuery, Finding, Kind, SchemaMap, Severity, Thresholds
+
+RULE = "n_plus_one"
+
+
+def _singular(name: str) -> str:
+    for ending in ("ies", "es", "s"):
+        if name.endswith(ending) and len(name) > len(ending) + 1:
+            return name[: -len(ending)] + ("y" if ending == "ies" else "")
+    return name
+
+
+def _join_hint(query: AnalyzedQuery, key_name: str, unit: str, queries, schemas: SchemaMap) -> str | None:
+    """A JOIN, when another query of the same unit reads the table the loop's keys point to (or from)."""
+    if not query.model.tables:
+        return None
+    table = query.model.tables[0]
+    schema = schema_for(query, table, schemas)
+    loop_by_primary_key = schema is not None and [c.lower() for c in schema.primary_key] == [key_name.lower()]
+    for other in queries:
+        if other is query or other.group.kind is not Kind.SELECT:
+            continue
+        if not any(rep.unit == unit for rep in other.group.repetitions):
+            continue
+        for other_table in other.model.tables:
+            parent = bare_name(other_table)
+            if not loop_by_primary_key and key_name.lower() in (f"{parent}_id", f"{_singular(parent)}_id"):
+                return (f"the keys come from query {other.group.id} on `{other_table}`: read both at once with "
+                        f"`... FROM {other_table} JOIN {table} ON {table}.{key_name} = {other_table}.id`")
+            other_schema = schema_for(other, other_table, schemas)
+            reference = f"{_singular(bare_name(table))}_id"
+            if loop_by_primary_key and other_schema is not None and other_schema.column(reference):
+                return (f"the keys come from `{other_table}`.{reference} (query {other.group.id}): read both at "
+                        f"once with `... FROM {other_table} JOIN {table} ON {table}.{key_name} = "
+                        f"{other_table}.{reference}`")
+    return None
+
+
+def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
+    findings = []
+    for query in queries:
+        if query.group.kind is not Kind.SELECT:
+            continue
+        found = loops(query.group, thresholds.n_plus_one, distinct=True)
+        if not found:
+            continue
+        worst = found[0]
+        samples = samples_of(query.group, worst)
+        key = loop_key(samples)
+        rewritten = as_in_list(samples[0], key) if key else None
+        hint = _join_hint(query, key.name, worst.unit, queries, schemas) if key else None
+        if rewritten:
+            suggestion = f"fetch all {worst.distinct_values} values in one query: {rewritten}"
+        else:
+            suggestion = "fetch the rows for all keys in one query (`WHERE key IN (...)`) instead of one per key"
+        if hint:
+            suggestion += f"; or {hint}"
+        evidence = loop_evidence(found)
+        evidence.update({"loop_column": key.column if key else None, "rewritten_sql": rewritten})
+        findings.append(Finding(
+            rule=RULE,
+            severity=Severity.HIGH if worst.count >= 10 * thresholds.n_plus_one else Severity.MEDIUM,
+            message=(f"the same SELECT ran {worst.count} times with {worst.distinct_values} different values in "
+                     f"{worst.unit}" + (f" (looping over {key.column})" if key else "") +
+                     f": {worst.count} round trips where one would do"),
+            table=query.model.tables[0] if query.model.tables else None,
+            columns=(key.name,) if key else (),
+            query_id=query.group.id,
+            query_ids=(query.group.id,),
+            fingerprint=query.group.fingerprint,
+            count=query.group.count,
+            suggestion=suggestion,
+            evidence=evidence,
+        ))
+    return findings

@@ -1,0 +1,69 @@
+"""redundant_index: an index that duplicates another, or is a leftmost prefix of one (pt-duplicate-key-checker).
+
+Every index costs every write; one the others already serve can be dropped. A unique (or primary) index
+is never called redundant against a longer non-unique one: it enforces something the longer one does not.
+"""
+
+from __future__ import annotations
+
+from query_audit.advise.index_advisor import drop_index_ddl
+from query_audit.advise.plan_facts import schema_for
+from query_audit.model import Finding, Index, SchemaMap, Severity, TableSchema, Thresholds
+
+RULE = "redundant_index"
+
+
+def _key(index: Index) -> tuple:
+    return tuple((c.name.lower(), c.sub_part) for c in index.columns)
+
+
+def redundant_pairs(schema: TableSchema) -> list[tuple[Index, Index]]:
+    """(redundant, kept) pairs; each redundant index is named once."""
+    pairs, named = [], set()
+    for index in schema.indexes:
+        if index.primary:
+            continue
+        for other in schema.indexes:
+            if other is index or index.name in named or other.name in named:
+                continue
+            short, long = _key(index), _key(other)
+            if long[:len(short)] != short or len(short) > len(long):
+                continue
+            if index.unique and not (len(short) == len(long) and (other.unique or other.primary)):
+                continue  # a unique index enforces something a longer index does not
+            if len(short) == len(long) and not (other.primary or other.unique) and \
+                    (index.unique or schema.indexes.index(other) > schema.indexes.index(index)):
+                continue  # of two equal indexes, drop the later (non-unique) one
+            pairs.append((index, other))
+            named.add(index.name)
+    return pairs
+
+
+def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
+    findings, seen = [], set()
+    for query in queries:
+        for table in query.model.tables:
+            schema = schema_for(query, table, schemas)
+            if schema is None or (schema.database, schema.name) in seen:
+                continue
+            seen.add((schema.database, schema.name))
+            for redundant, kept in redundant_pairs(schema):
+                same = len(redundant.columns) == len(kept.columns)
+                relation = "duplicates" if same else "is a leftmost prefix of"
+                ddl = drop_index_ddl(schema, redundant.name)
+                findings.append(Finding(
+                    rule=RULE,
+                    severity=Severity.LOW,
+                    message=(f"index {redundant.name} ({', '.join(redundant.column_names)}) on `{schema.name}` "
+                             f"{relation} {kept.name} ({', '.join(kept.column_names)}): every write maintains "
+                             "both, and reads can use the other"),
+                    table=table,
+                    columns=redundant.column_names,
+                    query_id=query.group.id,
+                    query_ids=(query.group.id,),
+                    suggestion=f"drop it to cut write cost: {ddl}",
+                    ddl=ddl,
+                    evidence={"redundant": redundant.name, "kept": kept.name, "table_rows": schema.rows,
+                              "rows_examined": 0},
+                ))
+    return findings

@@ -1,0 +1,105 @@
+"""write_amplification: how many index entries one request's writes must maintain, per table.
+
+Every INSERT, REPLACE and DELETE updates the row and every secondary index; an UPDATE only the indexes
+that contain a column it sets (all of them when it changes the primary key). Indexes the advisor suggests
+would add to that cost, so the finding says by how much.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from query_audit.advise.index_advisor import suggest_indexes
+from query_audit.advise.plan_facts import schema_for
+from query_audit.model import AnalyzedQuery, Finding, Kind, SchemaMap, Severity, TableSchema, Thresholds
+
+RULE = "write_amplification"
+# Index entries maintained per unit: below SMALL it is info, from LARGE it is medium.
+SMALL = 20
+LARGE = 200
+
+
+def touched_indexes(query: AnalyzedQuery, table: str, schema: TableSchema,
+                    extra: tuple[tuple[str, ...], ...] = ()) -> tuple[int, int]:
+    """(secondary indexes this write maintains, of them the suggested `extra` ones) for one execution."""
+    indexes = [index.column_names for index in schema.secondary_indexes] + list(extra)
+    if query.group.kind is not Kind.UPDATE:
+        return len(indexes), len(extra)
+    changed = {use.column.lower() for use in query.model.uses(table, "set")}
+    if changed & {name.lower() for name in schema.primary_key}:
+        return len(indexes), len(extra)
+    hit = [columns for columns in indexes if changed & {name.lower() for name in columns}]
+    return len(hit), sum(1 for columns in hit if columns in extra)
+
+
+@dataclass
+class _Tally:
+    table: str
+    schema: TableSchema
+    writes: int = 0
+    index_writes: int = 0
+    added_by_suggestions: int = 0
+    indexed_updates: int = 0
+    query_ids: tuple = ()
+
+
+def _units(query: AnalyzedQuery) -> list[tuple[str, int]]:
+    if query.group.repetitions:
+        return [(rep.unit, rep.count) for rep in query.group.repetitions]
+    return [("the whole capture", query.group.count)]
+
+
+def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
+    suggested: dict[tuple[str, str], tuple[tuple[str, ...], ...]] = {}
+    for suggestion in suggest_indexes(queries, schemas, thresholds):
+        key = (suggestion.schema.database, suggestion.schema.name)
+        suggested[key] = suggested.get(key, ()) + (suggestion.columns,)
+    tallies: dict[tuple[str, str, str], _Tally] = {}
+    for query in queries:
+        if not query.group.kind.is_write:
+            continue
+        table = query.model.target_table or (query.model.tables[0] if query.model.tables else None)
+        schema = schema_for(query, table, schemas) if table else None
+        if schema is None:
+            continue
+        key = (schema.database, schema.name)
+        maintained, added = touched_indexes(query, table, schema, suggested.get(key, ()))
+        for unit, runs in _units(query):
+            tally = tallies.setdefault((unit, *key), _Tally(table, schema))
+            rows = max(query.model.insert_rows, 1) * runs
+            tally.writes += rows
+            tally.index_writes += rows * maintained
+            tally.added_by_suggestions += rows * added
+            if query.group.kind is Kind.UPDATE and maintained - added > 0:
+                tally.indexed_updates += runs
+            tally.query_ids = tuple(dict.fromkeys(tally.query_ids + (query.group.id,)))
+    worst: dict[tuple[str, str], tuple[str, _Tally]] = {}
+    for (unit, *key), tally in tallies.items():
+        if tally.index_writes and (tuple(key) not in worst or tally.index_writes > worst[tuple(key)][1].index_writes):
+            worst[tuple(key)] = (unit, tally)
+    findings = []
+    for unit, tally in worst.values():
+        severity = (Severity.INFO if tally.index_writes < SMALL else
+                    Severity.LOW if tally.index_writes < LARGE else Severity.MEDIUM)
+        secondary = len(tally.schema.secondary_indexes)
+        message = (f"{tally.writes} row writes to `{tally.table}` in {unit} maintain {tally.index_writes} "
+                   f"secondary index entries ({secondary} secondary indexes)")
+        if tally.indexed_updates:
+            message += f"; {tally.indexed_updates} UPDATEs change indexed columns"
+        if tally.added_by_suggestions:
+            message += f"; the suggested indexes would add {tally.added_by_suggestions} more"
+        findings.append(Finding(
+            rule=RULE,
+            severity=severity,
+            message=message,
+            table=tally.table,
+            query_id=tally.query_ids[0],
+            query_ids=tally.query_ids,
+            count=tally.writes,
+            suggestion=("batch the writes (one multi-row statement per request), drop redundant indexes, avoid "
+                        "updating indexed columns that did not change, or queue writes that can wait"),
+            evidence={"unit": unit, "row_writes": tally.writes, "index_writes": tally.index_writes,
+                      "secondary_indexes": secondary, "updates_changing_indexed_columns": tally.indexed_updates,
+                      "added_by_suggested_indexes": tally.added_by_suggestions, "rows_examined": 0},
+        ))
+    return findings

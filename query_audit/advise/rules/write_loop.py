@@ -1,0 +1,56 @@
+"""write_loop: one UPDATE/DELETE shape run once per key inside one request."""
+
+from __future__ import annotations
+
+from query_audit.advise.plan_facts import pins_unique_key, schema_for
+from query_audit.advise.rewrite import as_in_list, loop_key, set_values_vary, update_with_case, upsert
+from query_audit.advise.rules._loops import loop_evidence, loops, samples_of
+from query_audit.model import Finding, Kind, SchemaMap, Severity, Thresholds
+
+RULE = "write_loop"
+
+
+def _rewrite(query, samples, schemas) -> tuple[str | None, str | None]:
+    """(one statement for the whole loop, which form it is)."""
+    key = loop_key(samples)
+    if key is None:
+        return None, None
+    if query.group.kind is Kind.UPDATE and set_values_vary(samples):
+        table = query.model.target_table or query.model.tables[0]
+        if pins_unique_key(query, table, schema_for(query, table, schemas)):
+            sql = upsert(samples, key)
+            if sql:
+                return sql, "INSERT ... ON DUPLICATE KEY UPDATE (only when every key already exists)"
+        return update_with_case(samples, key), "UPDATE with CASE"
+    return as_in_list(samples[0], key), "IN list"
+
+
+def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
+    findings = []
+    for query in queries:
+        if query.group.kind not in (Kind.UPDATE, Kind.DELETE):
+            continue
+        found = loops(query.group, thresholds.write_loop, distinct=True)
+        if not found:
+            continue
+        worst = found[0]
+        sql, form = _rewrite(query, samples_of(query.group, worst), schemas)
+        verb = query.group.kind.value.upper()
+        table = query.model.target_table or (query.model.tables[0] if query.model.tables else None)
+        evidence = loop_evidence(found)
+        evidence.update({"rewritten_sql": sql, "rewrite_form": form})
+        findings.append(Finding(
+            rule=RULE,
+            severity=Severity.MEDIUM if worst.count >= 10 * thresholds.write_loop else Severity.LOW,
+            message=(f"{worst.count} {verb}s of `{table}` one key at a time in {worst.unit}: one round trip, "
+                     "lock and (under autocommit) commit per row"),
+            table=table,
+            query_id=query.group.id,
+            query_ids=(query.group.id,),
+            fingerprint=query.group.fingerprint,
+            count=query.group.count,
+            suggestion=(f"write them in one statement ({form}): {sql}" if sql else
+                        f"write them in one statement: {verb} ... WHERE key IN (...), in one transaction"),
+            evidence=evidence,
+        ))
+    return findings
