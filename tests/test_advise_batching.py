@@ -1,0 +1,136 @@
+"""n_plus_one, repeated_identical_query, bulk_insert, write_loop: loops inside one unit of work."""
+
+from __future__ import annotations
+
+from advise_cases.build import loop, query, row, schemas, table
+from query_audit.advise.rules import bulk_insert, n_plus_one, repeated_identical_query, write_loop
+from query_audit.model import Severity, Thresholds
+
+T = Thresholds()
+ITEMS = table("order_items", 5_000, {"id": "int", "order_id": "int", "qty": "int", "note": "varchar"},
+              {"PRIMARY": ("id",), "idx_order": ("order_id",)})
+ORDERS = table("orders", 5_000, {"id": "int", "customer_id": "int"})
+SCHEMAS = schemas(ITEMS, ORDERS)
+
+
+def selects(n: int, template: str = "SELECT qty FROM order_items WHERE order_id = {} LIMIT 1"):
+    return [template.format(i) for i in range(1, n + 1)]
+
+
+# --- n_plus_one --------------------------------------------------------------------------------------
+
+
+def test_n_plus_one_rewrites_the_loop_into_one_in_list_from_the_sampled_values():
+    samples = selects(4)
+    q = query(samples[0], row("order_items", "ref", 3, key="idx_order"), count=4,
+              repetitions=(loop("request 1", samples),))
+    [finding] = n_plus_one.check([q], SCHEMAS, T)
+    assert finding.rule == "n_plus_one" and finding.severity is Severity.MEDIUM
+    assert finding.columns == ("order_id",)
+    # the key joins the SELECT list (to map rows back) and the LIMIT goes (it would cap all keys together)
+    assert finding.evidence["rewritten_sql"] == \
+        "SELECT qty, order_id FROM order_items WHERE order_id IN (1, 2, 3, 4)"
+    assert "4 times with 4 different values in request 1" in finding.message
+
+
+def test_n_plus_one_below_the_threshold_is_silent():
+    samples = selects(2)
+    q = query(samples[0], count=2, repetitions=(loop("request 1", samples),))
+    assert n_plus_one.check([q], SCHEMAS, T) == []
+
+
+def test_same_values_repeated_is_a_cache_candidate_not_an_n_plus_one():
+    samples = ["SELECT * FROM orders WHERE id = 5"] * 4
+    q = query(samples[0], count=4, repetitions=(loop("request 1", samples),))
+    assert n_plus_one.check([q], SCHEMAS, T) == []
+    [finding] = repeated_identical_query.check([q], SCHEMAS, T)
+    assert finding.rule == "repeated_identical_query" and finding.severity is Severity.LOW
+    assert "3 of those round trips" in finding.message
+
+
+def test_n_plus_one_counts_per_unit_not_across_requests():
+    # three requests each fetching one order is not a loop
+    q = query("SELECT * FROM orders WHERE id = 1", count=3,
+              repetitions=tuple(loop(f"request {i}", [f"SELECT * FROM orders WHERE id = {i}"]) for i in (1, 2, 3)))
+    assert n_plus_one.check([q], SCHEMAS, T) == []
+
+
+def test_n_plus_one_hints_a_join_when_the_keys_come_from_another_query_of_the_unit():
+    parent = query("SELECT id FROM orders WHERE customer_id = 9", repetitions=(loop("request 1", [
+        "SELECT id FROM orders WHERE customer_id = 9"]),))
+    samples = selects(3, "SELECT * FROM order_items WHERE order_id = {}")
+    child = query(samples[0], count=3, repetitions=(loop("request 1", samples),))
+    [finding] = n_plus_one.check([parent, child], SCHEMAS, T)
+    assert "JOIN order_items ON order_items.order_id = orders.id" in finding.suggestion
+    assert parent.group.id in finding.suggestion
+
+
+def test_a_large_loop_is_high():
+    samples = selects(40)
+    q = query(samples[0], count=40, repetitions=(loop("request 1", samples),))
+    assert n_plus_one.check([q], SCHEMAS, T)[0].severity is Severity.HIGH
+
+
+# --- bulk_insert -------------------------------------------------------------------------------------
+
+
+def test_bulk_insert_builds_one_multi_row_insert_from_the_samples():
+    samples = [f"INSERT INTO order_items (order_id, qty) VALUES ({i}, {i * 2})" for i in (1, 2, 3)]
+    q = query(samples[0], count=3, repetitions=(loop("request 1", samples),))
+    [finding] = bulk_insert.check([q], SCHEMAS, T)
+    assert finding.table == "order_items"
+    assert finding.evidence["multi_row_insert"] == \
+        "INSERT INTO order_items (order_id, qty) VALUES (1, 2), (2, 4), (3, 6)"
+    assert "one transaction" in finding.suggestion
+
+
+def test_an_insert_that_already_has_many_rows_is_not_a_bulk_insert_candidate():
+    sql = "INSERT INTO order_items (order_id, qty) VALUES (1, 2), (2, 4)"
+    q = query(sql, count=3, repetitions=(loop("request 1", [sql] * 3),))
+    assert bulk_insert.check([q], SCHEMAS, T) == []
+
+
+def test_inserts_spread_over_requests_are_not_a_bulk_insert():
+    sql = "INSERT INTO order_items (order_id, qty) VALUES (1, 2)"
+    q = query(sql, count=3, repetitions=tuple(loop(f"request {i}", [sql]) for i in (1, 2, 3)))
+    assert bulk_insert.check([q], SCHEMAS, T) == []
+
+
+# --- write_loop --------------------------------------------------------------------------------------
+
+
+def test_update_loop_with_the_same_set_value_becomes_one_update_over_an_in_list():
+    samples = [f"UPDATE order_items SET qty = qty - 1 WHERE id = {i}" for i in (4, 5, 6)]
+    q = query(samples[0], count=3, repetitions=(loop("request 1", samples),))
+    [finding] = write_loop.check([q], SCHEMAS, T)
+    assert finding.evidence["rewritten_sql"] == "UPDATE order_items SET qty = qty - 1 WHERE id IN (4, 5, 6)"
+
+
+def test_update_loop_with_per_row_values_by_primary_key_becomes_insert_on_duplicate_key_update():
+    samples = [f"UPDATE order_items SET qty = {i * 10} WHERE id = {i}" for i in (1, 2, 3)]
+    q = query(samples[0], count=3, repetitions=(loop("request 1", samples),))
+    [finding] = write_loop.check([q], SCHEMAS, T)
+    assert finding.evidence["rewritten_sql"] == ("INSERT INTO order_items (id, qty) VALUES (1, 10), (2, 20), (3, 30) "
+                                                 "ON DUPLICATE KEY UPDATE qty = VALUES(qty)")
+
+
+def test_update_loop_with_per_row_values_by_a_non_unique_column_becomes_a_case():
+    samples = [f"UPDATE order_items SET qty = {i} WHERE order_id = {i}" for i in (1, 2, 3)]
+    q = query(samples[0], count=3, repetitions=(loop("request 1", samples),))
+    [finding] = write_loop.check([q], SCHEMAS, T)
+    assert finding.evidence["rewritten_sql"] == \
+        "UPDATE order_items SET qty = CASE order_id WHEN 1 THEN 1 WHEN 2 THEN 2 WHEN 3 THEN 3 END " \
+        "WHERE order_id IN (1, 2, 3)"
+
+
+def test_delete_loop_becomes_one_delete():
+    samples = [f"DELETE FROM order_items WHERE id = {i}" for i in (1, 2, 3)]
+    q = query(samples[0], count=3, repetitions=(loop("request 1", samples),))
+    assert write_loop.check([q], SCHEMAS, T)[0].evidence["rewritten_sql"] == \
+        "DELETE FROM order_items WHERE id IN (1, 2, 3)"
+
+
+def test_a_write_repeated_fewer_times_than_the_threshold_is_silent():
+    samples = [f"DELETE FROM order_items WHERE id = {i}" for i in (1, 2)]
+    q = query(samples[0], count=2, repetitions=(loop("request 1", samples),))
+    assert write_loop.check([q], SCHEMAS, T) == []
