@@ -65,7 +65,10 @@ def start_docker(image: str = DEFAULT_IMAGE, timeout: float = 180) -> SandboxInf
     info = SandboxInfo(kind="docker", host=host, port=port, container_id=container.id, flavor="mysql")
 
     def alive() -> bool:
-        container.reload()
+        try:
+            container.reload()
+        except docker.errors.NotFound:  # removed under us (docker rm): as dead as an exited one
+            return False
         return container.status in ("created", "running")
 
     try:
@@ -81,6 +84,8 @@ def start_docker(image: str = DEFAULT_IMAGE, timeout: float = 180) -> SandboxInf
 def stop_docker(info: SandboxInfo) -> None:
     import docker
 
+    if not info.container_id:  # a record without a container: nothing to remove
+        return
     try:
         container = docker.from_env().containers.get(info.container_id)
         container.remove(force=True)
