@@ -229,8 +229,8 @@ def test_customer_orders_is_an_n_plus_one_spread_over_several_pool_connections(a
         "SELECT id, order_id, product_id, quantity, price FROM order_items": order_count,
         "SELECT id, sku, category_id, name, price FROM products": item_count,
     }
-    assert sent[1] == ("Query", "SELECT id, customer_id, status, tracking_code, created_at, total FROM orders "
-                                "WHERE customer_id = 42 ORDER BY id DESC")
+    assert sent[1] == ("Query", ("SELECT id, customer_id, status, tracking_code, created_at, total FROM orders "
+                                 "WHERE customer_id = 42 ORDER BY id DESC"))
     # Every lookup comes right after its checkout's health check.
     assert all(sent[i][1] == "SELECT 1" for i in range(0, len(sent), 2))
     assert len({thread for thread, _, _ in rows}) > 1
@@ -252,8 +252,8 @@ def test_customer_by_email_is_sent_as_a_server_side_prepared_statement(app_url, 
         ("Query", "SELECT 1"),
         ("Prepare", "SELECT id, email, name, country, created_at FROM customers WHERE email = ?"),
         ("Reset stmt", ""),
-        ("Execute", "SELECT id, email, name, country, created_at FROM customers "
-                    "WHERE email = 'customer42@example.com'"),
+        ("Execute", ("SELECT id, email, name, country, created_at FROM customers "
+                     "WHERE email = 'customer42@example.com'")),
         ("Close stmt", ""),
     ]
     assert log_settings(server) == before
@@ -334,8 +334,8 @@ def test_products_lists_the_20_most_expensive_of_a_category_with_one_statement(a
     assert {product["category_id"] for product in body["products"]} == {7}
     assert statements(rows) == [
         ("Query", "SELECT 1"),
-        ("Query", "SELECT id, sku, category_id, name, price FROM products WHERE category_id = 7 "
-                  "ORDER BY price DESC LIMIT 20"),
+        ("Query", ("SELECT id, sku, category_id, name, price FROM products WHERE category_id = 7 "
+                   "ORDER BY price DESC LIMIT 20")),
     ]
     assert call(app_url, "GET", "/products?category=x")[0] == 400
 

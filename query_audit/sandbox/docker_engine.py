@@ -44,7 +44,7 @@ def engine_available() -> bool:
         client = docker.from_env(timeout=3)
         client.ping()
         return True
-    except Exception:  # any failure to reach the engine means: no engine here
+    except Exception:  # noqa: BLE001 (any failure to reach the engine means: no engine here)
         return False
 
 
