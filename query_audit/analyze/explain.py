@@ -1,0 +1,620 @@
+"""EXPLAIN: the plan of each distinct statement, as one `Plan` model for MySQL 8 and MariaDB.
+
+`parse_traditional` and `parse_json` turn either server's output into `PlanRow`s. `explain_query` runs
+EXPLAIN safely on a live server.
+
+The rows are returned as the server printed them; the advisor interprets them. Known MariaDB 10.11
+traps it must know about (checked on 10.11 here):
+- `EXPLAIN INSERT ... VALUES` prints type ALL with rows NULL: there is no scan, only the insert.
+  Its JSON form has no access_type at all (access_type None).
+- `EXPLAIN UPDATE ... WHERE unindexed_col = ?` prints type `index`, key PRIMARY: a full scan of the
+  clustered index, which is still a full table scan.
+- The traditional `rows` column arrives as text ('199'); it is converted to int here.
+
+Safety of `explain_query` (it runs on servers that matter):
+- Only SELECT/INSERT/UPDATE/DELETE/REPLACE are explained, and the text sent always starts with
+  `EXPLAIN `; a statement that itself starts with EXPLAIN, ANALYZE or anything else (including inside
+  a leading `/*! ... */`, which the server executes) is refused: `EXPLAIN ANALYZE` (MySQL) and
+  `ANALYZE stmt` (MariaDB) would run it. Several statements in one, and `INTO OUTFILE/DUMPFILE`,
+  are refused too.
+- Each EXPLAIN runs inside `START TRANSACTION READ ONLY` ... `ROLLBACK`. Servers refuse EXPLAIN of a
+  write, and of a locking read (`FOR UPDATE`), in a read-only transaction: MariaDB 10.11 answers error
+  1792 (measured here); MySQL 8 checks the same when it opens tables for writing. Those are explained
+  again inside a plain `START TRANSACTION` ... `ROLLBACK`: EXPLAIN never executes the statement, and
+  the rollback undoes anything regardless. The connection must not be inside a transaction of its own
+  (START TRANSACTION would commit it); `connection.connect` opens autocommit connections.
+
+Format: the traditional one, stated explicitly on MySQL (`FORMAT=TRADITIONAL`; newer MySQL versions
+changed the default) and MariaDB's plain EXPLAIN (traditional). JSON is not asked for as well: it
+would double the round trips, and the traditional rows already carry every field of `PlanRow` on
+both servers. `parse_json` serves recorded or user-supplied FORMAT=JSON output.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field, replace
+
+import pymysql
+
+from query_audit.errors import ConnectionFailed, QueryAuditError
+from query_audit.model import Kind, Plan, PlanRow, QueryGroup, SchemaMap, StatementModel, table_key
+
+# ---------------------------------------------------------------------------------------------
+# Traditional EXPLAIN
+# ---------------------------------------------------------------------------------------------
+
+
+def parse_traditional(columns: list[str], rows: list[tuple]) -> Plan:
+    """Plan from a traditional EXPLAIN result set: MySQL 8 (12 columns) or MariaDB (10, or 11 with
+    `filtered` or `partitions`). Columns are matched by name; NULL is None.
+
+    >>> plan = parse_traditional(["id", "select_type", "table", "type", "possible_keys", "key", "key_len",
+    ...                           "ref", "rows", "Extra"], [(1, "SIMPLE", "o", "ALL", None, None, None, None,
+    ...                           "199", "Using where; Using filesort")])
+    >>> plan.rows[0].access_type, plan.rows[0].rows, plan.rows[0].using_filesort
+    ('ALL', 199, True)
+    """
+    names = [str(c).lower() for c in columns]
+    plan_rows = []
+    for row in rows:
+        values = dict(zip(names, row))
+        extra = _text(values.get("extra")) or ""
+        plan_rows.append(PlanRow(
+            table=_text(values.get("table")),
+            access_type=_text(values.get("type")),
+            select_id=_int(values.get("id")),
+            select_type=_text(values.get("select_type")) or "SIMPLE",
+            possible_keys=tuple(k for k in (_text(values.get("possible_keys")) or "").split(",") if k),
+            key=_text(values.get("key")),
+            key_len=_text(values.get("key_len")),
+            ref=_text(values.get("ref")),
+            rows=_int(values.get("rows")),
+            filtered=_float(values.get("filtered")),
+            extra=extra,
+            **_extra_flags(extra),
+        ))
+    return Plan(rows=tuple(plan_rows), format="traditional")
+
+
+def _extra_flags(extra: str) -> dict:
+    parts = [part.strip() for part in extra.split(";")]
+    return {
+        "using_filesort": "Using filesort" in parts,
+        "using_temporary": "Using temporary" in parts,
+        # Covering: "Using index", and its loose-scan forms (for group-by, for skip scan). Not "Using
+        # index condition", which is index condition pushdown and still reads the rows.
+        "using_index": any(part == "Using index" or part.startswith("Using index for ") for part in parts),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON EXPLAIN
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Context:
+    """Where a table sits in the JSON tree; `pending` flags go to the next table row emitted."""
+
+    select_id: int | None = None
+    select_type: str = "SIMPLE"
+    pending: dict = field(default_factory=dict)
+
+
+# Keys whose value holds further query blocks, and the select_type their tables get.
+_SUBQUERY_KEYS = ("attached_subqueries", "optimized_away_subqueries", "having_subqueries",
+                  "select_list_subqueries", "order_by_subqueries", "group_by_subqueries",
+                  "update_value_subqueries", "subqueries")
+# MySQL wraps the tables of a sort/group in an operation carrying the flags; MariaDB in a wrapper per flag.
+_MYSQL_OPERATIONS = ("ordering_operation", "grouping_operation", "duplicates_removal", "windowing")
+_MARIADB_WRAPPERS = {"filesort": "using_filesort", "temporary_table": "using_temporary",
+                     "read_sorted_file": None}
+_WRITE_FLAGS = (("update", "UPDATE"), ("delete", "DELETE"), ("insert", "INSERT"))
+
+
+def parse_json(document: str | dict) -> Plan:
+    """Plan from an EXPLAIN FORMAT=JSON document: MySQL 8 (rows_examined_per_scan, *_operation wrappers,
+    attached_subqueries, materialized_from_subquery, update/delete flags) or MariaDB (rows, `filesort`
+    and `temporary_table` wrappers, `materialized`, `subqueries`). Raises QueryAuditError if the
+    document is not JSON.
+
+    Filesort and temporary-table flags go to the first table of the wrapped block, where the
+    traditional format prints them.
+    """
+    data = _load_json(document)
+    rows: list[PlanRow] = []
+    _walk_json(data, _Context(), rows)
+    if len({row.select_id for row in rows}) > 1:  # as the traditional format names the outer block
+        rows = [replace(row, select_type="PRIMARY") if row.select_type == "SIMPLE" else row for row in rows]
+    return Plan(rows=tuple(rows), format="json")
+
+
+def _load_json(document: str | dict) -> dict:
+    if isinstance(document, dict):
+        return document
+    if isinstance(document, (bytes, bytearray)):
+        document = document.decode("utf-8", errors="replace")
+    try:
+        return json.loads(document)
+    except (TypeError, ValueError):
+        pass
+    try:  # end_markers_in_json=ON adds `/* table */` comments
+        return json.loads(re.sub(r"/\*.*?\*/", "", document, flags=re.S))
+    except (TypeError, ValueError) as exc:
+        raise QueryAuditError(f"EXPLAIN output is not JSON: {exc}") from None
+
+
+def _walk_json(node, context: _Context, out: list[PlanRow]) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _walk_json(item, context, out)
+        return
+    if not isinstance(node, dict):
+        return
+    if "select_id" in node:
+        context = replace(context, select_id=_int(node["select_id"]))
+    for key, value in node.items():
+        if key == "table" and isinstance(value, dict):
+            _emit_table(value, context, out)
+        elif key == "union_result" and isinstance(value, dict):
+            _walk_union(value, context, out)
+        elif key in _MYSQL_OPERATIONS and isinstance(value, dict):
+            pending = dict(context.pending)
+            pending["using_filesort"] = pending.get("using_filesort") or value.get("using_filesort") is True
+            pending["using_temporary"] = (pending.get("using_temporary")
+                                          or value.get("using_temporary_table") is True)
+            _walk_json(value, replace(context, pending=pending), out)
+        elif key in _MARIADB_WRAPPERS:
+            flag = _MARIADB_WRAPPERS[key]
+            pending = dict(context.pending, **({flag: True} if flag else {}))
+            _walk_json(value, replace(context, pending=pending), out)
+        elif key in _SUBQUERY_KEYS:
+            _walk_subqueries(value, context, out)
+        elif isinstance(value, (dict, list)):
+            _walk_json(value, context, out)
+
+
+def _walk_subqueries(value, context: _Context, out: list[PlanRow]) -> None:
+    for item in value if isinstance(value, list) else [value]:
+        dependent = isinstance(item, dict) and item.get("dependent") is True
+        select_type = "DEPENDENT SUBQUERY" if dependent else "SUBQUERY"
+        _walk_json(item, _Context(context.select_id, select_type), out)
+
+
+def _walk_union(value: dict, context: _Context, out: list[PlanRow]) -> None:
+    for position, spec in enumerate(value.get("query_specifications") or []):
+        _walk_json(spec, _Context(context.select_id, "PRIMARY" if position == 0 else "UNION"), out)
+    if value.get("table_name"):
+        row = _table_row(value, _Context(None, "UNION RESULT"))
+        out.append(replace(row, using_temporary=value.get("using_temporary_table") is True or row.using_temporary))
+
+
+def _emit_table(table: dict, context: _Context, out: list[PlanRow]) -> None:
+    if "table_name" in table or "access_type" in table:
+        out.append(_table_row(table, context))
+        for flag in ("using_filesort", "using_temporary"):  # consumed by the first table only
+            context.pending.pop(flag, None)
+    for key in ("materialized_from_subquery", "materialized"):
+        if isinstance(table.get(key), dict):
+            _walk_json(table[key], _Context(context.select_id, "DERIVED"), out)
+    for key in _SUBQUERY_KEYS:
+        if key in table:
+            _walk_subqueries(table[key], context, out)
+
+
+def _table_row(table: dict, context: _Context) -> PlanRow:
+    select_type = next((name for flag, name in _WRITE_FLAGS if table.get(flag)), context.select_type)
+    rows = table.get("rows_examined_per_scan", table.get("rows"))
+    ref = table.get("ref")
+    possible = table.get("possible_keys") or ()
+    using_filesort = bool(context.pending.get("using_filesort"))
+    using_temporary = bool(context.pending.get("using_temporary"))
+    using_index = table.get("using_index") is True
+    extra = []
+    if table.get("attached_condition") or table.get("using_where"):
+        extra.append("Using where")
+    if table.get("index_condition") or table.get("using_index_condition"):
+        extra.append("Using index condition")
+    if using_index:
+        extra.append("Using index")
+    if table.get("using_join_buffer"):
+        extra.append(f"Using join buffer ({table['using_join_buffer']})")
+    if using_temporary:
+        extra.append("Using temporary")
+    if using_filesort:
+        extra.append("Using filesort")
+    return PlanRow(
+        table=table.get("table_name"),
+        access_type=table.get("access_type"),
+        select_id=context.select_id,
+        select_type=select_type,
+        possible_keys=tuple(possible) if isinstance(possible, list) else tuple(str(possible).split(",")),
+        key=table.get("key"),
+        key_len=table.get("key_length") or None,
+        ref=",".join(ref) if isinstance(ref, list) else ref,
+        rows=_int(rows),
+        filtered=_float(table.get("filtered")),
+        extra="; ".join(extra),
+        using_filesort=using_filesort,
+        using_temporary=using_temporary,
+        using_index=using_index,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading SQL text: placeholders, statement separators and the first keyword, outside strings
+# ---------------------------------------------------------------------------------------------
+
+_EXECUTABLE_COMMENT = re.compile(r"/\*M?!\d*")
+
+
+def code_only(sql: str) -> str:
+    """`sql` with string literals, quoted identifiers and comments blanked (same length), so `?`, `;` and
+    keywords can be found by position. The contents of `/*! ... */` stay: the server executes them."""
+    out = list(sql)
+    i, n = 0, len(sql)
+
+    def blank(start: int, end: int) -> None:
+        out[start:end] = " " * (end - start)
+
+    while i < n:
+        char = sql[i]
+        if char in "'\"`":
+            end = i + 1
+            while end < n:
+                if sql[end] == "\\" and char != "`":
+                    end += 2
+                    continue
+                if sql[end] == char:
+                    if end + 1 < n and sql[end + 1] == char:  # doubled quote
+                        end += 2
+                        continue
+                    break
+                end += 1
+            blank(i, min(end + 1, n))
+            i = end + 1
+        elif sql.startswith("/*", i):
+            executable = _EXECUTABLE_COMMENT.match(sql, i)
+            if executable and executable.group() != "/*":
+                blank(i, executable.end())  # keep the body, drop the marker and its version
+                i = executable.end()
+                continue
+            end = sql.find("*/", i + 2)
+            end = n if end < 0 else end + 2
+            blank(i, end)
+            i = end
+        elif sql.startswith("*/", i):
+            blank(i, i + 2)  # the end of an executable comment
+            i += 2
+        elif char == "#" or (sql.startswith("--", i) and (i + 2 >= n or sql[i + 2] in " \t\r\n")):
+            end = sql.find("\n", i)
+            end = n if end < 0 else end
+            blank(i, end)
+            i = end
+        else:
+            i += 1
+    return "".join(out)
+
+
+def placeholder_positions(sql: str) -> list[int]:
+    """Offsets of the `?` markers that are placeholders (not inside strings, identifiers or comments)."""
+    return [i for i, char in enumerate(code_only(sql)) if char == "?"]
+
+
+# ---------------------------------------------------------------------------------------------
+# explain_query
+# ---------------------------------------------------------------------------------------------
+
+_EXPLAINABLE_KINDS = {Kind.SELECT, Kind.INSERT, Kind.UPDATE, Kind.DELETE, Kind.REPLACE}
+_EXPLAINABLE_WORDS = {"SELECT", "WITH", "INSERT", "UPDATE", "DELETE", "REPLACE", "("}
+_READ_ONLY_REFUSED = {1792, 1207}  # ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION, ER_READ_ONLY_TRANSACTION
+_LOST_CONNECTION = {2006, 2013, 2055}
+
+
+def explain_query(conn, group: QueryGroup, model: StatementModel,
+                  schemas: SchemaMap) -> tuple[Plan | None, str | None]:
+    """The plan of the group's sample statement, or None and the reason there is none.
+
+    Server errors (privilege, unknown table, syntax) become the reason; a lost connection raises
+    ConnectionFailed. `?` placeholders (a MariaDB Execute logged with them) are filled with a value
+    sampled from the compared column, else a default of the column's type.
+    """
+    statement = group.sample
+    sql = statement.sql.strip().rstrip(";").rstrip()
+    refusal = _refusal(sql, model)
+    if refusal:
+        return None, refusal
+    database = statement.database or (group.databases[0] if group.databases else None)
+    if not database and any("." not in table for table in model.tables):
+        return None, "database unknown for unqualified tables; cannot EXPLAIN"
+
+    if database:
+        try:
+            conn.select_db(database)
+        except pymysql.err.MySQLError as exc:
+            if _is_lost(exc):
+                raise ConnectionFailed(f"lost the connection during EXPLAIN: {_one_line(exc)}") from None
+            return None, f"cannot use database {database}: {_one_line(exc)}"
+    try:
+        filled = False
+        # Flagged by the capture (a MariaDB Execute), but a `?` outside strings can only be a placeholder.
+        if statement.placeholders or placeholder_positions(sql):
+            sql = fill_placeholders(conn, sql, model, schemas, database)
+            filled = True
+        text = ("EXPLAIN " if _is_mariadb(conn) else "EXPLAIN FORMAT=TRADITIONAL ") + sql
+        columns, rows = _run_explain(conn, text)
+    except pymysql.err.MySQLError as exc:
+        if _is_lost(exc):
+            raise ConnectionFailed(f"lost the connection during EXPLAIN: {_one_line(exc)}") from None
+        return None, f"EXPLAIN failed: {_one_line(exc)}"
+    plan = parse_traditional(columns, rows)
+    return Plan(rows=plan.rows, format="traditional", explained_sql=sql, filled_placeholders=filled), None
+
+
+def _refusal(sql: str, model: StatementModel) -> str | None:
+    """Why this statement must not be EXPLAINed, or None."""
+    if model.kind not in _EXPLAINABLE_KINDS:
+        return f"not explained: {model.kind.value} statements have no plan"
+    code = code_only(sql)
+    words = code.replace("(", " ( ").split()
+    first = words[0].upper() if words else ""
+    if first in ("EXPLAIN", "ANALYZE", "DESCRIBE", "DESC"):
+        return f"not explained: the statement starts with {first}, which would run it"
+    if first not in _EXPLAINABLE_WORDS:
+        return f"not explained: a statement starting with {first or 'nothing'} has no plan"
+    if ";" in code:
+        return "not explained: several statements in one"
+    if re.search(r"\bINTO\s+(OUTFILE|DUMPFILE)\b", code, re.I):
+        return "not explained: SELECT ... INTO OUTFILE writes a file"
+    return None
+
+
+def _run_explain(conn, text: str) -> tuple[list[str], list[tuple]]:
+    """EXPLAIN in a read-only transaction, or a rolled-back one where the server refuses read-only."""
+    if not text.startswith("EXPLAIN ") or text.split()[1].upper() in ("ANALYZE", "EXPLAIN"):
+        raise QueryAuditError("refusing to send anything but a plain EXPLAIN")  # a bug here, never input
+    try:
+        return _explain_in_transaction(conn, text, "START TRANSACTION READ ONLY")
+    except pymysql.err.MySQLError as exc:
+        if _code(exc) not in _READ_ONLY_REFUSED:
+            raise
+    return _explain_in_transaction(conn, text, "START TRANSACTION")
+
+
+def _explain_in_transaction(conn, text: str, start: str) -> tuple[list[str], list[tuple]]:
+    with conn.cursor() as cur:
+        cur.execute(start)
+        try:
+            cur.execute(text)
+            columns = [d[0] for d in cur.description or ()]
+            return columns, list(cur.fetchall())
+        finally:
+            cur.execute("ROLLBACK")
+
+
+def _is_mariadb(conn) -> bool:
+    return "mariadb" in (conn.get_server_info() or "").lower()
+
+
+# ---------------------------------------------------------------------------------------------
+# Filling placeholders
+# ---------------------------------------------------------------------------------------------
+
+
+def fill_placeholders(conn, sql: str, model: StatementModel, schemas: SchemaMap, database: str | None) -> str:
+    """`sql` with each `?` replaced by a representative literal.
+
+    A `?` compared with a column gets a value sampled from that column (`SELECT col FROM db.t WHERE col
+    IS NOT NULL LIMIT 1`), or a default of the column's type; `LIMIT ?` gets 10 and `OFFSET ?` 0;
+    anything else '0' (MySQL converts it to a number where one is needed).
+    """
+    positions = placeholder_positions(sql)
+    targets = _placeholder_targets(sql, model, schemas, database)
+    if len(targets) != len(positions):  # sqlglot could not see them all: no column context
+        targets = [_limit_context(sql, position) for position in positions]
+    samples: dict[tuple, str] = {}
+    pieces, last = [], 0
+    for position, target in zip(positions, targets):
+        pieces.append(sql[last:position])
+        pieces.append(_literal_for(conn, target, schemas, samples))
+        last = position + 1
+    pieces.append(sql[last:])
+    return "".join(pieces)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """What a placeholder stands for: a column of a table (compared, or written), or a LIMIT."""
+
+    table_key: tuple[str, str] | None = None
+    column: str | None = None
+    sample: bool = False  # compared with the column: a real value makes the plan realistic
+    literal: str | None = None  # fixed text (LIMIT/OFFSET)
+
+
+def _limit_context(sql: str, position: int) -> _Target:
+    """Without a parse tree: LIMIT/OFFSET placeholders by the words before them, others unknown."""
+    before = code_only(sql[:position]).rstrip().upper()
+    if re.search(r"\bOFFSET$", before):
+        return _Target(literal="0")
+    if re.search(r"\bLIMIT(\s+[\w?]+\s*,)?$", before):
+        return _Target(literal="10")
+    return _Target()
+
+
+def _placeholder_targets(sql: str, model: StatementModel, schemas: SchemaMap,
+                         database: str | None) -> list[_Target]:
+    """One target per placeholder, in text order, from sqlglot's tree of the statement."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(sql, read="mysql")
+    except Exception:  # sqlglot raises assorted errors; without a tree there is no column context
+        return []
+    aliases = {}
+    for table in tree.find_all(exp.Table):
+        if table.name:
+            name = f"{table.db}.{table.name}" if table.db else table.name
+            aliases.setdefault(table.alias_or_name, name)
+
+    def key_of(column) -> tuple[str, str] | None:
+        if column.table:
+            name = aliases.get(column.table)
+            return table_key(name, database) if name else None
+        for name in model.tables:  # the schema says which table has the column
+            schema = schemas.get(table_key(name, database))
+            if schema is None or schema.column(column.name) is not None:
+                return table_key(name, database)
+        return None
+
+    targets = []
+    placeholders = [node for node in tree.walk(bfs=False) if isinstance(node, exp.Placeholder)]
+    for node in placeholders:
+        parent = node.parent
+        while isinstance(parent, (exp.Paren, exp.Neg, exp.Cast)):
+            parent = parent.parent
+        if isinstance(parent, (exp.Limit, exp.Offset)):
+            targets.append(_Target(literal="0" if isinstance(parent, exp.Offset) else "10"))
+            continue
+        column = None
+        sample = False
+        if isinstance(parent, (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.Like,
+                               exp.In, exp.Between)):
+            subject = parent.this
+            while isinstance(subject, exp.Paren):
+                subject = subject.this
+            if isinstance(subject, exp.Column):
+                column, sample = subject, True
+            elif isinstance(parent.expression, exp.Column):
+                column, sample = parent.expression, True
+        if column is not None:
+            targets.append(_Target(key_of(column), column.name, sample))
+        elif isinstance(parent, exp.Tuple) and isinstance(parent.parent, exp.Values):
+            targets.append(_insert_target(tree, parent, node, schemas, database))
+        else:
+            targets.append(_Target())
+    return targets
+
+
+def _insert_target(tree, row, node, schemas: SchemaMap, database: str | None) -> _Target:
+    """The column an INSERT ... VALUES (?, ...) placeholder is written to (a typed default will do)."""
+    from sqlglot import exp
+
+    target = tree.this
+    table = target.this if isinstance(target, exp.Schema) else target
+    if not isinstance(table, exp.Table):
+        return _Target()
+    key = table_key(f"{table.db}.{table.name}" if table.db else table.name, database)
+    index = next((i for i, item in enumerate(row.expressions) if item is node), None)
+    if index is None:
+        return _Target()
+    if isinstance(target, exp.Schema):
+        names = [identifier.name for identifier in target.expressions]
+    else:
+        schema = schemas.get(key)
+        names = [column.name for column in schema.columns] if schema else []
+    return _Target(key, names[index]) if index < len(names) else _Target()
+
+
+def _literal_for(conn, target: _Target, schemas: SchemaMap, samples: dict) -> str:
+    if target.literal is not None:
+        return target.literal
+    if target.table_key is None or target.column is None:
+        return "'0'"
+    if target.sample:
+        cache_key = (target.table_key, target.column.lower())
+        if cache_key not in samples:
+            samples[cache_key] = _sample(conn, target.table_key, target.column)
+        if samples[cache_key] is not None:
+            return samples[cache_key]
+    schema = schemas.get(target.table_key)
+    column = schema.column(target.column) if schema else None
+    return _typed_default(column.data_type if column else "")
+
+
+def _sample(conn, key: tuple[str, str], column: str) -> str | None:
+    """A real value of the column as an SQL literal, or None (empty table, no such column, refused)."""
+    database, table = key
+    source = f"{_quote(database)}.{_quote(table)}" if database else _quote(table)
+    with conn.cursor() as cur:
+        try:
+            cur.execute(f"SELECT {_quote(column)} FROM {source} WHERE {_quote(column)} IS NOT NULL LIMIT 1")
+            row = cur.fetchone()
+        except pymysql.err.MySQLError as exc:
+            if _is_lost(exc):
+                raise
+            return None
+    return conn.escape(row[0]) if row else None
+
+
+_NUMERIC = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "decimal", "numeric", "float",
+            "double", "real", "bit", "year", "bool", "boolean"}
+_TEMPORAL = {"date": "'2000-01-01'", "datetime": "'2000-01-01 00:00:00'", "timestamp": "'2000-01-01 00:00:00'",
+             "time": "'00:00:00'"}
+
+
+def _typed_default(data_type: str) -> str:
+    data_type = data_type.lower()
+    if data_type in _NUMERIC:
+        return "0"
+    if data_type in _TEMPORAL:
+        return _TEMPORAL[data_type]
+    if data_type:
+        return "''"
+    return "'0'"
+
+
+def _quote(identifier: str) -> str:
+    return "`" + identifier.replace("`", "``") + "`"
+
+
+# ---------------------------------------------------------------------------------------------
+# Small conversions
+# ---------------------------------------------------------------------------------------------
+
+
+def _code(exc: Exception) -> int | None:
+    return exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+
+
+def _is_lost(exc: Exception) -> bool:
+    return isinstance(exc, pymysql.err.InterfaceError) or _code(exc) in _LOST_CONNECTION
+
+
+def _one_line(exc: Exception) -> str:
+    code = _code(exc)
+    text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+    text = (text.strip().splitlines() or [""])[0][:300]
+    return f"{text} (error {code})" if code else text
+
+
+def _text(value):
+    if isinstance(value, (bytes, bytearray)):
+        return value.decode("utf-8", errors="replace")
+    return value
+
+
+def _int(value) -> int | None:
+    value = _text(value)
+    if value is None or value == "" or value == "NULL":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        try:
+            return int(float(value))
+        except (TypeError, ValueError):
+            return None
+
+
+def _float(value) -> float | None:
+    value = _text(value)
+    if value is None or value == "" or value == "NULL":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
