@@ -8,7 +8,9 @@ a non-key column, a lookup by unique key with no finding, and a CALL sqlglot can
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
+from pathlib import Path
 
 from query_audit.model import (
     AnalyzedQuery,
@@ -136,47 +138,58 @@ def _queries():
 
 def _findings(queries):
     orders, products, items, touch, _token, refresh = queries
-    scan_row = {"table": "orders", "type": "ALL", "key": None, "rows": 48210, "extra": "Using where; Using filesort"}
+    # Evidence shaped as the advisor writes it (plan_facts.plan_row_evidence, _loops.loop_evidence).
+    scan_row = {"table": "orders", "access_type": "ALL", "select_id": 1, "select_type": "SIMPLE", "rows": 48210,
+                "filtered": 100.0, "extra": "Using where; Using filesort", "using_filesort": True}
     return (
         Finding(rule="full_table_scan", severity=Severity.HIGH, table="orders", query_id=ORDERS_BY_EMAIL,
                 query_ids=(ORDERS_BY_EMAIL,), fingerprint=orders.group.fingerprint,
                 message="full scan of orders (48,210 rows) to find rows by customer_email",
                 suggestion="add the index below so the lookup seeks instead of reading every row",
-                evidence={"plan_row": scan_row, "table_rows": 48210}),
+                evidence={"plan_row": scan_row, "rows_examined": 48210, "table_rows": 48210}),
         Finding(rule="missing_index", severity=Severity.HIGH, table="orders",
                 columns=("customer_email", "created_at"), query_id=ORDERS_BY_EMAIL,
                 query_ids=(ORDERS_BY_EMAIL,), fingerprint=orders.group.fingerprint,
                 message="no index serves WHERE customer_email = ? ORDER BY created_at DESC",
-                suggestion="equality column first, then the ORDER BY column: the filesort goes too",
+                suggestion="add the index: ALTER TABLE `shop`.`orders` ADD INDEX "
+                           "`idx_orders_customer_email_created_at` (`customer_email`, `created_at`)",
                 ddl="ALTER TABLE `shop`.`orders` ADD INDEX `idx_orders_customer_email_created_at` "
                     "(`customer_email`, `created_at`)",
-                evidence={"rows_before": 48210, "rows_after": 3, "key_after": "idx_orders_customer_email_created_at"},
+                evidence={"rows_examined": 48210, "rows_before": 48210, "rows_after": 3,
+                          "index_name": "idx_orders_customer_email_created_at", "database": "shop",
+                          "plans_before": [scan_row]},
                 verified=True),
         Finding(rule="n_plus_one", severity=Severity.MEDIUM, table="products", columns=("id",),
                 query_id=PRODUCT_BY_ID, query_ids=(PRODUCT_BY_ID,), fingerprint=products.group.fingerprint,
                 count=12, message="the same SELECT ran 12 times with 12 different ids in request 1",
                 suggestion="SELECT id, name, price FROM products WHERE id IN (17, 23, ...)",
-                evidence={"unit": "request 1", "repeats": 12, "distinct_values": 12}),
+                evidence={"units": 1, "worst_unit": "request 1", "runs_in_worst_unit": 12,
+                          "distinct_values_in_worst_unit": 12, "runs_per_unit": {"request 1": 12},
+                          "loop_column": "id"}),
         Finding(rule="bulk_insert", severity=Severity.MEDIUM, table="order_items", query_id=ORDER_ITEM_INSERT,
                 query_ids=(ORDER_ITEM_INSERT,), fingerprint=items.group.fingerprint, count=8,
                 message="8 single-row INSERTs into order_items in request 2",
                 suggestion="INSERT INTO order_items (order_id, product_id, quantity, price) "
                            "VALUES (...), (...), ... in one transaction",
-                evidence={"unit": "request 2", "repeats": 8}),
-        Finding(rule="update_by_non_key", severity=Severity.MEDIUM, table="customers", columns=("email",),
+                evidence={"units": 1, "worst_unit": "request 2", "runs_in_worst_unit": 8,
+                          "runs_per_unit": {"request 2": 8}}),
+        Finding(rule="write_not_by_primary_key", severity=Severity.MEDIUM, table="customers", columns=("email",),
                 query_id=CUSTOMER_TOUCH, query_ids=(CUSTOMER_TOUCH,), fingerprint=touch.group.fingerprint,
                 message="UPDATE finds its row by email, which no index covers: a full index scan of 5,120 rows",
                 suggestion="UPDATE customers SET last_seen_at = NOW() WHERE id = ? (the id is known to the app)",
-                evidence={"plan_row": {"table": "customers", "type": "index", "key": "PRIMARY", "rows": 5120}}),
+                evidence={"rows_examined": 5120, "plan_row": {"table": "customers", "access_type": "index",
+                                                              "key": "PRIMARY", "rows": 5120}}),
         Finding(rule="write_amplification", severity=Severity.LOW, table="order_items",
                 query_id=ORDER_ITEM_INSERT, query_ids=(ORDER_ITEM_INSERT,), fingerprint=items.group.fingerprint,
                 count=8, message="each INSERT into order_items maintains 3 secondary indexes",
                 suggestion="check that idx_order_items_price is used by a query; drop it if not",
-                evidence={"secondary_indexes": 3, "writes": 8}),
+                evidence={"unit": "request 2", "row_writes": 8, "index_writes": 24}),
         Finding(rule="unparsed_statement", severity=Severity.INFO, query_id=REFRESH_TOTALS,
                 query_ids=(REFRESH_TOTALS,), fingerprint=refresh.group.fingerprint,
                 message="CALL refresh_order_totals is not analysed: sqlglot cannot parse CALL",
-                suggestion="audit the procedure body's statements separately"),
+                suggestion="audit the procedure body's statements separately",
+                evidence={"parsed": False, "parse_error": "sqlglot returns an opaque Command for CALL",
+                          "plan_error": "EXPLAIN does not apply to CALL"}),
     )
 
 
@@ -217,7 +230,7 @@ def static_report() -> Report:
     query = AnalyzedQuery(group=group, model=products.model, plan=None, error="static analysis: no --dsn")
     finding = _findings(_queries())[2]
     finding = replace(finding, message="the same SELECT ran 12 times with 12 different ids on thread 31",
-                      evidence={"unit": "thread 31", "repeats": 12, "distinct_values": 12})
+                      evidence={**finding.evidence, "worst_unit": "thread 31", "runs_per_unit": {"thread 31": 12}})
     return Report(
         server=None,
         source=SourceInfo(kind="general_log", files=("logs/general.log",)),
@@ -226,3 +239,19 @@ def static_report() -> Report:
         findings=(finding,),
         notes=("static analysis: no --dsn given, so no schema and no EXPLAIN",),
     )
+
+
+SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
+
+
+def assert_snapshot(name: str, text: str) -> None:
+    """Compare with tests/snapshots/<name>; UPDATE_SNAPSHOTS=1 rewrites the file instead (review the diff)."""
+    path = SNAPSHOTS / name
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1" or not path.exists():
+        SNAPSHOTS.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        if os.environ.get("UPDATE_SNAPSHOTS") != "1":
+            raise AssertionError(f"snapshot {name} did not exist: written, review and commit it")
+        return
+    expected = path.read_text(encoding="utf-8")
+    assert text == expected, f"{name} changed; rerun with UPDATE_SNAPSHOTS=1 and review the diff"

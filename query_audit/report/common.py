@@ -86,6 +86,11 @@ def load_facts(report: Report) -> list[tuple[str, str]]:
     return facts
 
 
+def plural(count: int, noun: str) -> str:
+    """`1 statement`, `2 statements`."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def seconds(value: float | None) -> str:
     if value is None:
         return "-"
@@ -131,20 +136,35 @@ def evidence_lines(finding: Finding, *, plan_shown: bool = False) -> list[str]:
     query's real plan rows already)."""
     lines = []
     for key, value in finding.evidence.items():
-        if plan_shown and key == "plan_row":
+        if value is None or (plan_shown and key in ("plan_row", "plans_before")):
             continue
-        if isinstance(value, dict):
-            value = ", ".join(f"{k}={'NULL' if v is None else v}" for k, v in value.items())
-        lines.append(f"{key.replace('_', ' ')}: {value}")
+        lines.append(f"{key.replace('_', ' ')}: {_plain(value)}")
     if finding.verified is not None:
         lines.append("verified: " + ("yes, EXPLAIN after creating the index uses it" if finding.verified
                                      else "no, EXPLAIN after creating the index did not use it"))
     return lines
 
 
+def _plain(value) -> str:
+    """An evidence value on one line: dicts as k=v, lists joined, tuples of a plan row flattened."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_plain(v) if v not in (None, '') else 'NULL'}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return " | ".join(_plain(item) for item in value)
+    return str(value)
+
+
 def fix_text(finding: Finding) -> str:
     """The change to make: the DDL when there is one, else the rewritten SQL or advice."""
     return finding.ddl or finding.suggestion
+
+
+def fix_parts(finding: Finding) -> tuple[str, str | None]:
+    """(advice, DDL) for display; the DDL is cut out of the advice when the advice quotes it."""
+    advice = finding.suggestion
+    if finding.ddl and finding.ddl in advice:
+        advice = advice.replace(finding.ddl, "").strip()
+    return advice, finding.ddl
 
 
 @dataclass(frozen=True)

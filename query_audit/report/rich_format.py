@@ -70,12 +70,13 @@ def _finding(finding: Finding, report: Report, new: bool, width: int) -> Panel:
         if rows:
             parts.append(_indented(_plan_table(rows, width - 6)))
         parts += [_indented(Text(line)) for line in evidence]
-    if finding.suggestion or finding.ddl:
+    advice, ddl = common.fix_parts(finding)
+    if advice or ddl:
         parts.append(Text("Fix", style="bold"))
-        if finding.suggestion:
-            parts.append(_indented(Text(finding.suggestion)))
-        if finding.ddl:
-            parts.append(_indented(_sql(finding.ddl)))
+        if advice:
+            parts.append(_indented(Text(advice)))
+        if ddl:
+            parts.append(_indented(_sql(ddl)))
     style = SEVERITY_STYLE[finding.severity]
     title = Text(f"{finding.severity.value.upper()} ", style=style)
     title.append(f"{finding.rule}" + (f" on {finding.table}" if finding.table else ""), style="bold")

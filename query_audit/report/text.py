@@ -86,12 +86,13 @@ def _findings(out: _Writer, report: Report, gate: GateResult | None) -> None:
             out.line("  Evidence:")
             for item in evidence:
                 out.wrapped(item, INDENT)
-        if finding.suggestion or finding.ddl:
+        advice, ddl = common.fix_parts(finding)
+        if advice or ddl:
             out.line("  Fix:")
-            if finding.suggestion:
-                out.wrapped(finding.suggestion, INDENT)
-            if finding.ddl:
-                out.wrapped(finding.ddl, INDENT)
+            if advice:
+                out.wrapped(advice, INDENT)
+            if ddl:
+                out.wrapped(ddl, INDENT)
 
 
 def _gate(out: _Writer, gate: GateResult | None) -> None:

@@ -1,0 +1,230 @@
+"""Project configuration: a file, then the environment, then the command line (each overrides the last).
+
+The file is the nearest of, walking up from the working directory, `.query-audit.toml` (top-level
+keys) or a `pyproject.toml` that has a `[tool.query-audit]` table; a pyproject.toml without it is
+passed over, as ruff and black do.
+
+    [tool.query-audit]
+    fail-on = ["full_table_scan", "missing_index"]   # rules that fail the CI gate
+    baseline = ".query-audit-baseline.json"           # relative to this file
+    format = "text"
+    disable = ["cache_candidate"]                     # rules not to run
+    noise = ["^SELECT @@session\\\\."]                 # extra regexes of statements to drop
+    ignore = ["3F2A9C1B7D4E6A80", "FROM health_check"] # query ids, or regexes of SQL to ignore
+
+    [tool.query-audit.thresholds]                     # the fields of model.Thresholds
+    n-plus-one = 5
+    full-scan-rows = 1000
+
+Keys may be written with `-` or `_`. Environment: QUERY_AUDIT_FAIL_ON and QUERY_AUDIT_DISABLE
+(comma-separated), QUERY_AUDIT_FORMAT, QUERY_AUDIT_BASELINE, QUERY_AUDIT_N_PLUS_ONE_THRESHOLD,
+QUERY_AUDIT_BULK_INSERT_THRESHOLD, QUERY_AUDIT_WRITE_LOOP_THRESHOLD, QUERY_AUDIT_FULL_SCAN_ROWS,
+QUERY_AUDIT_LARGE_SCAN_ROWS. The CLI passes the options the user gave to `Config.override`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from query_audit.errors import QueryAuditError
+from query_audit.gate.baseline import DEFAULT_FAIL_ON
+from query_audit.model import Thresholds
+from query_audit.report import Format
+
+DEDICATED_FILE = ".query-audit.toml"
+PYPROJECT = "pyproject.toml"
+TOOL_TABLE = "query-audit"
+
+# A query id is the hex digest of a fingerprint; any other `ignore` entry is a regex of SQL.
+QUERY_ID = re.compile(r"[0-9A-Fa-f]{16,64}")
+
+THRESHOLD_NAMES = tuple(f.name for f in fields(Thresholds))
+THRESHOLD_ENV = {
+    "QUERY_AUDIT_N_PLUS_ONE_THRESHOLD": "n_plus_one",
+    "QUERY_AUDIT_BULK_INSERT_THRESHOLD": "bulk_insert",
+    "QUERY_AUDIT_WRITE_LOOP_THRESHOLD": "write_loop",
+    "QUERY_AUDIT_FULL_SCAN_ROWS": "full_scan_rows",
+    "QUERY_AUDIT_LARGE_SCAN_ROWS": "large_scan_rows",
+}
+LIST_ENV = {"QUERY_AUDIT_FAIL_ON": "fail_on", "QUERY_AUDIT_DISABLE": "disabled_rules"}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings every command reads. `source` names the file they came from, for messages."""
+
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    noise: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    disabled_rules: tuple[str, ...] = ()
+    fail_on: tuple[str, ...] = DEFAULT_FAIL_ON
+    baseline: Path | None = None
+    format: Format | None = None
+    source: Path | None = None
+
+    def override(self, **values: Any) -> Config:
+        """A copy with the values the user gave on the command line; None means "not given".
+
+        Threshold names (`n_plus_one`, `full_scan_rows`, ...) may be passed directly.
+        """
+        given = {key: value for key, value in values.items() if value is not None}
+        thresholds = {key: given.pop(key) for key in list(given) if key in THRESHOLD_NAMES}
+        unknown = set(given) - {f.name for f in fields(self)} - {"thresholds"}
+        if unknown:
+            raise TypeError(f"Config.override got unknown settings: {', '.join(sorted(unknown))}")
+        for key in ("noise", "ignore", "disabled_rules", "fail_on"):
+            if key in given:
+                given[key] = tuple(given[key])
+        if "baseline" in given:
+            given["baseline"] = Path(given["baseline"])
+        if "format" in given:
+            given["format"] = _format(given["format"], "--format", "the command line")
+        result = replace(self, **given)
+        if thresholds:
+            result = replace(result, thresholds=replace(result.thresholds, **thresholds))
+        return result
+
+    def is_ignored(self, query_id: str, sql: str) -> bool:
+        """Whether the user asked to ignore this query (by its id, or a regex matching its SQL)."""
+        for entry in self.ignore:
+            if QUERY_ID.fullmatch(entry):
+                if entry.upper() == query_id.upper():
+                    return True
+            elif re.search(entry, sql, re.IGNORECASE):
+                return True
+        return False
+
+    def rule_enabled(self, rule: str) -> bool:
+        return rule not in self.disabled_rules
+
+
+def find_config_file(start_dir: Path) -> tuple[Path, dict] | None:
+    """The nearest config file upward from `start_dir` and its query-audit table, or None."""
+    for directory in (start_dir.resolve(), *start_dir.resolve().parents):
+        dedicated = directory / DEDICATED_FILE
+        if dedicated.is_file():
+            return dedicated, _read_toml(dedicated)
+        pyproject = directory / PYPROJECT
+        if pyproject.is_file():
+            table = _read_toml(pyproject).get("tool", {}).get(TOOL_TABLE)
+            if table is not None:
+                if not isinstance(table, dict):
+                    raise QueryAuditError(f"{pyproject}: [tool.{TOOL_TABLE}] must be a table")
+                return pyproject, table
+    return None
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise QueryAuditError(f"cannot parse {path}: {exc}") from None
+    except OSError as exc:
+        raise QueryAuditError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _format(value: Any, key: str, where: str) -> Format:
+    try:
+        return Format(value)
+    except ValueError:
+        choices = ", ".join(f.value for f in Format)
+        raise QueryAuditError(f"{key} in {where} must be one of {choices}, not {value!r}") from None
+
+
+def _string_list(value: Any, key: str, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise QueryAuditError(f"{key} in {where} must be a list of strings")
+    return tuple(value)
+
+
+def _regexes(patterns: tuple[str, ...], key: str, where: str, *, ids_allowed: bool = False) -> None:
+    for pattern in patterns:
+        if ids_allowed and QUERY_ID.fullmatch(pattern):
+            continue
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise QueryAuditError(f"{key} in {where}: {pattern!r} is not a valid regex ({exc})") from None
+
+
+def _integer(value: Any, key: str, where: str) -> int:
+    # bool is an int in Python; `n-plus-one = true` is still a mistake.
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise QueryAuditError(f"{key} in {where} must be a positive integer, not {value!r}")
+    return value
+
+
+def _normalize(table: Mapping[str, Any]) -> dict[str, Any]:
+    return {key.replace("-", "_"): value for key, value in table.items()}
+
+
+def _from_table(table: Mapping[str, Any], path: Path) -> Config:
+    where = str(path)
+    values = _normalize(table)
+    config = Config(source=path)
+    changes: dict[str, Any] = {}
+    for key, value in values.items():
+        if key == "thresholds":
+            if not isinstance(value, dict):
+                raise QueryAuditError(f"thresholds in {where} must be a table")
+            numbers = {}
+            for name, number in _normalize(value).items():
+                if name not in THRESHOLD_NAMES:
+                    raise QueryAuditError(f"unknown key thresholds.{name} in {where}; "
+                                          f"known: {', '.join(THRESHOLD_NAMES)}")
+                numbers[name] = _integer(number, f"thresholds.{name}", where)
+            changes["thresholds"] = replace(config.thresholds, **numbers)
+        elif key in ("fail_on", "noise", "ignore", "disable"):
+            items = _string_list(value, key, where)
+            if key in ("noise", "ignore"):
+                _regexes(items, key, where, ids_allowed=key == "ignore")
+            changes["disabled_rules" if key == "disable" else key] = items
+        elif key == "baseline":
+            if not isinstance(value, str) or not value:
+                raise QueryAuditError(f"baseline in {where} must be a path string")
+            changes["baseline"] = path.parent / value  # a file's paths are relative to the file
+        elif key == "format":
+            changes["format"] = _format(value, key, where)
+        else:
+            raise QueryAuditError(f"unknown key {key!r} in {where}; known: baseline, disable, fail-on, format, "
+                                  f"ignore, noise, thresholds")
+    return replace(config, **changes)
+
+
+def _apply_environment(config: Config, environ: Mapping[str, str]) -> Config:
+    changes: dict[str, Any] = {}
+    numbers: dict[str, int] = {}
+    for name, threshold in THRESHOLD_ENV.items():
+        if environ.get(name, "").strip():
+            raw = environ[name].strip()
+            if not raw.isdigit() or int(raw) < 1:
+                raise QueryAuditError(f"{name} in the environment must be a positive integer, not {raw!r}")
+            numbers[threshold] = int(raw)
+    for name, attribute in LIST_ENV.items():
+        if name in environ:
+            changes[attribute] = tuple(item.strip() for item in environ[name].split(",") if item.strip())
+    if environ.get("QUERY_AUDIT_FORMAT", "").strip():
+        changes["format"] = _format(environ["QUERY_AUDIT_FORMAT"].strip(), "QUERY_AUDIT_FORMAT", "the environment")
+    if environ.get("QUERY_AUDIT_BASELINE", "").strip():
+        changes["baseline"] = Path(environ["QUERY_AUDIT_BASELINE"].strip())
+    config = replace(config, **changes)
+    if numbers:
+        config = replace(config, thresholds=replace(config.thresholds, **numbers))
+    return config
+
+
+def load_config(start_dir: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Defaults, overlaid by the nearest config file, overlaid by QUERY_AUDIT_* variables."""
+    environ = os.environ if environ is None else environ
+    found = find_config_file(Path.cwd() if start_dir is None else Path(start_dir))
+    config = Config()
+    if found is not None:
+        path, table = found
+        config = _from_table(table, path)
+    return _apply_environment(config, environ)

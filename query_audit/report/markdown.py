@@ -1,0 +1,91 @@
+"""The Markdown report, for a pull-request comment or `$GITHUB_STEP_SUMMARY`.
+
+A verdict line, a findings table a reviewer can scan, then one collapsed `<details>` block per
+finding with its SQL, evidence and fix, so the comment stays short until someone opens it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from query_audit.model import Finding, Report
+from query_audit.report import common
+from query_audit.report.rule_help import rule_help
+
+if TYPE_CHECKING:
+    from query_audit.gate.baseline import GateResult
+
+SEVERITY_ICON = {"high": "🔴", "medium": "🟠", "low": "🔵", "info": "⚪"}
+
+
+def _cell(text: str) -> str:
+    """A table cell: pipes escaped and newlines flattened, or the row breaks."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _code(text: str, language: str = "") -> list[str]:
+    # A fence longer than any backtick run inside the text cannot be closed early by it.
+    fence = "```"
+    while fence in text:
+        fence += "`"
+    return [f"{fence}{language}", text, fence]
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _details(finding: Finding, report: Report) -> list[str]:
+    query = common.query_index(report).get(finding.query_id or "")
+    where = f" on `{finding.table}`" if finding.table else ""
+    lines = [f"<details><summary><b>{finding.severity.value}</b> {finding.rule}{where}: "
+             f"{_html(finding.message)}</summary>", ""]
+    lines.append(f"_{_html(rule_help(finding.rule).help)}_")
+    lines.append("")
+    if query is not None:
+        lines += [f"Query `{query.group.id}`, {query.group.count}x:", ""] + _code(query.group.sample.sql, "sql") + [""]
+    rows = common.plan_rows_for(query, finding.table) if finding.rule != "unparsed_statement" else ()
+    if rows:
+        lines.append("| " + " | ".join(common.PLAN_HEADERS) + " |")
+        lines.append("|" + "---|" * len(common.PLAN_HEADERS))
+        lines += ["| " + " | ".join(_cell(c) for c in common.plan_cells(row)) + " |" for row in rows]
+        lines.append("")
+    evidence = common.evidence_lines(finding, plan_shown=bool(rows))
+    if evidence:
+        lines += [f"- {_cell(line)}" for line in evidence] + [""]
+    advice, ddl = common.fix_parts(finding)
+    if advice or ddl:
+        lines += [f"**Fix:** {advice}".rstrip(), ""]
+    if ddl:
+        lines += _code(ddl, "sql") + [""]
+    lines += ["</details>", ""]
+    return lines
+
+
+def render_markdown(report: Report, gate: GateResult | None = None) -> str:
+    findings = common.sorted_findings(report.findings)
+    lines = ["## query-audit", ""]
+    lines.append(f"**{common.verdict(report, gate)}**")
+    lines.append("")
+    source = ", ".join(f"`{e}`" for e in report.source.endpoints) or ", ".join(f"`{f}`" for f in report.source.files)
+    lines.append(f"{common.plural(report.summary.statements, 'statement')}, "
+                 f"{common.plural(report.summary.distinct, 'distinct shape')}, "
+                 f"server {common.server_line(report)}" + (f"; source {source}" if source else "") + ".")
+    lines.append("")
+    if gate is not None and (gate.new or gate.fixed):
+        lines += ["| gate | rule | table | query |", "|---|---|---|---|"]
+        lines += [f"| new | {f.rule} | {_cell(f.table or '')} | `{f.query_id or ''}` |" for f in gate.new]
+        lines += [f"| fixed | {e.rule} | {_cell(e.table)} | `{e.query_id}` |" for e in gate.fixed]
+        lines.append("")
+    if findings:
+        lines += ["| severity | rule | table | query | finding |", "|---|---|---|---|---|"]
+        for f in findings:
+            icon = SEVERITY_ICON.get(f.severity.value, "")
+            lines.append(f"| {icon} {f.severity.value} | {f.rule} | {_cell(f.table or '')} | "
+                         f"`{f.query_id or ''}` | {_cell(f.message)} |")
+        lines.append("")
+        for finding in findings:
+            lines += _details(finding, report)
+    if report.notes:
+        lines += ["Notes:", ""] + [f"- {_cell(note)}" for note in report.notes] + [""]
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,79 @@
+"""The JSON report is the public contract: it must validate against docs/report.schema.json."""
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from query_audit.gate import compare, create_baseline
+from query_audit.report import Format, render
+from report_samples import ORDERS_BY_EMAIL, empty_report, sample_report, static_report
+
+SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "docs" / "report.schema.json").read_text())
+
+
+def validate(document: dict) -> None:
+    jsonschema.Draft202012Validator(SCHEMA).validate(document)
+
+
+def test_the_schema_itself_is_a_valid_json_schema():
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+
+
+@pytest.mark.parametrize("report", [sample_report(), empty_report(), static_report()], ids=["sample", "empty", "static"])
+def test_every_sample_report_validates_against_the_schema(report):
+    validate(json.loads(render(report, Format.JSON)))
+
+
+def test_a_report_with_a_gate_validates_and_carries_the_gate_decision():
+    report = sample_report()
+    gate = compare(report, create_baseline(report, ["full_table_scan"]), ["full_table_scan", "missing_index"])
+    document = json.loads(render(report, Format.JSON, gate=gate))
+    validate(document)
+    assert document["gate"]["passed"] is False
+    assert document["gate"]["verdict"] == "gate: 1 new missing_index finding"
+    assert [(e["rule"], e["query_id"]) for e in document["gate"]["new"]] == [("missing_index", ORDERS_BY_EMAIL)]
+    assert [e["rule"] for e in document["gate"]["known"]] == ["full_table_scan"]
+
+
+def test_the_schema_rejects_an_unknown_top_level_key_so_contract_changes_are_noticed():
+    document = json.loads(render(sample_report(), Format.JSON))
+    document["surprise"] = 1
+    with pytest.raises(jsonschema.ValidationError):
+        validate(document)
+
+
+def test_findings_are_ordered_by_severity_then_rule_then_table():
+    findings = json.loads(render(sample_report(), Format.JSON))["findings"]
+    order = [(f["severity"], f["rule"]) for f in findings]
+    assert order == [("high", "full_table_scan"), ("high", "missing_index"), ("medium", "bulk_insert"),
+                     ("medium", "n_plus_one"), ("medium", "write_not_by_primary_key"), ("low", "write_amplification"),
+                     ("info", "unparsed_statement")]
+
+
+def test_a_query_keeps_its_sample_as_logged_its_plan_row_and_its_timing():
+    queries = {q["id"]: q for q in json.loads(render(sample_report(), Format.JSON))["queries"]}
+    scan = queries[ORDERS_BY_EMAIL]
+    assert scan["sample"].startswith("SELECT id, status, total FROM orders WHERE customer_email = 'ann@example.com'")
+    assert scan["explain"]["rows"][0]["access_type"] == "ALL"
+    assert scan["explain"]["rows"][0]["rows"] == 48210
+    assert scan["timing"] == {"total": 0.0311, "max": 0.0311, "rows_examined": 48210, "rows_sent": 3}
+
+
+def test_a_static_report_has_null_server_and_no_plans_or_timings():
+    document = json.loads(render(static_report(), Format.JSON))
+    assert document["server"] is None
+    assert all(q["explain"] is None and q["timing"] is None for q in document["queries"])
+
+
+def test_the_missing_index_finding_keeps_its_ddl_evidence_and_verification():
+    findings = json.loads(render(sample_report(), Format.JSON))["findings"]
+    index = next(f for f in findings if f["rule"] == "missing_index")
+    assert index["ddl"].startswith("ALTER TABLE `shop`.`orders` ADD INDEX")
+    assert index["evidence"]["rows_before"] == 48210 and index["evidence"]["rows_after"] == 3
+    assert index["verified"] is True
+
+
+def test_two_renders_of_the_same_report_are_byte_identical():
+    assert render(sample_report(), Format.JSON) == render(sample_report(), Format.JSON)

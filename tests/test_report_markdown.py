@@ -1,0 +1,46 @@
+"""The Markdown report for PR comments and $GITHUB_STEP_SUMMARY: snapshots plus the rules that keep it valid."""
+
+from dataclasses import replace
+
+from query_audit.gate import compare, create_baseline
+from query_audit.report import Format, render
+from report_samples import assert_snapshot, empty_report, sample_report, static_report
+
+
+def test_markdown_report_matches_its_snapshot():
+    assert_snapshot("markdown_sample.md", render(sample_report(), Format.MARKDOWN))
+
+
+def test_markdown_with_a_gate_matches_its_snapshot():
+    report = sample_report()
+    gate = compare(report, create_baseline(report, ["full_table_scan"]), ["full_table_scan", "missing_index"])
+    text = render(report, Format.MARKDOWN, gate=gate)
+    assert "**2 high, 3 medium, 1 low, 1 info findings; gate: 1 new missing_index finding**" in text
+    assert_snapshot("markdown_sample_gate.md", text)
+
+
+def test_markdown_of_empty_and_static_reports_match_their_snapshots():
+    assert_snapshot("markdown_empty.md", render(empty_report(), Format.MARKDOWN))
+    assert_snapshot("markdown_static.md", render(static_report(), Format.MARKDOWN))
+
+
+def test_there_is_one_details_block_per_finding_with_the_ddl_in_a_sql_fence():
+    text = render(sample_report(), Format.MARKDOWN)
+    assert text.count("<details>") == text.count("</details>") == 7
+    assert "```sql\nALTER TABLE `shop`.`orders` ADD INDEX" in text
+
+
+def test_a_pipe_in_a_message_does_not_break_the_findings_table():
+    report = sample_report()
+    findings = (replace(report.findings[0], message="a | b"), *report.findings[1:])
+    text = render(replace(report, findings=findings), Format.MARKDOWN)
+    assert "| a \\| b |" in text
+
+
+def test_sql_containing_a_code_fence_gets_a_longer_fence():
+    report = sample_report()
+    query = report.queries[0]
+    odd = replace(query, group=replace(query.group, sample=replace(query.group.sample,
+                                                                   sql="SELECT '```' FROM orders")))
+    text = render(replace(report, queries=(odd, *report.queries[1:])), Format.MARKDOWN)
+    assert "````sql\nSELECT '```' FROM orders\n````" in text

@@ -1,0 +1,73 @@
+"""The plain-text report: compared with reviewed snapshots, and kept within 80 columns.
+
+Rewrite the snapshots with UPDATE_SNAPSHOTS=1 after an intended change, then review the diff.
+"""
+
+import pytest
+
+from query_audit.gate import Baseline, BaselineEntry, compare, create_baseline
+from query_audit.report import Format, render
+from report_samples import assert_snapshot, empty_report, sample_report, static_report
+
+GATED = ["full_table_scan", "missing_index"]
+
+
+def gated_sample():
+    report = sample_report()
+    return report, compare(report, create_baseline(report, ["full_table_scan"]), GATED)
+
+
+@pytest.mark.parametrize("name, report", [("sample", sample_report()), ("empty", empty_report()),
+                                          ("static", static_report())])
+def test_text_report_matches_its_snapshot(name, report):
+    assert_snapshot(f"text_{name}.txt", render(report, Format.TEXT))
+
+
+def test_verbose_text_report_adds_every_querys_plan_and_matches_its_snapshot():
+    text = render(sample_report(), Format.TEXT, verbosity=1)
+    assert "QUERIES" in text and "EXPLAIN customers: type const, key uniq_api_token" in text
+    assert_snapshot("text_sample_verbose.txt", text)
+
+
+def test_quiet_text_report_is_the_verdict_and_findings_only():
+    report, gate = gated_sample()
+    text = render(report, Format.TEXT, verbosity=-1, gate=gate)
+    assert text.startswith("Verdict: 2 high, 3 medium, 1 low, 1 info findings; gate: 1 new missing_index")
+    assert "FINDINGS" in text
+    for section in ("query-audit report", "BATCHING", "PROFILE", "NOTES", "GATE"):
+        assert section not in text
+    assert_snapshot("text_sample_quiet_gate.txt", text)
+
+
+@pytest.mark.parametrize("verbosity", [-1, 0, 1])
+def test_every_line_fits_in_80_columns(verbosity):
+    report, gate = gated_sample()
+    for report_ in (report, empty_report(), static_report()):
+        for line in render(report_, Format.TEXT, verbosity=verbosity, gate=gate).splitlines():
+            assert len(line) <= 80, line
+
+
+def test_the_gate_section_lists_new_known_and_fixed_entries():
+    report = sample_report()
+    old = create_baseline(report, ["full_table_scan"])
+    gone = BaselineEntry("full_table_scan", "invoices", "00AA11BB22CC33DD", "select ...", "legacy export, ticket 41")
+    gate = compare(report, Baseline(old.entries + (gone,)), GATED)
+    text = render(report, Format.TEXT, gate=gate)
+    section = text.split("GATE\n====\n")[1].split("\n\n")
+    assert "gate: 1 new missing_index finding" in section[0]
+    rows = [line.split()[:3] for line in section[1].splitlines()
+            if line.split()[0] in ("new", "known", "fixed")]
+    assert rows == [["new", "missing_index", "orders"], ["known", "full_table_scan", "orders"],
+                    ["fixed", "full_table_scan", "invoices"]]
+    assert "legacy export" in section[1]
+
+
+def test_the_text_report_has_no_escape_codes():
+    assert "\x1b" not in render(sample_report(), Format.TEXT, verbosity=1)
+
+
+def test_a_wider_width_wraps_sql_later():
+    narrow = render(sample_report(), Format.TEXT)
+    wide = render(sample_report(), Format.TEXT, width=160)
+    full = "    SELECT id, status, total FROM orders WHERE customer_email = 'ann@example.com' ORDER BY"
+    assert full not in narrow and full in wide
