@@ -1,5 +1,7 @@
 """redundant_index: an index that duplicates another, or is a leftmost prefix of one (pt-duplicate-key-checker).
 
+A finding about the table, not a statement: it names no query, so its baseline key is (rule, table).
+
 Every index costs every write; one the others already serve can be dropped. A unique (or primary) index
 is never called redundant against a longer non-unique one: it enforces something the longer one does not.
 """
@@ -59,8 +61,6 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
                              "both, and reads can use the other"),
                     table=table,
                     columns=redundant.column_names,
-                    query_id=query.group.id,
-                    query_ids=(query.group.id,),
                     suggestion=f"drop it to cut write cost: {ddl}",
                     ddl=ddl,
                     evidence={"redundant": redundant.name, "kept": kept.name, "table_rows": schema.rows,
