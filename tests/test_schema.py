@@ -33,8 +33,8 @@ def shop(scratch_db):
                KEY ix_customer_created (customer_id, created_at),
                KEY ix_status (status)
            ) ENGINE=InnoDB""",
-        "CREATE TABLE order_items (order_id BIGINT NOT NULL, line INT NOT NULL, sku CHAR(8), "
-        "PRIMARY KEY (order_id, line)) ENGINE=InnoDB",
+        ("CREATE TABLE order_items (order_id BIGINT NOT NULL, line INT NOT NULL, sku CHAR(8), "
+         "PRIMARY KEY (order_id, line)) ENGINE=InnoDB"),
         "CREATE TABLE Mixed (id INT PRIMARY KEY) ENGINE=InnoDB",
         "CREATE TABLE notes (body TEXT) ENGINE=MyISAM",
         "CREATE VIEW paid_orders AS SELECT id FROM orders WHERE status = 'paid'",

@@ -37,6 +37,8 @@ import re
 from dataclasses import dataclass, field, replace
 
 import pymysql
+import sqlglot
+from sqlglot import exp
 
 from query_audit.errors import ConnectionFailed, QueryAuditError
 from query_audit.model import Kind, Plan, PlanRow, QueryGroup, SchemaMap, StatementModel, table_key
@@ -141,7 +143,7 @@ def _load_json(document: str | dict) -> dict:
     except (TypeError, ValueError):
         pass
     try:  # end_markers_in_json=ON adds `/* table */` comments
-        return json.loads(re.sub(r"/\*.*?\*/", "", document, flags=re.S))
+        return json.loads(re.sub(r"/\*.*?\*/", "", document, flags=re.DOTALL))
     except (TypeError, ValueError) as exc:
         raise QueryAuditError(f"EXPLAIN output is not JSON: {exc}") from None
 
@@ -366,7 +368,7 @@ def _refusal(sql: str, model: StatementModel) -> str | None:
         return f"not explained: a statement starting with {first or 'nothing'} has no plan"
     if ";" in code:
         return "not explained: several statements in one"
-    if re.search(r"\bINTO\s+(OUTFILE|DUMPFILE)\b", code, re.I):
+    if re.search(r"\bINTO\s+(OUTFILE|DUMPFILE)\b", code, re.IGNORECASE):
         return "not explained: SELECT ... INTO OUTFILE writes a file"
     return None
 
@@ -411,7 +413,7 @@ def fill_placeholders(conn, sql: str, model: StatementModel, schemas: SchemaMap,
     anything else '0' (MySQL converts it to a number where one is needed).
     """
     positions = placeholder_positions(sql)
-    targets = _placeholder_targets(sql, model, schemas, database)
+    targets = _placeholder_targets(sql, positions, model, schemas, database)
     if len(targets) != len(positions):  # sqlglot could not see them all: no column context
         targets = [_limit_context(sql, position) for position in positions]
     samples: dict[tuple, str] = {}
@@ -444,15 +446,21 @@ def _limit_context(sql: str, position: int) -> _Target:
     return _Target()
 
 
-def _placeholder_targets(sql: str, model: StatementModel, schemas: SchemaMap,
+def _placeholder_targets(sql: str, positions: list[int], model: StatementModel, schemas: SchemaMap,
                          database: str | None) -> list[_Target]:
-    """One target per placeholder, in text order, from sqlglot's tree of the statement."""
-    import sqlglot
-    from sqlglot import exp
+    """One target per placeholder, in text order, from sqlglot's tree of the statement.
 
+    The tree's order is not the text's (sqlglot keeps LIMIT before WHERE), so each `?` is first
+    renamed `:qa<n>` by its position, and matched back by that name.
+    """
+    marked, last = [], 0
+    for number, position in enumerate(positions):
+        marked.append(f"{sql[last:position]} :qa{number} ")
+        last = position + 1
+    marked.append(sql[last:])
     try:
-        tree = sqlglot.parse_one(sql, read="mysql")
-    except Exception:  # sqlglot raises assorted errors; without a tree there is no column context
+        tree = sqlglot.parse_one("".join(marked), read="mysql")
+    except Exception:  # noqa: BLE001 - sqlglot raises assorted errors; no tree means no column context
         return []
     aliases = {}
     for table in tree.find_all(exp.Table):
@@ -470,39 +478,38 @@ def _placeholder_targets(sql: str, model: StatementModel, schemas: SchemaMap,
                 return table_key(name, database)
         return None
 
-    targets = []
-    placeholders = [node for node in tree.walk(bfs=False) if isinstance(node, exp.Placeholder)]
-    for node in placeholders:
+    targets: dict[str, _Target] = {}
+    for node in tree.find_all(exp.Placeholder):
         parent = node.parent
         while isinstance(parent, (exp.Paren, exp.Neg, exp.Cast)):
             parent = parent.parent
-        if isinstance(parent, (exp.Limit, exp.Offset)):
-            targets.append(_Target(literal="0" if isinstance(parent, exp.Offset) else "10"))
-            continue
-        column = None
-        sample = False
-        if isinstance(parent, (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.Like,
-                               exp.In, exp.Between)):
-            subject = parent.this
-            while isinstance(subject, exp.Paren):
-                subject = subject.this
-            if isinstance(subject, exp.Column):
-                column, sample = subject, True
-            elif isinstance(parent.expression, exp.Column):
-                column, sample = parent.expression, True
+        targets[node.name] = _target_of(parent, tree, node, key_of, schemas, database)
+    wanted = [f"qa{number}" for number in range(len(positions))]
+    return [targets[name] for name in wanted] if set(wanted) <= set(targets) else []
+
+
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.Like, exp.In, exp.Between)
+
+
+def _target_of(parent, tree, node, key_of, schemas: SchemaMap, database: str | None) -> _Target:
+    """A placeholder's target from the expression it sits in."""
+    if isinstance(parent, (exp.Limit, exp.Offset)):
+        return _Target(literal="0" if isinstance(parent, exp.Offset) else "10")
+    if isinstance(parent, _COMPARISONS):
+        subject = parent.this
+        while isinstance(subject, exp.Paren):
+            subject = subject.this
+        other = parent.args.get("expression")
+        column = subject if isinstance(subject, exp.Column) else other if isinstance(other, exp.Column) else None
         if column is not None:
-            targets.append(_Target(key_of(column), column.name, sample))
-        elif isinstance(parent, exp.Tuple) and isinstance(parent.parent, exp.Values):
-            targets.append(_insert_target(tree, parent, node, schemas, database))
-        else:
-            targets.append(_Target())
-    return targets
+            return _Target(key_of(column), column.name, sample=True)
+    if isinstance(parent, exp.Tuple) and isinstance(parent.parent, exp.Values):
+        return _insert_target(tree, parent, node, schemas, database)
+    return _Target()
 
 
 def _insert_target(tree, row, node, schemas: SchemaMap, database: str | None) -> _Target:
     """The column an INSERT ... VALUES (?, ...) placeholder is written to (a typed default will do)."""
-    from sqlglot import exp
-
     target = tree.this
     table = target.this if isinstance(target, exp.Schema) else target
     if not isinstance(table, exp.Table):

@@ -11,7 +11,7 @@ here, relaxed only where the server itself folds case (`lower_case_table_names` 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterable
+from collections.abc import Iterable
 
 import pymysql
 

@@ -59,7 +59,7 @@ def describe(sql: str) -> StatementModel:
         return _fallback(text, "nested too deeply for sqlglot's parser")
     except SqlglotError as exc:
         return _fallback(text, "sqlglot cannot parse it: " + _first_line(str(exc)))
-    except Exception as exc:  # sqlglot bugs surface as assorted exceptions; the caller needs a model
+    except Exception as exc:  # noqa: BLE001 - sqlglot bugs surface as assorted exceptions; a model is owed
         return _fallback(text, f"sqlglot failed on it ({type(exc).__name__})")
     if isinstance(tree, exp.Command):
         return _fallback(text, f"sqlglot reads {tree.name.upper()} as an opaque command")
@@ -69,7 +69,7 @@ def describe(sql: str) -> StatementModel:
         return _Describer(tree).model()
     except RecursionError:
         return _fallback(text, "nested too deeply to analyze")
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - describe() never raises, whatever sqlglot hands back
         return _fallback(text, f"analysis failed ({type(exc).__name__})")
 
 
@@ -98,10 +98,10 @@ def _parse(text: str) -> exp.Expression:
     return tree
 
 
-_COMMENTS = re.compile(r"/\*.*?\*/|(?:--\s|#)[^\n]*", re.S)
+_COMMENTS = re.compile(r"/\*.*?\*/|(?:--\s|#)[^\n]*", re.DOTALL)
 _IDENT = r"(`[^`]+`|[\w$]+)(?:\s*\.\s*(`[^`]+`|[\w$]+))?"
-_REPLACE_TARGET = re.compile(r"^REPLACE\s+(?:LOW_PRIORITY\s+|DELAYED\s+)?(?:INTO\s+)?" + _IDENT, re.I)
-_TABLE_AFTER = re.compile(r"\b(?:INTO\s+TABLE|FROM|JOIN|INTO|UPDATE|TABLES|TABLE)\s+" + _IDENT, re.I)
+_REPLACE_TARGET = re.compile(r"^REPLACE\s+(?:LOW_PRIORITY\s+|DELAYED\s+)?(?:INTO\s+)?" + _IDENT, re.IGNORECASE)
+_TABLE_AFTER = re.compile(r"\b(?:INTO\s+TABLE|FROM|JOIN|INTO|UPDATE|TABLES|TABLE)\s+" + _IDENT, re.IGNORECASE)
 _KEYWORD_AFTER_TABLE = {"table", "select", "values", "value", "set", "where", "read", "write", "local", "low_priority",
                         "ignore", "quick", "if", "partition"}
 
@@ -112,7 +112,7 @@ def _fallback(text: str, error: str) -> StatementModel:
     first = bare.split(None, 1)[0].upper() if bare else ""
     kind = {"SELECT": Kind.SELECT, "WITH": Kind.SELECT, "INSERT": Kind.INSERT, "UPDATE": Kind.UPDATE,
             "DELETE": Kind.DELETE, "REPLACE": Kind.REPLACE}.get(first, Kind.OTHER)
-    if first == "LOAD" and re.match(r"LOAD\s+(DATA|XML)\b", bare, re.I):
+    if first == "LOAD" and re.match(r"LOAD\s+(DATA|XML)\b", bare, re.IGNORECASE):
         kind = Kind.INSERT  # LOAD DATA ... INTO TABLE t inserts rows into t
     tables = []
     for match in _TABLE_AFTER.finditer(bare):
@@ -397,7 +397,7 @@ class _Describer:
                     if table:
                         self.uses.append(ColumnUse(table, "*", "select", block.number))
             elif isinstance(target, exp.Column) and isinstance(target.this, exp.Star):
-                found, table = block.lookup(target.table)
+                _, table = block.lookup(target.table)
                 if table:
                     self.uses.append(ColumnUse(table, "*", "select", block.number))
             else:
