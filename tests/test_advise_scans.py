@@ -256,3 +256,25 @@ def test_an_unindexable_query_is_explained_even_when_another_query_gets_an_index
     wrapped = query("SELECT * FROM orders WHERE DATE(created_at) = '2024-01-01'", row("orders", "ALL", 50_000))
     findings = missing_index.check([indexable, wrapped], SCHEMAS, T)
     assert [(f.query_id, f.ddl is None) for f in findings] == [(indexable.group.id, False), (wrapped.group.id, True)]
+
+
+def test_a_query_sharing_the_leading_equality_column_is_served_by_the_same_index():
+    one = query("SELECT * FROM orders WHERE customer_id = 7 ORDER BY created_at", row("orders", "ALL", 50_000))
+    two = query("SELECT * FROM orders WHERE customer_id = 7 AND phone = '1'", row("orders", "ALL", 50_000))
+    three = query("SELECT * FROM orders WHERE customer_id = 8 ORDER BY created_at DESC", row("orders", "ALL", 50_000))
+    [finding] = missing_index.check([one, two, three], SCHEMAS, T)
+    assert finding.columns == ("customer_id", "created_at") and len(finding.query_ids) == 3
+    uses = {plan["query_id"]: plan["uses_columns"] for plan in finding.evidence["plans_before"]}
+    assert uses[two.group.id] == ["customer_id"]
+    assert finding.evidence["rows_after_estimate"] == 5_000  # the partly served query: 50000 / 10 (a guess)
+
+
+def test_queries_with_nothing_in_common_get_separate_indexes_on_one_table():
+    one = query("SELECT * FROM orders WHERE customer_id = 7", row("orders", "ALL", 50_000))
+    two = query("SELECT * FROM orders WHERE phone = '1'", row("orders", "ALL", 50_000))
+    assert sorted(f.columns for f in missing_index.check([one, two], SCHEMAS, T)) == [("customer_id",), ("phone",)]
+
+
+def test_full_scan_names_an_existing_index_the_optimizer_passed_over():
+    q = query("SELECT * FROM orders WHERE status = 'paid'", row("orders", "ALL", 50_000))
+    assert "did not use idx_status" in full_table_scan.check([q], SCHEMAS, T)[0].message

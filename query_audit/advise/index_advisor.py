@@ -242,18 +242,57 @@ def _order_equality_by_use(needs: list[_Need]) -> list[_Need]:
     return reordered
 
 
+def _lower(columns) -> tuple[str, ...]:
+    return tuple(name.lower() for name in columns)
+
+
+def shared_prefix(candidate: QueryCandidate, columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The leftmost columns of `columns` the candidate's query can use (its own leading columns)."""
+    used = []
+    for mine, theirs in zip(_lower(candidate.columns), _lower(columns)):
+        if mine != theirs:
+            break
+        used.append(theirs)
+    return tuple(used)
+
+
 def _merge(needs: list[_Need]) -> list[tuple[tuple[str, ...], list[_Need]]]:
-    """Group candidates so that each group's shorter candidates are leftmost prefixes of its longest."""
+    """Group candidates so one index serves as many queries as possible.
+
+    First, shorter candidates that are leftmost prefixes of a longer one join it: (a) and (a, b) give
+    (a, b). Then a group whose index starts with the same equality column as a bigger group's joins that
+    one: its queries seek on the shared prefix, which beats adding one more index every write pays for.
+    """
     groups: list[tuple[tuple[str, ...], list[_Need]]] = []
     for need in sorted(needs, key=lambda n: -len(n.candidate.columns)):
-        wanted = tuple(name.lower() for name in need.candidate.columns)
+        wanted = _lower(need.candidate.columns)
         for columns, members in groups:
-            if tuple(name.lower() for name in columns[:len(wanted)]) == wanted:
+            if _lower(columns[:len(wanted)]) == wanted:
                 members.append(need)
                 break
         else:
             groups.append((need.candidate.columns, [need]))
-    return groups
+    merged: list[tuple[tuple[str, ...], list[_Need]]] = []
+    for columns, members in sorted(groups, key=lambda g: -len(g[1])):
+        for target_columns, target_members in merged:
+            first = target_columns[0].lower()
+            if all(need.candidate.equality and need.candidate.equality[0].lower() == first
+                   for need in members + target_members):
+                target_members.extend(members)
+                break
+        else:
+            merged.append((columns, members))
+    return merged
+
+
+def _served_estimate(schema: TableSchema, need: _Need, columns: tuple[str, ...]) -> Estimate:
+    """The estimate for a query served by only a prefix of the merged index."""
+    used = set(shared_prefix(need.candidate, columns))
+    if used == set(_lower(need.candidate.columns)):
+        return need.after
+    partial = replace(need.candidate, equality=tuple(c for c in need.candidate.equality if c.lower() in used),
+                      sort=(), range_column=None)
+    return estimate_rows_after(schema, partial, need.row, need.query.model.limit)
 
 
 def unmet_needs(queries, schemas: SchemaMap, thresholds: Thresholds):
@@ -294,13 +333,15 @@ def suggest_indexes(queries, schemas: SchemaMap, thresholds: Thresholds) -> list
         for columns, members in _merge(_order_equality_by_use(needs)):
             if covering_index(schema, columns) is not None:
                 continue
-            worst = max(members, key=lambda need: need.row.rows or 0)
+            worst = max(members, key=lambda need: (need.row.rows or 0, -len(shared_prefix(need.candidate, columns))))
             name = index_name(schema, columns)
             query_ids = tuple(dict.fromkeys(need.query.group.id for need in members))
-            plans = tuple({"query_id": need.query.group.id, **plan_row_evidence(need.row)} for need in members)
+            plans = tuple({"query_id": need.query.group.id,
+                           "uses_columns": list(shared_prefix(need.candidate, columns)),
+                           **plan_row_evidence(need.row)} for need in members)
             suggestions.append(IndexSuggestion(
                 schema=schema, table=table, columns=columns, name=name, ddl=add_index_ddl(schema, name, columns),
                 query_ids=query_ids, candidates=tuple(need.candidate for need in members),
                 rows_before=worst.row.rows if worst.row.rows is not None else table_rows(schema, worst.row),
-                after=worst.after, plans=plans))
+                after=_served_estimate(schema, worst, columns), plans=plans))
     return suggestions

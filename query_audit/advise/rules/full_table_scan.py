@@ -17,10 +17,16 @@ from query_audit.model import Finding, SchemaMap, Thresholds
 RULE = "full_table_scan"
 
 
-def _why(row, filtered_on: tuple[str, ...]) -> str:
+def _why(row, filtered_on: tuple[str, ...], schema) -> str:
     how = "reads the whole table" if row.access_type == "ALL" else f"scans all of index {row.key or '?'}"
     if not filtered_on:
         return f"{how}: the statement has no condition an index could seek on"
+    wanted = {name.lower() for name in filtered_on}
+    ignored = [index.name for index in (schema.indexes if schema else ())
+               if index.columns and index.columns[0].name.lower() in wanted]
+    if ignored:
+        return (f"{how}: the optimizer did not use {', '.join(ignored)} (too many matching rows for it to "
+                "pay off, or a condition it cannot seek on)")
     return f"{how}: no index starts with the filtered column(s) {', '.join(filtered_on)}"
 
 
@@ -42,7 +48,7 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
                 rule=RULE,
                 severity=severity,
                 message=(f"{query.model.kind.value.upper()} on `{table}` examines ~{examined} rows "
-                         f"(table ~{size} rows) per execution: it {_why(row, filtered_on)}"),
+                         f"(table ~{size} rows) per execution: it {_why(row, filtered_on, schema)}"),
                 table=table,
                 columns=filtered_on,
                 query_id=query.group.id,

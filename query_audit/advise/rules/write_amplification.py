@@ -43,6 +43,10 @@ class _Tally:
     query_ids: tuple = ()
 
 
+def _count(number: int, one: str, many: str | None = None) -> str:
+    return f"{number} {one if number == 1 else many or one + 's'}"
+
+
 def _units(query: AnalyzedQuery) -> list[tuple[str, int]]:
     if query.group.repetitions:
         return [(rep.unit, rep.count) for rep in query.group.repetitions]
@@ -74,18 +78,20 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
                 tally.indexed_updates += runs
             tally.query_ids = tuple(dict.fromkeys(tally.query_ids + (query.group.id,)))
     worst: dict[tuple[str, str], tuple[str, _Tally]] = {}
-    for (unit, *key), tally in tallies.items():
-        if tally.index_writes and (tuple(key) not in worst or tally.index_writes > worst[tuple(key)][1].index_writes):
-            worst[tuple(key)] = (unit, tally)
+    for (unit, database, name), tally in tallies.items():
+        key = (database, name)
+        if tally.index_writes and (key not in worst or tally.index_writes > worst[key][1].index_writes):
+            worst[key] = (unit, tally)
     findings = []
     for unit, tally in worst.values():
         severity = (Severity.INFO if tally.index_writes < SMALL else
                     Severity.LOW if tally.index_writes < LARGE else Severity.MEDIUM)
         secondary = len(tally.schema.secondary_indexes)
-        message = (f"{tally.writes} row writes to `{tally.table}` in {unit} maintain {tally.index_writes} "
-                   f"secondary index entries ({secondary} secondary indexes)")
+        message = (f"{_count(tally.writes, 'row write')} to `{tally.table}` in {unit} maintain "
+                   f"{_count(tally.index_writes, 'secondary index entry', 'secondary index entries')} "
+                   f"(the table has {_count(secondary, 'secondary index', 'secondary indexes')})")
         if tally.indexed_updates:
-            message += f"; {tally.indexed_updates} UPDATEs change indexed columns"
+            message += f"; {_count(tally.indexed_updates, 'UPDATE')} change indexed columns"
         if tally.added_by_suggestions:
             message += f"; the suggested indexes would add {tally.added_by_suggestions} more"
         findings.append(Finding(
