@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from advise_cases.build import loop, query, row, schemas, table
-from query_audit.advise.rules import bulk_insert, n_plus_one, repeated_identical_query, write_loop
+
+from query_audit.advise.rules import (
+    bulk_insert,
+    n_plus_one,
+    repeated_identical_query,
+    write_loop,
+)
 from query_audit.model import Severity, Thresholds
 
 T = Thresholds()

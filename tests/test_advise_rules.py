@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from advise_cases.build import loop, query, row, schemas, table
+
 from query_audit.advise import RULES, RULES_BY_ID, advise
 from query_audit.model import Severity, Thresholds
 
@@ -27,7 +28,7 @@ def test_every_rule_has_a_unique_id_a_severity_and_help_in_anti_pattern_best_pra
 
 
 def test_docs_describe_exactly_the_registered_rules_in_order():
-    documented = re.findall(r"^## ([a-z_]+)$", DOCS.read_text(), flags=re.M)
+    documented = re.findall(r"^## ([a-z_]+)$", DOCS.read_text(), flags=re.MULTILINE)
     assert documented == [rule.id for rule in RULES]
 
 

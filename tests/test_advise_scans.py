@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import pytest
-
 from advise_cases.build import query, row, schemas, table, traditional_plan
 from conftest import reference_file
-from query_audit.advise.rules import filesort, full_table_scan, missing_index, temporary_table, unparsed_statement
+
+from query_audit.advise.rules import (
+    filesort,
+    full_table_scan,
+    missing_index,
+    temporary_table,
+    unparsed_statement,
+)
 from query_audit.model import Severity, Thresholds
 
 T = Thresholds()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from advise_cases.build import query
+
 from query_audit.advise.summary import summarize
 from query_audit.model import SourceInfo
 

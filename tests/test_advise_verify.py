@@ -7,13 +7,19 @@ import hashlib
 import pytest
 
 from query_audit.advise import advise
+from query_audit.advise.verify import verify_findings
+from query_audit.analyze import explain
 from query_audit.analyze.schema import load_schema
 from query_audit.analyze.sql_model import describe
 from query_audit.connection import connect
-from query_audit.model import AnalyzedQuery, Finding, QueryGroup, Severity, Statement, Thresholds
-
-explain = pytest.importorskip("query_audit.analyze.explain", reason="the EXPLAIN stage has not landed yet")
-from query_audit.advise.verify import verify_findings  # noqa: E402  (needs the EXPLAIN stage)
+from query_audit.model import (
+    AnalyzedQuery,
+    Finding,
+    QueryGroup,
+    Severity,
+    Statement,
+    Thresholds,
+)
 
 ROWS = 6000
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import pytest
-
 from advise_cases.build import loop, query, row, schemas, table, traditional_plan
 from conftest import reference_file
-from query_audit.advise.rules import redundant_index, write_amplification, write_not_by_primary_key
+
+from query_audit.advise.rules import (
+    redundant_index,
+    write_amplification,
+    write_not_by_primary_key,
+)
 from query_audit.model import Severity, Thresholds
 
 T = Thresholds()

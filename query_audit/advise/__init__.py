@@ -7,8 +7,8 @@ it; docs/rules.md says the same at length).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from query_audit.advise.rules import (
     bulk_insert,

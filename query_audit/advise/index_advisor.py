@@ -24,7 +24,13 @@ from query_audit.advise.plan_facts import (
     schema_for,
     table_rows,
 )
-from query_audit.model import AnalyzedQuery, ColumnUse, PlanRow, SchemaMap, TableSchema, Thresholds
+from query_audit.model import (
+    AnalyzedQuery,
+    PlanRow,
+    SchemaMap,
+    TableSchema,
+    Thresholds,
+)
 
 EQUALITY_ROLES = ("eq", "is_null")
 RANGE_ROLES = ("range", "like_prefix")

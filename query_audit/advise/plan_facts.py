@@ -12,7 +12,15 @@ from functools import lru_cache
 import sqlglot
 from sqlglot import exp
 
-from query_audit.model import AnalyzedQuery, Index, PlanRow, SchemaMap, Severity, TableSchema, table_key
+from query_audit.model import (
+    AnalyzedQuery,
+    Index,
+    PlanRow,
+    SchemaMap,
+    Severity,
+    TableSchema,
+    table_key,
+)
 
 # Access types that read every row of a table (`index` is a full scan of an index's leaves).
 SCAN_ACCESS = ("ALL", "index")

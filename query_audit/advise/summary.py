@@ -4,7 +4,7 @@ database time per request and a connection-pool estimate (Little's law)."""
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from query_audit.model import AnalyzedQuery, Kind, SourceInfo, Summary
 

@@ -7,8 +7,8 @@ while: the CLI only allows it when the user states the server is disposable.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Sequence
 
 import pymysql
 

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from query_audit.advise.index_advisor import covering_index, suggest_indexes, unmet_needs
-from query_audit.advise.plan_facts import plan_row_evidence, severity_by_rows, table_of_plan_row
+from query_audit.advise.index_advisor import (
+    covering_index,
+    suggest_indexes,
+    unmet_needs,
+)
+from query_audit.advise.plan_facts import (
+    plan_row_evidence,
+    severity_by_rows,
+    table_of_plan_row,
+)
 from query_audit.model import Finding, SchemaMap, Severity, Thresholds
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from query_audit.advise.rewrite import multi_row_insert
-from query_audit.advise.rules._loops import loop_evidence, loops, samples_of
+from query_audit.advise.rules._loops import loop_evidence, samples_of
 from query_audit.model import Finding, Kind, SchemaMap, Severity, Thresholds
 
 RULE = "bulk_insert"

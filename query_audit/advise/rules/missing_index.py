@@ -6,8 +6,17 @@ are named with the reason instead: a finding without DDL whose fix is to rewrite
 
 from __future__ import annotations
 
-from query_audit.advise.index_advisor import IndexSuggestion, suggest_indexes, unmet_needs
-from query_audit.advise.plan_facts import is_full_scan, plan_row_evidence, severity_by_rows, table_rows
+from query_audit.advise.index_advisor import (
+    IndexSuggestion,
+    suggest_indexes,
+    unmet_needs,
+)
+from query_audit.advise.plan_facts import (
+    is_full_scan,
+    plan_row_evidence,
+    severity_by_rows,
+    table_rows,
+)
 from query_audit.model import Finding, SchemaMap, Severity, Thresholds
 
 RULE = "missing_index"

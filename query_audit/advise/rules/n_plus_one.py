@@ -9,7 +9,14 @@ from __future__ import annotations
 from query_audit.advise.plan_facts import bare_name, schema_for
 from query_audit.advise.rewrite import as_in_list, loop_key
 from query_audit.advise.rules._loops import loop_evidence, loops, samples_of
-from query_audit.model import AnalyzedQuery, Finding, Kind, SchemaMap, Severity, Thresholds
+from query_audit.model import (
+    AnalyzedQuery,
+    Finding,
+    Kind,
+    SchemaMap,
+    Severity,
+    Thresholds,
+)
 
 RULE = "n_plus_one"
 

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from query_audit.advise.index_advisor import drop_index_ddl
 from query_audit.advise.plan_facts import schema_for
-from query_audit.model import Finding, Index, SchemaMap, Severity, TableSchema, Thresholds
+from query_audit.model import (
+    Finding,
+    Index,
+    SchemaMap,
+    Severity,
+    TableSchema,
+    Thresholds,
+)
 
 RULE = "redundant_index"
 

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 
 from query_audit.advise.index_advisor import suggest_indexes
 from query_audit.advise.plan_facts import schema_for
-from query_audit.model import AnalyzedQuery, Finding, Kind, SchemaMap, Severity, TableSchema, Thresholds
+from query_audit.model import (
+    AnalyzedQuery,
+    Finding,
+    Kind,
+    SchemaMap,
+    Severity,
+    TableSchema,
+    Thresholds,
+)
 
 RULE = "write_amplification"
 # Index entries maintained per unit: below SMALL it is info, from LARGE it is medium.

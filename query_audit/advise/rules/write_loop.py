@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from query_audit.advise.plan_facts import pins_unique_key, schema_for
-from query_audit.advise.rewrite import as_in_list, loop_key, set_values_vary, update_with_case, upsert
+from query_audit.advise.rewrite import (
+    as_in_list,
+    loop_key,
+    set_values_vary,
+    update_with_case,
+    upsert,
+)
 from query_audit.advise.rules._loops import loop_evidence, loops, samples_of
 from query_audit.model import Finding, Kind, SchemaMap, Severity, Thresholds
 
