@@ -27,13 +27,14 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from query_audit.errors import QueryAuditError
 from query_audit.gate.baseline import DEFAULT_FAIL_ON
-from query_audit.model import Thresholds
+from query_audit.model import Finding, Report, Thresholds
 from query_audit.report import Format
 
 DEDICATED_FILE = ".query-audit.toml"
@@ -101,6 +102,22 @@ class Config:
 
     def rule_enabled(self, rule: str) -> bool:
         return rule not in self.disabled_rules
+
+    def filter_findings(self, report: Report) -> tuple[Finding, ...]:
+        """The report's findings without disabled rules and without those about ignored queries only.
+
+        A finding about several queries (a merged index) stays while one of them is not ignored.
+        """
+        sql = {query.group.id: query.group.sample.sql for query in report.queries}
+        kept = []
+        for finding in report.findings:
+            if not self.rule_enabled(finding.rule):
+                continue
+            ids = finding.query_ids or ((finding.query_id,) if finding.query_id else ())
+            if ids and all(self.is_ignored(query_id, sql.get(query_id, "")) for query_id in ids):
+                continue
+            kept.append(finding)
+        return tuple(kept)
 
 
 def find_config_file(start_dir: Path) -> tuple[Path, dict] | None:

@@ -2,10 +2,11 @@
 
 from dataclasses import replace
 
+from report_samples import empty_report, sample_report, static_report
+
 from query_audit.gate import compare, create_baseline
 from query_audit.report import Format, render
 from query_audit.report.github import command, escape_data, escape_property
-from report_samples import empty_report, sample_report, static_report
 
 
 def test_message_data_escapes_percent_cr_and_lf_only():

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from report_samples import ORDERS_BY_EMAIL, empty_report, sample_report, static_report
 
 from query_audit.gate import compare, create_baseline
 from query_audit.report import Format, render
-from report_samples import ORDERS_BY_EMAIL, empty_report, sample_report, static_report
 
 SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "docs" / "report.schema.json").read_text())
 
@@ -77,3 +77,15 @@ def test_the_missing_index_finding_keeps_its_ddl_evidence_and_verification():
 
 def test_two_renders_of_the_same_report_are_byte_identical():
     assert render(sample_report(), Format.JSON) == render(sample_report(), Format.JSON)
+
+
+def test_findings_from_the_real_advisor_validate_against_the_schema():
+    from dataclasses import replace
+
+    from query_audit.advise import advise
+    from query_audit.model import Thresholds
+
+    report = sample_report()
+    findings = advise(report.queries, {}, Thresholds())
+    assert {f.rule for f in findings} >= {"full_table_scan", "n_plus_one", "bulk_insert"}
+    validate(json.loads(render(replace(report, findings=tuple(findings)), Format.JSON)))

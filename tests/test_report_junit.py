@@ -2,9 +2,15 @@
 
 import xml.etree.ElementTree as ET
 
+from report_samples import (
+    CUSTOMER_BY_TOKEN,
+    ORDERS_BY_EMAIL,
+    empty_report,
+    sample_report,
+)
+
 from query_audit.gate import Baseline, compare, create_baseline
 from query_audit.report import Format, render
-from report_samples import CUSTOMER_BY_TOKEN, ORDERS_BY_EMAIL, empty_report, sample_report
 
 GATED = ["full_table_scan", "missing_index"]
 

@@ -2,9 +2,10 @@
 
 from dataclasses import replace
 
+from report_samples import assert_snapshot, empty_report, sample_report, static_report
+
 from query_audit.gate import compare, create_baseline
 from query_audit.report import Format, render
-from report_samples import assert_snapshot, empty_report, sample_report, static_report
 
 
 def test_markdown_report_matches_its_snapshot():

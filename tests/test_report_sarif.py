@@ -3,11 +3,12 @@
 import json
 from dataclasses import replace
 
+from report_samples import ORDERS_BY_EMAIL, empty_report, sample_report, static_report
+
 from query_audit.gate import compare, create_baseline
 from query_audit.model import SourceInfo
 from query_audit.report import Format, render
 from query_audit.report.sarif import FINGERPRINT_KEY, artifact_uri, endpoint_uri
-from report_samples import ORDERS_BY_EMAIL, empty_report, sample_report, static_report
 
 
 def sarif(report, **kwargs) -> dict:
@@ -92,3 +93,11 @@ def test_with_a_gate_each_result_says_whether_it_is_new():
 def test_an_empty_report_is_a_valid_run_without_results():
     run = sarif(empty_report())["runs"][0]
     assert run["results"] == [] and run["tool"]["driver"]["rules"] == []
+
+
+def test_rule_descriptors_carry_the_advisors_own_help_and_default_level():
+    from query_audit.advise import RULES_BY_ID
+
+    rules = {r["id"]: r for r in sarif(sample_report())["runs"][0]["tool"]["driver"]["rules"]}
+    assert rules["n_plus_one"]["help"]["text"] == RULES_BY_ID["n_plus_one"].help
+    assert rules["write_amplification"]["defaultConfiguration"]["level"] == "note"  # INFO by default

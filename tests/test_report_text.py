@@ -4,10 +4,10 @@ Rewrite the snapshots with UPDATE_SNAPSHOTS=1 after an intended change, then rev
 """
 
 import pytest
+from report_samples import assert_snapshot, empty_report, sample_report, static_report
 
 from query_audit.gate import Baseline, BaselineEntry, compare, create_baseline
 from query_audit.report import Format, render
-from report_samples import assert_snapshot, empty_report, sample_report, static_report
 
 GATED = ["full_table_scan", "missing_index"]
 

@@ -9,8 +9,9 @@ Every renderer returns a string and never prints; the CLI writes it to stdout or
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from enum import Enum
-from typing import IO, TYPE_CHECKING, Sequence
+from typing import IO, TYPE_CHECKING
 
 from query_audit.model import Report
 

@@ -6,8 +6,9 @@ Markdown reports say the same thing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from query_audit.model import AnalyzedQuery, Finding, PlanRow, Report, Severity
 
@@ -61,8 +62,8 @@ def header_facts(report: Report) -> list[tuple[str, str]]:
         facts.append(("window", f"{source.window_start or '?'} .. {source.window_end or '?'}"))
     if summary.requests:
         facts.append(("requests", str(summary.requests)))
-    facts.append(("statements", f"{summary.statements} ({summary.reads} reads, {summary.writes} writes, "
-                                f"{summary.other} other)"))
+    counts = f"{summary.statements} ({summary.reads} reads, {summary.writes} writes, {summary.other} other)"
+    facts.append(("statements", counts))
     facts.append(("distinct shapes", str(summary.distinct)))
     facts.append(("noise dropped", str(summary.noise_dropped)))
     if summary.skipped_lines:

@@ -11,7 +11,14 @@ import json
 from typing import TYPE_CHECKING
 
 from query_audit import __version__
-from query_audit.model import AnalyzedQuery, Finding, Plan, PlanRow, Report, StatementModel
+from query_audit.model import (
+    AnalyzedQuery,
+    Finding,
+    Plan,
+    PlanRow,
+    Report,
+    StatementModel,
+)
 from query_audit.report.common import sorted_findings
 
 if TYPE_CHECKING:

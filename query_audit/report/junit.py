@@ -9,7 +9,8 @@ the suite also shows what was checked and found fine.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from query_audit.model import Finding, Report
 from query_audit.report import common

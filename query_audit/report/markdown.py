@@ -38,8 +38,8 @@ def _html(text: str) -> str:
 def _details(finding: Finding, report: Report) -> list[str]:
     query = common.query_index(report).get(finding.query_id or "")
     where = f" on `{finding.table}`" if finding.table else ""
-    lines = [f"<details><summary><b>{finding.severity.value}</b> {finding.rule}{where}: "
-             f"{_html(finding.message)}</summary>", ""]
+    summary = f"<b>{finding.severity.value}</b> {finding.rule}{where}: {_html(finding.message)}"
+    lines = [f"<details><summary>{summary}</summary>", ""]
     lines.append(f"_{_html(rule_help(finding.rule).help)}_")
     lines.append("")
     if query is not None:

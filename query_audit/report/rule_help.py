@@ -20,7 +20,9 @@ class RuleHelp:
 
 def rule_help(rule: str) -> RuleHelp:
     """The advisor's description of `rule`, or a generic one naming it."""
-    from query_audit.advise import RULES_BY_ID  # imported late: the advisor pulls in every rule module
+    from query_audit.advise import (
+        RULES_BY_ID,  # imported late: the advisor pulls in every rule module
+    )
 
     known = RULES_BY_ID.get(rule)
     if known is None:

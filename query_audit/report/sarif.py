@@ -36,7 +36,7 @@ def fingerprint(finding: Finding) -> str:
 
 def _path_uri(path: str) -> str:
     path = path.replace("\\", "/")
-    return quote(path[2:] if path.startswith("./") else path, safe="/-._~")
+    return quote(path.removeprefix("./"), safe="/-._~")
 
 
 def endpoint_uri(endpoint: str) -> str:
