@@ -1,0 +1,207 @@
+"""The server's logging settings: read them, check we may change them, switch the general log on, and
+put back exactly what was there, from memory or from the state file left by an interrupted capture.
+
+The state file is written *before* anything changes, so a capture killed at any point (SIGKILL, a
+crash, a lost machine) leaves what `query-audit restore` needs. It never holds a password.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pymysql
+
+from query_audit.connection import ConnectionSettings, connect
+from query_audit.errors import ConnectionFailed, MissingPrivilege, QueryAuditError
+
+STATE_DIR_ENV = "QUERY_AUDIT_STATE_DIR"
+ACCESS_DENIED = {1227, 1142, 1044, 1045}  # need SUPER / table access denied / db denied
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """The global values a capture may change. `log_output` is a set: FILE, TABLE, NONE (NONE wins)."""
+
+    general_log: bool
+    log_output: str
+
+    @property
+    def outputs(self) -> set[str]:
+        return {part.strip().upper() for part in self.log_output.split(",") if part.strip()}
+
+    @property
+    def logs_to_table(self) -> bool:
+        return self.general_log and "TABLE" in self.outputs and "NONE" not in self.outputs
+
+    def with_table_output(self) -> "LogSettings":
+        """The general log on, TABLE added to the outputs already there (NONE would silence them all)."""
+        outputs = (self.outputs - {"NONE"}) | {"TABLE"}
+        return LogSettings(True, ",".join(sorted(outputs)))
+
+
+def read_log_settings(conn) -> LogSettings:
+    with conn.cursor() as cur:
+        cur.execute("SELECT @@global.general_log, @@global.log_output")
+        general_log, log_output = cur.fetchone()
+    return LogSettings(bool(int(general_log)), str(log_output))
+
+
+def apply_log_settings(conn, settings: LogSettings) -> None:
+    """Set both globals. Order matters on the way back: the log goes off before its output changes."""
+    with conn.cursor() as cur:
+        if settings.general_log:
+            cur.execute("SET GLOBAL log_output = %s", (settings.log_output,))
+            cur.execute("SET GLOBAL general_log = 1")
+        else:
+            cur.execute("SET GLOBAL general_log = 0")
+            cur.execute("SET GLOBAL log_output = %s", (settings.log_output,))
+
+
+def is_managed_service(conn) -> str | None:
+    """'Aurora' or 'RDS' when the server is Amazon's managed MySQL, where SET GLOBAL is never granted."""
+    with conn.cursor() as cur:
+        cur.execute("SHOW VARIABLES LIKE 'aurora_version'")
+        if cur.fetchone():
+            return "Aurora"
+        cur.execute("SELECT @@basedir")
+        basedir = cur.fetchone()[0] or ""
+    return "RDS" if basedir.startswith("/rdsdbbin") else None
+
+
+def privilege_hint(flavor: str, managed: str | None) -> str:
+    needed = "SYSTEM_VARIABLES_ADMIN or SUPER" if flavor != "mariadb" else "SUPER"
+    hint = f"turning on the general log needs the {needed} privilege"
+    if managed:
+        hint += (f"; {managed} grants it to no one: set general_log=1 and log_output=TABLE in the DB parameter "
+                 "group, then run capture again (it only reads when the log is already on)")
+    return hint
+
+
+def check_can_capture(conn, flavor: str, current: LogSettings) -> None:
+    """Fail before changing anything if we could not switch the log on, or could not read it.
+
+    The probe sets log_output to the value it already has: it needs the same privilege as the real
+    change and changes nothing. When the log already writes to the table, no SET is needed at all.
+    """
+    with conn.cursor() as cur:
+        try:
+            cur.execute("SELECT 1 FROM mysql.general_log LIMIT 0")
+        except pymysql.err.MySQLError as exc:
+            if exc.args and exc.args[0] in ACCESS_DENIED:
+                raise MissingPrivilege("reading the general log needs SELECT on mysql.general_log") from None
+            raise
+        if current.logs_to_table:
+            return
+        try:
+            cur.execute("SET GLOBAL log_output = @@global.log_output")
+        except pymysql.err.MySQLError as exc:
+            if exc.args and exc.args[0] in ACCESS_DENIED:
+                raise MissingPrivilege(privilege_hint(flavor, is_managed_service(conn)) + "; nothing was changed") \
+                    from None
+            raise
+
+
+# ------------------------------------------------------------------------------------------------
+# The state file
+# ------------------------------------------------------------------------------------------------
+
+
+def state_dir(environ=os.environ) -> Path:
+    if environ.get(STATE_DIR_ENV):
+        return Path(environ[STATE_DIR_ENV])
+    base = environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "query-audit"
+
+
+def state_path(settings: ConnectionSettings, environ=os.environ) -> Path:
+    """One state file per server, so captures of different servers never restore each other's values."""
+    where = settings.socket if settings.socket and settings.host in ("localhost", "") else \
+        f"{settings.host}_{settings.port}"
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", where).strip("_")
+    return state_dir(environ) / f"capture-{name}.json"
+
+
+@dataclass(frozen=True)
+class SavedState:
+    server: str  # settings.describe(): where the values belong (no password)
+    previous: LogSettings
+    pid: int
+    host: str
+    started_at: str
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        return json.dumps(data, indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "SavedState":
+        data = json.loads(text)
+        return cls(server=data["server"], previous=LogSettings(**data["previous"]), pid=int(data["pid"]),
+                   host=data["host"], started_at=data["started_at"])
+
+
+def write_state(path: Path, settings: ConnectionSettings, previous: LogSettings) -> SavedState:
+    state = SavedState(server=settings.describe(), previous=previous, pid=os.getpid(), host=os.uname().nodename,
+                       started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(state.to_json())
+    os.replace(temporary, path)  # atomic: a crash leaves the old file or the new one, never half of one
+    return state
+
+
+def read_state(path: Path) -> SavedState | None:
+    if not path.exists():
+        return None
+    try:
+        return SavedState.from_json(path.read_text())
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise QueryAuditError(f"the state file {path} is unreadable ({exc}); check the server's general_log and "
+                              "log_output by hand, then delete it") from None
+
+
+def owner_is_running(state: SavedState) -> bool:
+    """True if the capture that wrote the state file is still alive on this machine."""
+    if state.host != os.uname().nodename or state.pid == os.getpid():
+        return False
+    try:
+        os.kill(state.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def restore_from_state(settings: ConnectionSettings, path: Path) -> SavedState | None:
+    """Put back the values a state file holds and remove it; None when there was nothing to restore."""
+    state = read_state(path)
+    if state is None:
+        return None
+    if owner_is_running(state):
+        raise QueryAuditError(f"a capture (pid {state.pid}) is still running against {state.server}; "
+                              "stop it first (it restores the settings itself)")
+    conn = connect_with_retry(settings)
+    try:
+        apply_log_settings(conn, state.previous)
+    finally:
+        conn.close()
+    path.unlink(missing_ok=True)
+    return state
+
+
+def connect_with_retry(settings: ConnectionSettings, attempts: int = 5, delay: float = 0.5):
+    """A new connection for restoring: the old one may have been killed; the server may be restarting."""
+    for attempt in range(attempts):
+        try:
+            return connect(settings, read_timeout=30)
+        except ConnectionFailed:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(delay * (attempt + 1))

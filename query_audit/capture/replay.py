@@ -1,0 +1,113 @@
+"""What causes the statements: HTTP requests to endpoints, or a command (a test suite, a script).
+
+An HTTP error status is still a capture (a 500 often is the interesting one); a refused connection or a
+timeout means nothing was exercised, and is an EndpointFailed.
+"""
+
+from __future__ import annotations
+
+import shlex
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from query_audit.errors import EndpointFailed, QueryAuditError
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    url: str
+    method: str = "GET"
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes | None = None
+
+    def describe(self) -> str:
+        return f"{self.method} {self.url}"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one replay returned: an HTTP status, or a command's exit code."""
+
+    what: str
+    status: int
+    seconds: float
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip():
+        raise QueryAuditError(f"invalid header {text!r}; expected 'Name: value'")
+    return name.strip(), value.strip()
+
+
+def read_data(data: str | None) -> bytes | None:
+    """--data TEXT, or --data @file as curl reads it."""
+    if data is None:
+        return None
+    if data.startswith("@"):
+        path = Path(data[1:])
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise QueryAuditError(f"cannot read --data file {path}: {exc.strerror}") from None
+    return data.encode()
+
+
+def build_requests(endpoints: tuple[str, ...], method: str | None, headers: tuple[str, ...],
+                   data: str | None) -> list[HttpRequest]:
+    body = read_data(data)
+    parsed_headers = tuple(parse_header(h) for h in headers)
+    if body is not None and not any(name.lower() == "content-type" for name, _ in parsed_headers):
+        stripped = body.lstrip()[:1]
+        kind = "application/json" if stripped in (b"{", b"[") else "application/x-www-form-urlencoded"
+        parsed_headers += (("Content-Type", kind),)
+    requests = []
+    for url in endpoints:
+        if not url.startswith(("http://", "https://")):
+            raise QueryAuditError(f"invalid endpoint {url!r}; expected an http:// or https:// URL")
+        requests.append(HttpRequest(url, (method or ("POST" if body is not None else "GET")).upper(),
+                                    parsed_headers, body))
+    return requests
+
+
+def send(request: HttpRequest, timeout: float) -> Outcome:
+    started = time.monotonic()
+    http_request = urllib.request.Request(request.url, data=request.body, method=request.method,
+                                          headers=dict(request.headers))
+    try:
+        with urllib.request.urlopen(http_request, timeout=timeout) as response:
+            response.read()
+            status = response.status
+    except urllib.error.HTTPError as exc:  # an error status is an answer: the statements ran
+        exc.read()
+        status = exc.code
+    except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError) as exc:
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, (socket.timeout, TimeoutError)):
+            raise EndpointFailed(f"{request.describe()}: no answer within {timeout:g} s") from None
+        raise EndpointFailed(f"{request.describe()}: {reason}") from None
+    return Outcome(request.describe(), status, time.monotonic() - started)
+
+
+def run_command(command: str, timeout: float | None) -> Outcome:
+    """Run a command through the shell, its output passed through to our stderr (stdout is the report's)."""
+    started = time.monotonic()
+    try:
+        completed = subprocess.run(command, shell=True, stdout=_stderr_fd(), timeout=timeout,
+                                   stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise EndpointFailed(f"command did not finish within {timeout:g} s: {shlex.quote(command)}") from None
+    return Outcome(command, completed.returncode, time.monotonic() - started)
+
+
+def _stderr_fd() -> int | None:
+    try:
+        return sys.stderr.fileno()
+    except (AttributeError, ValueError, OSError):  # a captured stderr (tests) has no descriptor
+        return subprocess.DEVNULL

@@ -1,0 +1,242 @@
+"""One capture, start to end: switch the general log on, replay, read what it logged, put it back.
+
+The order is the safety argument:
+1. read the current settings and prove we may change them (nothing changed yet if not);
+2. write the state file, then change the settings (a kill after this leaves what `restore` needs);
+3. replay, reading the server's clock (NOW(6), UTC) around each request: those are the windows;
+4. read the log once, dropping the tool's own connections and whatever fell outside the windows;
+5. put the settings back and delete the state file, on every path out of step 2, signals included.
+"""
+
+from __future__ import annotations
+
+import signal
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+import pymysql
+
+from query_audit.capture.general_log_table import read_log_rows, utc_iso
+from query_audit.capture.log_settings import (
+    LogSettings,
+    apply_log_settings,
+    check_can_capture,
+    connect_with_retry,
+    read_log_settings,
+    read_state,
+    restore_from_state,
+    state_path,
+    write_state,
+)
+from query_audit.capture.noise import NoiseFilter
+from query_audit.capture.replay import HttpRequest, Outcome, run_command, send
+from query_audit.capture.statements import StatementExtractor
+from query_audit.connection import ConnectionSettings, connect, detect_server
+from query_audit.errors import QueryAuditError
+from query_audit.model import ServerInfo, SourceInfo, Statement
+
+LOST_CONNECTION = {0, 2006, 2013, 1927}  # gone away / lost during query / killed (MariaDB 1927)
+
+
+class Interrupted(QueryAuditError):
+    """SIGINT or SIGTERM arrived during a capture; the settings were put back before this surfaced."""
+
+
+@dataclass(frozen=True)
+class CapturePlan:
+    """What to replay and what to keep. Either `requests` (repeated `repeat` times) or `command`."""
+
+    requests: tuple[HttpRequest, ...] = ()
+    command: str | None = None
+    repeat: int = 1
+    timeout: float = 30.0
+    client_user: str | None = None
+    keep_noise: bool = False
+    noise: NoiseFilter | None = None
+
+
+@dataclass(frozen=True)
+class CaptureResult:
+    statements: tuple[Statement, ...]
+    source: SourceInfo
+    server: ServerInfo
+    noise_dropped: int
+    outcomes: tuple[Outcome, ...]
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass
+class _Window:
+    request: int | None  # None for a --run command: its connections are the units
+    start: datetime
+    end: datetime | None = None
+
+
+class _ControlConnection:
+    """The tool's own connection. If it is killed mid-capture it reconnects, and remembers every
+    thread id it had, because the server logs the tool's own statements too."""
+
+    def __init__(self, settings: ConnectionSettings):
+        self.settings = settings
+        self.thread_ids: set[int] = set()
+        self.conn = None
+        self._open()
+
+    def _open(self) -> None:
+        self.conn = connect_with_retry(self.settings) if self.thread_ids else connect(self.settings)
+        with self.conn.cursor() as cur:
+            # event_time comes back in the session time zone; the windows must be in the same one.
+            cur.execute("SET time_zone = '+00:00'")
+            cur.execute("SELECT CONNECTION_ID()")
+            self.thread_ids.add(int(cur.fetchone()[0]))
+
+    def run(self, action):
+        """Run `action(conn)`, reconnecting once if the connection was lost or killed."""
+        try:
+            return action(self.conn)
+        except (pymysql.err.OperationalError, pymysql.err.InterfaceError) as exc:
+            code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+            if code not in LOST_CONNECTION:
+                raise
+            self.close()
+            self._open()
+            return action(self.conn)
+
+    def now(self) -> datetime:
+        def query(conn):
+            with conn.cursor() as cur:
+                cur.execute("SELECT NOW(6)")
+                return cur.fetchone()[0]
+
+        return self.run(query)
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except Exception:  # closing a dead connection may fail; there is nothing left to do with it
+            pass
+
+
+@contextmanager
+def _signals_raise_interrupted():
+    """SIGTERM (and SIGINT) become an exception, so every `finally` runs and the settings go back."""
+
+    def handler(signum, frame):
+        raise Interrupted(f"interrupted by {signal.Signals(signum).name}; the server's log settings were restored")
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextmanager
+def _signals_blocked():
+    """Restoring must not itself be interrupted half-way by a second Ctrl-C."""
+    blocked = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def run_capture(settings: ConnectionSettings, plan: CapturePlan, progress=None) -> CaptureResult:
+    progress = progress or (lambda stage, done, total: None)
+    notes: list[str] = []
+    path = state_path(settings)
+    control = _ControlConnection(settings)
+    try:
+        server = detect_server(control.conn)
+        stale = read_state(path)
+        if stale is not None:
+            restore_from_state(settings, path)
+            notes.append(f"a state file from an interrupted capture (pid {stale.pid}, {stale.started_at}) was "
+                         f"found; general_log={'ON' if stale.previous.general_log else 'OFF'} and "
+                         f"log_output={stale.previous.log_output} were restored first")
+        previous = read_log_settings(control.conn)
+        check_can_capture(control.conn, server.flavor, previous)
+        with _signals_raise_interrupted():
+            changed = False
+            try:
+                if not previous.logs_to_table:
+                    write_state(path, settings, previous)
+                    changed = True
+                    apply_log_settings(control.conn, previous.with_table_output())
+                else:
+                    notes.append("the general log was already on with TABLE output: nothing was changed")
+                windows, outcomes = _replay(control, plan, progress)
+                rows = control.run(lambda conn: list(read_log_rows(conn, windows[0].start)))
+            finally:
+                if changed:
+                    with _signals_blocked():
+                        _restore(control, previous)
+                        path.unlink(missing_ok=True)
+    finally:
+        control.close()
+
+    statements, noise_dropped, outside = _statements_in_windows(rows, windows, control.thread_ids, plan, settings)
+    if outside:
+        notes.append(f"{outside} statements of other connections ran outside the request windows and were left out")
+    source = SourceInfo(
+        kind="capture",
+        endpoints=tuple(request.describe() for request in plan.requests),
+        command=plan.command,
+        window_start=utc_iso(windows[0].start),
+        window_end=utc_iso(windows[-1].end),
+        requests=len(windows) if plan.command is None else 1,
+    )
+    return CaptureResult(tuple(statements), source, server, noise_dropped, tuple(outcomes), tuple(notes))
+
+
+def _replay(control: _ControlConnection, plan: CapturePlan, progress) -> tuple[list[_Window], list[Outcome]]:
+    windows: list[_Window] = []
+    outcomes: list[Outcome] = []
+    if plan.command is not None:
+        window = _Window(None, control.now())
+        outcomes.append(run_command(plan.command, plan.timeout))
+        window.end = control.now()
+        return [window], outcomes
+    total = plan.repeat * len(plan.requests)
+    for _ in range(plan.repeat):
+        for request in plan.requests:
+            window = _Window(len(windows) + 1, control.now())
+            outcomes.append(send(request, plan.timeout))
+            window.end = control.now()
+            windows.append(window)
+            progress("replaying requests", len(windows), total)
+    return windows, outcomes
+
+
+def _restore(control: _ControlConnection, previous: LogSettings) -> None:
+    control.run(lambda conn: apply_log_settings(conn, previous))
+    if read_log_settings(control.conn) != previous:
+        raise QueryAuditError(f"could not restore general_log/log_output on {control.settings.describe()}; "
+                              "run `query-audit restore`")
+
+
+def _statements_in_windows(rows, windows: list[_Window], own_threads: set[int], plan: CapturePlan,
+                           settings: ConnectionSettings) -> tuple[list[Statement], int, int]:
+    """Log rows to statements; each keeps the request whose window holds it. Rows of other connections
+    between or after the windows are someone else's traffic: counted, then left out."""
+    extractor = StatementExtractor(noise=plan.noise, keep_noise=plan.keep_noise, exclude_threads=own_threads,
+                                   users=[plan.client_user] if plan.client_user else None)
+    statements: list[Statement] = []
+    outside = 0
+    for event_time, row in rows:
+        # Every row goes through the extractor, so Connect/Init DB rows keep each thread's database right.
+        statement = extractor.feed(row)
+        if statement is None:
+            continue
+        window = next((w for w in windows if w.start <= event_time <= w.end), None)
+        if window is None:
+            outside += 1
+            continue
+        if statement.database is None and settings.database:
+            # A pooled connection opened before the log was on: its database is the DSN's, most likely.
+            statement = replace(statement, database=settings.database)
+        statements.append(replace(statement, request=window.request))
+    return statements, extractor.noise_dropped, outside
