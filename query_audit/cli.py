@@ -1,0 +1,292 @@
+"""The command line. Each command parses its options, builds the objects the core needs, calls it once,
+and writes the report; errors become exit codes in one place (`main`):
+
+    0  done, nothing for the gate        1  the gate found something new
+    2  usage or environment error (bad option, server unreachable, bad password, missing privilege)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from query_audit import __version__
+from query_audit.errors import QueryAuditError
+
+EXIT_OK, EXIT_GATE, EXIT_ERROR = 0, 1, 2
+
+
+# ------------------------------------------------------------------------------------------------
+# Shared option groups
+# ------------------------------------------------------------------------------------------------
+
+
+def connection_options(func):
+    func = click.option("--defaults-file", type=click.Path(dir_okay=False),
+                        help="MySQL option file whose [client] group gives user, password, host, port, socket "
+                             "(default: ~/.my.cnf when it exists).")(func)
+    func = click.option("--dsn", envvar="QUERY_AUDIT_DSN", show_envvar=True,
+                        help="mysql://user:password@host:port/database (URL-quoted parts; "
+                             "?socket=/path, ?ssl_ca=/path).")(func)
+    return func
+
+
+def output_options(func):
+    from query_audit.report import Format
+
+    func = click.option("-v", "--verbose", "verbose", count=True, help="Show more (each query's plan).")(func)
+    func = click.option("-q", "--quiet", "quiet", is_flag=True, help="Show the verdict and findings only.")(func)
+    func = click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
+                        help="Write the report to FILE instead of standard output.")(func)
+    func = click.option("--format", "fmt", type=click.Choice([f.value for f in Format]),
+                        help="Report format (default: rich on a terminal, text otherwise; or the configured one).")(func)
+    return func
+
+
+def capture_options(func):
+    """Where the statements come from when a server is captured live: endpoints, or a command."""
+    options = [
+        click.option("--endpoint", "endpoints", multiple=True, metavar="URL",
+                     help="An endpoint to request (repeatable)."),
+        click.option("--method", help="HTTP method (default GET, or POST with --data)."),
+        click.option("--header", "-H", "headers", multiple=True, metavar="'Name: value'",
+                     help="A request header (repeatable)."),
+        click.option("--data", help="Request body: TEXT, or @FILE to read it from a file."),
+        click.option("--repeat", type=click.IntRange(1, 10_000), default=1, show_default=True,
+                     help="Send each request this many times."),
+        click.option("--timeout", type=click.FloatRange(0.1), default=30.0, show_default=True,
+                     help="Seconds to wait for each request (or for --run)."),
+        click.option("--run", "command", metavar="COMMAND",
+                     help="Capture what a command sends (a test suite, a script) instead of endpoints."),
+        click.option("--client-user", help="Keep only this database user's statements (a shared server)."),
+        click.option("--keep-noise", is_flag=True, help="Keep driver and ORM noise (SET NAMES, SELECT 1, ...)."),
+        click.option("--noise", "noise_patterns", multiple=True, metavar="REGEX",
+                     help="Another statement pattern to drop as noise (repeatable)."),
+        click.option("--save", type=click.Path(dir_okay=False, writable=True),
+                     help="Keep the raw capture (JSON) for `query-audit analyze` later."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def advice_options(func):
+    func = click.option("--i-understand-this-creates-indexes", "disposable", is_flag=True,
+                        help="Confirm the server is disposable: --verify creates and drops indexes on it.")(func)
+    func = click.option("--verify", is_flag=True,
+                        help="Prove each suggested index: create it, EXPLAIN again, drop it. Opt-in; needs "
+                             "--i-understand-this-creates-indexes.")(func)
+    return func
+
+
+# ------------------------------------------------------------------------------------------------
+# Commands
+# ------------------------------------------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="query-audit")
+def cli():
+    """Find why an endpoint hurts a MySQL-compatible database, and gate CI on new full-table scans.
+
+    \b
+    capture   turn on the general log, replay endpoints, analyze what they sent, restore the server
+    analyze   the same analysis on general/slow log files and saved captures
+    check     fail CI (exit 1) on findings that are not in the baseline
+    baseline  create or update the baseline that `check` compares with
+    restore   put back the log settings an interrupted capture left changed
+    sandbox   start or stop a throwaway server
+    """
+
+
+@cli.command()
+@connection_options
+@capture_options
+@advice_options
+@output_options
+def capture(**opts):
+    """Capture what endpoints (or a command) send to the server, then EXPLAIN and advise.
+
+    The general log is switched on with TABLE output for the capture only, and the previous values are
+    put back on every path out (errors, Ctrl-C, SIGTERM, a lost connection). Needs SUPER (MariaDB) or
+    SYSTEM_VARIABLES_ADMIN (MySQL 8), unless the log already writes to the table.
+
+    \b
+    Example:
+      query-audit capture --dsn mysql://root@127.0.0.1:3306/shop \\
+          --endpoint http://localhost:8000/customers/42/orders
+    """
+    from query_audit import workflow
+
+    request = workflow.capture_request(opts, require_inputs=True)
+    report = workflow.report_for(request)
+    _emit(report, opts)
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
+@connection_options
+@advice_options
+@click.option("--keep-noise", is_flag=True, help="Keep driver and ORM noise.")
+@click.option("--noise", "noise_patterns", multiple=True, metavar="REGEX", help="Another noise pattern (repeatable).")
+@output_options
+def analyze(sources, **opts):
+    """Analyze general log files, slow log files or saved captures (`-` reads standard input).
+
+    The format of each file is detected from its content. Without a connection (--dsn, QUERY_AUDIT_DSN or an
+    option file) the analysis is static: fingerprints, counts and batching patterns; with one, the schema is
+    read and each distinct statement is EXPLAINed too.
+
+    \b
+    Example:
+      query-audit analyze /var/log/mysql/general.log --format json
+    """
+    from query_audit import workflow
+
+    request = workflow.file_request(sources, opts)
+    report = workflow.report_for(request)
+    _emit(report, opts)
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, metavar="[SOURCE...]")
+@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False),
+              help="The baseline file (default: the configured one, or .query-audit-baseline.json).")
+@click.option("--fail-on", "fail_on", multiple=True, metavar="RULE",
+              help="A rule whose new findings fail the check (repeatable; default full_table_scan).")
+@connection_options
+@capture_options
+@advice_options
+@output_options
+def check(sources, baseline_path, fail_on, **opts):
+    """Exit 1 if a gating finding is not in the baseline; 0 if nothing is new; 2 on errors.
+
+    Inputs are those of `capture` (endpoints or --run) or of `analyze` (files).
+
+    \b
+    Example:
+      query-audit check --baseline .query-audit-baseline.json --dsn "$DSN" \\
+          --endpoint http://localhost:8000/products?category=3 --format sarif -o query-audit.sarif
+    """
+    from query_audit import workflow
+
+    request = workflow.any_request(sources, opts)
+    outcome = workflow.check(request, baseline_path, fail_on)
+    _emit(outcome.report, opts, gate=outcome.gate)
+    click.echo(outcome.verdict, err=True)
+    sys.exit(EXIT_OK if outcome.gate.passed else EXIT_GATE)
+
+
+@cli.group()
+def baseline():
+    """Create or update the baseline `check` compares with: findings the team has accepted."""
+
+
+def _baseline_command(name: str, help_text: str):
+    @baseline.command(name=name, help=help_text)
+    @click.argument("sources", nargs=-1, metavar="[SOURCE...]")
+    @click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False),
+                  help="The baseline file (default: the configured one, or .query-audit-baseline.json).")
+    @click.option("--fail-on", "fail_on", multiple=True, metavar="RULE",
+                  help="Rules the baseline records (repeatable; default: the gating rules).")
+    @click.option("--reason", default="", help="Why these findings are accepted (stored with new entries).")
+    @connection_options
+    @capture_options
+    @advice_options
+    def command(sources, baseline_path, fail_on, reason, **opts):
+        from query_audit import workflow
+
+        request = workflow.any_request(sources, opts)
+        message = workflow.write_baseline(request, baseline_path, fail_on, reason, update=(name == "update"))
+        click.echo(message, err=True)
+
+    return command
+
+
+_baseline_command("create", "Write a new baseline from the current findings (overwrites the file).")
+_baseline_command("update", "Add new findings to the baseline and remove the fixed ones, keeping reasons.")
+
+
+@cli.command()
+@connection_options
+def restore(**opts):
+    """Put back general_log and log_output from the state file an interrupted capture left.
+
+    Use the same connection options as the capture. Nothing happens when there is no state file.
+    """
+    from query_audit import workflow
+
+    click.echo(workflow.restore(opts), err=True)
+
+
+@cli.group()
+def sandbox():
+    """A throwaway MySQL-compatible server: Docker (MySQL 8) where an engine runs, else local binaries."""
+
+
+@sandbox.command("up")
+@click.option("--engine", type=click.Choice(["auto", "docker", "local"]), default="auto", show_default=True)
+def sandbox_up(engine):
+    """Start a sandbox and print its DSN (root, no password, 127.0.0.1 only)."""
+    from query_audit import workflow
+
+    click.echo(workflow.sandbox_up(engine))
+
+
+@sandbox.command("down")
+def sandbox_down():
+    """Stop the sandbox and delete its data."""
+    from query_audit import workflow
+
+    click.echo(workflow.sandbox_down(), err=True)
+
+
+@sandbox.command("status")
+def sandbox_status():
+    """Say whether a sandbox runs, and its DSN."""
+    from query_audit import workflow
+
+    click.echo(workflow.sandbox_status())
+
+
+# ------------------------------------------------------------------------------------------------
+# Output and errors
+# ------------------------------------------------------------------------------------------------
+
+
+def _emit(report, opts, gate=None) -> None:
+    from query_audit import workflow
+
+    text = workflow.render_report(report, opts, gate=gate)
+    if opts.get("output"):
+        try:
+            Path(opts["output"]).write_text(text)
+        except OSError as exc:
+            raise QueryAuditError(f"cannot write {opts['output']}: {exc.strerror}") from None
+        click.echo(f"report written to {opts['output']}", err=True)
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
+
+
+def main(argv=None) -> None:
+    """Entry point: errors the user can fix are one line on stderr and exit 2, never a traceback."""
+    try:
+        cli.main(args=argv, prog_name="query-audit", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("query-audit: interrupted", err=True)
+        sys.exit(EXIT_ERROR)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_ERROR)
+    except QueryAuditError as exc:
+        click.echo(f"query-audit: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("query-audit: interrupted", err=True)
+        sys.exit(EXIT_ERROR)
+    except BrokenPipeError:
+        sys.exit(EXIT_OK)

@@ -1,0 +1,300 @@
+"""What each command does, between the CLI's options and the core: build the inputs, run the pipeline,
+apply the configuration, compare with the baseline. Returns records and messages; prints nothing but
+progress (on stderr)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from query_audit.connection import ConnectionSettings, resolve_settings
+from query_audit.errors import QueryAuditError
+from query_audit.model import Report
+
+DEFAULT_BASELINE = ".query-audit-baseline.json"
+
+
+@dataclass(frozen=True)
+class Request:
+    """Everything needed to produce one report, from a live capture or from files."""
+
+    settings: ConnectionSettings | None
+    config: object
+    sources: tuple[str, ...] = ()
+    plan: object | None = None  # capture.session.CapturePlan for a live capture
+    save: str | None = None
+    verify: bool = False
+    keep_noise: bool = False
+    noise_patterns: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _config(opts: dict):
+    from query_audit.config import load_config
+
+    return load_config(Path.cwd(), os.environ)
+
+
+def _settings(opts: dict, required: bool) -> ConnectionSettings | None:
+    explicit = opts.get("dsn") or opts.get("defaults_file") or os.environ.get("QUERY_AUDIT_DSN")
+    if not explicit and not required:
+        return None
+    return resolve_settings(opts.get("dsn"), opts.get("defaults_file"))
+
+
+def _check_verify(opts: dict) -> bool:
+    if opts.get("verify") and not opts.get("disposable"):
+        raise click.UsageError("--verify creates and drops indexes on the server; it runs only with "
+                               "--i-understand-this-creates-indexes (use it on a disposable copy, never production)")
+    return bool(opts.get("verify"))
+
+
+def _noise_filter(config, opts: dict):
+    from query_audit.capture.noise import NoiseFilter
+
+    extra = tuple(getattr(config, "noise", ()) or ()) + tuple(opts.get("noise_patterns") or ())
+    try:
+        return NoiseFilter(extra=extra)
+    except Exception as exc:  # a bad user regex: name it
+        raise QueryAuditError(f"invalid noise pattern: {exc}") from None
+
+
+def capture_request(opts: dict, require_inputs: bool = True) -> Request:
+    from query_audit.capture.replay import build_requests
+    from query_audit.capture.session import CapturePlan
+
+    endpoints, command = tuple(opts.get("endpoints") or ()), opts.get("command")
+    if endpoints and command:
+        raise click.UsageError("give --endpoint or --run, not both")
+    if require_inputs and not endpoints and not command:
+        raise click.UsageError("nothing to capture: give --endpoint URL (repeatable) or --run COMMAND")
+    config = _config(opts)
+    settings = _settings(opts, required=True)
+    plan = CapturePlan(
+        requests=tuple(build_requests(endpoints, opts.get("method"), tuple(opts.get("headers") or ()),
+                                      opts.get("data"))),
+        command=command,
+        repeat=opts.get("repeat") or 1,
+        timeout=opts.get("timeout") or 30.0,
+        client_user=opts.get("client_user"),
+        keep_noise=bool(opts.get("keep_noise")),
+        noise=_noise_filter(config, opts),
+    )
+    return Request(settings=settings, config=config, plan=plan, save=opts.get("save"), verify=_check_verify(opts),
+                   keep_noise=bool(opts.get("keep_noise")))
+
+
+def file_request(sources, opts: dict) -> Request:
+    config = _config(opts)
+    return Request(settings=_settings(opts, required=False), config=config, sources=tuple(sources),
+                   verify=_check_verify(opts), keep_noise=bool(opts.get("keep_noise")),
+                   noise_patterns=tuple(opts.get("noise_patterns") or ()))
+
+
+def any_request(sources, opts: dict) -> Request:
+    if sources and (opts.get("endpoints") or opts.get("command")):
+        raise click.UsageError("give log files, or --endpoint/--run, not both")
+    if sources:
+        return file_request(sources, opts)
+    return capture_request(opts, require_inputs=True)
+
+
+def report_for(request: Request) -> Report:
+    """Capture or read the statements, then run the one pipeline on them."""
+    from query_audit.pipeline import AnalysisOptions, analyze_statements
+
+    config = request.config
+    options = AnalysisOptions(settings=request.settings, thresholds=config.thresholds, verify=request.verify)
+    with progress_on_stderr() as progress:
+        options.progress = progress
+        if request.plan is not None:
+            from query_audit.capture.saved import save_capture
+            from query_audit.capture.session import run_capture
+
+            result = run_capture(request.settings, request.plan, progress=progress)
+            if request.save:
+                save_capture(request.save, result.statements, server=result.server, source=result.source,
+                             noise_dropped=result.noise_dropped)
+            notes = result.notes + tuple(
+                f"{o.what} answered HTTP {o.status}" for o in result.outcomes
+                if request.plan.command is None and o.status >= 400)
+            report = analyze_statements(result.statements, result.source, options, noise_dropped=result.noise_dropped,
+                                        server=result.server, notes=notes)
+        else:
+            from query_audit.sources import open_sources
+
+            stream = open_sources(list(request.sources), keep_noise=request.keep_noise,
+                                  noise=_noise_filter(config, {"noise_patterns": request.noise_patterns}))
+            report = analyze_statements(stream.statements, stream.source, options, server=stream.server)
+            # The stream's counters are final only once it has been read to the end.
+            from dataclasses import replace
+
+            report = replace(report, summary=replace(report.summary, noise_dropped=stream.noise_dropped,
+                                                     skipped_lines=stream.skipped_lines))
+    return apply_config(report, config)
+
+
+def apply_config(report: Report, config) -> Report:
+    """Drop what the configuration ignores: disabled rules, ignored query ids or SQL patterns."""
+    from dataclasses import replace
+
+    if hasattr(config, "filter_findings"):
+        return replace(report, findings=tuple(config.filter_findings(report)))
+    return report
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    report: Report
+    gate: object
+    verdict: str
+
+
+def _gating_rules(config, fail_on) -> tuple[str, ...]:
+    rules = tuple(fail_on) or tuple(getattr(config, "fail_on", ()) or ("full_table_scan",))
+    from query_audit.advise import RULES
+
+    known = {rule.id if hasattr(rule, "id") else rule for rule in RULES}
+    unknown = [rule for rule in rules if rule not in known]
+    if unknown:
+        raise click.UsageError(f"unknown rule {unknown[0]!r} in --fail-on; known: {', '.join(sorted(known))}")
+    return rules
+
+
+def _baseline_path(config, path: str | None) -> Path:
+    return Path(path or getattr(config, "baseline", None) or DEFAULT_BASELINE)
+
+
+def check(request: Request, baseline_path: str | None, fail_on) -> CheckOutcome:
+    from query_audit.gate.baseline import compare, load_baseline
+
+    rules = _gating_rules(request.config, fail_on)
+    path = _baseline_path(request.config, baseline_path)
+    baseline = load_baseline(path)  # before the capture: a missing baseline should not cost a replay
+    report = report_for(request)
+    gate = compare(report, baseline, rules)
+    if gate.passed:
+        verdict = f"query-audit: gate passed ({len(gate.known)} known, {len(gate.fixed)} fixed)"
+    else:
+        names = ", ".join(f"{f.rule} on {f.table or '?'} ({f.query_id})" for f in gate.new)
+        verdict = f"query-audit: gate failed: {len(gate.new)} new finding(s): {names}"
+    return CheckOutcome(report, gate, verdict)
+
+
+def write_baseline(request: Request, baseline_path: str | None, fail_on, reason: str, update: bool) -> str:
+    from query_audit.gate.baseline import compare, create_baseline, load_baseline, save_baseline, update_baseline
+
+    rules = _gating_rules(request.config, fail_on)
+    path = _baseline_path(request.config, baseline_path)
+    old = load_baseline(path) if update else None
+    report = report_for(request)
+    if update:
+        gate = compare(report, old, rules)
+        new_baseline = update_baseline(old, report, rules, reason=reason)
+        save_baseline(path, new_baseline)
+        return (f"baseline {path} updated: {len(gate.new)} added, {len(gate.fixed)} fixed and removed, "
+                f"{len(gate.known)} kept")
+    new_baseline = create_baseline(report, rules, reason=reason)
+    save_baseline(path, new_baseline)
+    return f"baseline {path} written with {len(new_baseline.entries)} entries"
+
+
+def restore(opts: dict) -> str:
+    from query_audit.capture.log_settings import restore_from_state, state_path
+
+    settings = _settings(opts, required=True)
+    path = state_path(settings)
+    state = restore_from_state(settings, path)
+    if state is None:
+        return f"nothing to restore for {settings.describe()} (no state file at {path})"
+    return (f"restored general_log={'ON' if state.previous.general_log else 'OFF'} and "
+            f"log_output={state.previous.log_output} on {settings.describe()}")
+
+
+# ------------------------------------------------------------------------------------------------
+# Sandbox
+# ------------------------------------------------------------------------------------------------
+
+
+def _sandbox_record() -> Path:
+    from query_audit.capture.log_settings import state_dir
+
+    return state_dir() / "sandbox.json"
+
+
+def sandbox_up(engine: str) -> str:
+    from query_audit.sandbox.base import SandboxInfo, start_sandbox
+
+    record = _sandbox_record()
+    if record.exists():
+        info = SandboxInfo.from_json(record.read_text())
+        raise QueryAuditError(f"a sandbox already runs ({info.dsn}); `query-audit sandbox down` first")
+    sandbox = start_sandbox(engine)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(sandbox.info.to_json())
+    return sandbox.info.dsn
+
+
+def sandbox_down() -> str:
+    from query_audit.sandbox.base import SandboxInfo, stop_sandbox
+
+    record = _sandbox_record()
+    if not record.exists():
+        return "no sandbox runs"
+    info = SandboxInfo.from_json(record.read_text())
+    stop_sandbox(info)
+    record.unlink()
+    return f"sandbox stopped ({info.kind}, {info.dsn})"
+
+
+def sandbox_status() -> str:
+    from query_audit.sandbox.base import SandboxInfo
+
+    record = _sandbox_record()
+    if not record.exists():
+        return "no sandbox runs"
+    info = SandboxInfo.from_json(record.read_text())
+    return f"{info.kind} sandbox ({info.flavor}) at {info.dsn}"
+
+
+# ------------------------------------------------------------------------------------------------
+# Rendering and progress
+# ------------------------------------------------------------------------------------------------
+
+
+def render_report(report: Report, opts: dict, gate=None) -> str:
+    from query_audit.report import Format, default_format, render
+
+    config = _config(opts)
+    fmt = opts.get("fmt") or getattr(config, "format", None)
+    if fmt:
+        fmt = Format(fmt)
+    else:
+        fmt = Format.TEXT if opts.get("output") else default_format(sys.stdout)
+    verbosity = -1 if opts.get("quiet") else int(opts.get("verbose") or 0)
+    return render(report, fmt, verbosity=verbosity, gate=gate)
+
+
+@contextmanager
+def progress_on_stderr():
+    """A rich progress bar on stderr when it is a terminal; silence otherwise (CI logs stay clean)."""
+    if not sys.stderr.isatty() or os.environ.get("TERM") == "dumb":
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        tasks: dict[str, int] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total or None)
+            bar.update(tasks[stage], completed=done, total=total or None)
+
+        yield update

@@ -1,0 +1,52 @@
+"""The command line's contract: every command has help, usage errors are exit 2 with one line."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from query_audit.cli import cli
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def all_commands(group: click.Group, prefix=()):
+    for name, command in group.commands.items():
+        yield prefix + (name,), command
+        if isinstance(command, click.Group):
+            yield from all_commands(command, prefix + (name,))
+
+
+@pytest.mark.parametrize("path", [path for path, _ in all_commands(cli)], ids=" ".join)
+def test_every_command_has_help(path):
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    assert result.exit_code == 0
+    assert "Usage:" in result.output
+    command = dict(all_commands(cli))[path]
+    assert (command.help or "").strip(), f"{' '.join(path)} has no help text"
+
+
+def run(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "query_audit", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=120, env=env)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["capture", "--dsn", "mysql://root@127.0.0.1:9/x"], "nothing to capture"),
+    (["capture", "--dsn", "mysql://root@127.0.0.1:9/x", "--endpoint", "http://a", "--run", "true"], "not both"),
+    (["capture", "--dsn", "mysql://root@127.0.0.1:9/x", "--endpoint", "ftp://a"], "invalid endpoint"),
+    (["capture", "--dsn", "mysql://root@127.0.0.1:9/x", "--endpoint", "http://a", "-H", "nocolon"], "invalid header"),
+    (["capture", "--dsn", "mysql://root@127.0.0.1:9/x", "--run", "true", "--verify"],
+     "--i-understand-this-creates-indexes"),
+    (["analyze", "/nonexistent/general.log"], "/nonexistent/general.log"),
+    (["capture", "--dsn", "postgres://x@y/z", "--run", "true"], "invalid DSN"),
+    (["no-such-command"], "No such command"),
+])
+def test_usage_and_input_errors_exit_2_without_traceback(args, message):
+    done = run(*args)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
