@@ -27,15 +27,23 @@ import re
 
 from query_audit.model import Kind
 
-# One literal: a quoted string (with an optional hex/bit/national prefix or charset introducer),
-# a hex/bit/decimal number with an optional sign attached to it, or NULL / TRUE / FALSE.
-# The lookbehinds keep digits that belong to an identifier (`t_2024`, `db2.t1`) out of it.
-_LITERAL_BODY = r"""
-    (?:(?<![\w$])(?:[xXbBnN]|_[A-Za-z0-9]+))?'(?:[^'\\]|\\.|'')*'
-  | "(?:[^"\\]|\\.|"")*"
-  | (?:(?<![\w$)\]?'"`])[+-])?(?<![\w$.])
-    (?:0x[0-9a-fA-F]+|0b[01]+|(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)(?![\w$])
-  | (?<![\w$.@])(?:[Nn][Uu][Ll][Ll]|[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])(?![\w$])
+# One literal: a quoted string, or a decimal/hex/bit number with an optional sign attached to it.
+# (NULL, TRUE and FALSE become `?` in `_normalize_template`: letters are too common to start a
+# literal here, and a statement shape then serves all its NULLs.) The pattern starts with one character class so that the regex engine can skip
+# every other position quickly; the lookbehinds then look at the character before that first one,
+# which keeps digits that belong to an identifier (`t_2024`, `db2.t1`) out of it. A string's
+# prefix (`x'1F'`, `_utf8mb4'a'`) is folded into its `?` later, in `_normalize_template`.
+_NUMBER = r"(?:0[xX][0-9a-fA-F]+|0[bB][01]+|(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)(?![\w$])"
+_LITERAL_BODY = rf"""
+    [-+'"\d.]
+    (?:
+        (?<=')(?:[^'\\]|\\.|'')*'
+      | (?<=")(?:[^"\\]|\\.|"")*"
+      | (?<=[+-])(?<![\w$)\]?'"`][+-]){_NUMBER}
+      | (?<=0)(?<![\w$.]0)(?:[xX][0-9a-fA-F]+|[bB][01]+)(?![\w$])
+      | (?<=\d)(?<![\w$.]\d)\d*(?:\.\d*)?(?:[eE][+-]?\d+)?(?![\w$])
+      | (?<=\.)(?<![\w$.]\.)\d+(?:[eE][+-]?\d+)?(?![\w$])
+    )
 """
 # Splitting on a capturing group gives the text between literals and the literals in one pass.
 _LITERAL_SPLIT = re.compile(f"({_LITERAL_BODY})", re.X | re.S)
@@ -50,7 +58,6 @@ _TOKEN = re.compile(
     """,
     re.X | re.S,
 )
-_NEEDS_TOKENIZER = ("`", "/*", "--", "#")
 
 _MULTI_ROW_VALUES = re.compile(
     r"(\bvalues?\s*\((?:[^()]|\([^()]*\))*\))(?:\s*,\s*\((?:[^()]|\([^()]*\))*\))+"
@@ -59,9 +66,11 @@ _LIST_OF_LITERALS = re.compile(r"\b(in|values?)(?:[\s,]*\([\s?,]*\))+")
 _LIMIT = re.compile(r"\blimit \?(?:, ?\?| offset \?)?")
 _ASC = re.compile(r"\s+asc\b")
 _UNION_REPEAT = re.compile(r"\b(select\s.*?)(?:(\sunion(?:\sall)?)\s\1)+")
+_NULL_TRUE_FALSE = re.compile(r"(?<![\w$.@`])(?:null|true|false)(?![\w$`])")
+_STRING_PREFIX = re.compile(r"(?<![\w$])(?:[xbn]|_[a-z0-9]+)\?")  # x'1F', b'01', N'a', _utf8mb4'a'
 _USE = re.compile(r"use \S+")
 _CALL = re.compile(r"call\s+([^\s(]+)")
-_MYSQLDUMP = re.compile(r"SELECT /\*!40001 SQL_NO_CACHE \*/ \* FROM `")
+_MYSQLDUMP = re.compile(r"SELECT /\*!\? SQL_NO_CACHE \*/ \* FROM `")  # its version number is a `?` by now
 
 _TEMPLATE_CACHE: dict[str, str] = {}
 _TEMPLATE_CACHE_SIZE = 20_000  # shapes, not statements: a log rarely has more than a few thousand
@@ -90,7 +99,7 @@ def query_id(fingerprint: str) -> str:
 
 def _split(sql: str) -> tuple[str, list[str]]:
     """The statement with `?` for each literal and comments removed, and the literals themselves."""
-    if not any(marker in sql for marker in _NEEDS_TOKENIZER):
+    if not ("`" in sql or "/*" in sql or "--" in sql or "#" in sql):
         parts = _LITERAL_SPLIT.split(sql)
         return "?".join(parts[0::2]), parts[1::2]
     literals: list[str] = []
@@ -125,6 +134,10 @@ def _normalize_template(template: str) -> str:
     call = _CALL.match(text)
     if call:
         return "call " + call.group(1)
+    if "null" in text or "true" in text or "false" in text:
+        text = _NULL_TRUE_FALSE.sub("?", text)
+    if "?" in text:
+        text = _STRING_PREFIX.sub("?", text)
     if "value" in text:
         text = _MULTI_ROW_VALUES.sub(r"\1", text)
     if "(" in text:
