@@ -78,31 +78,37 @@ class Digest:
             key = hash(("?", self._unknown_values))
         else:
             key = hash(values)
-        if len(group.values) < self.max_values:
-            group.values.add(key)
-        if statement.database is not None and statement.database not in group.databases:
-            if len(group.databases) < 100:
-                group.databases[statement.database] = None
+        group_values = group.values
+        if len(group_values) < self.max_values:
+            group_values.add(key)
+        database = statement.database
+        if database is not None and database not in group.databases and len(group.databases) < 100:
+            group.databases[database] = None
         if statement.query_time is not None or statement.rows_examined is not None:
             self._add_timings(group, statement)
 
         request = statement.request
-        unit_name = f"request {request}" if request is not None else f"thread {statement.thread_id}"
-        unit = group.units.get(unit_name)
+        unit_name = f"thread {statement.thread_id}" if request is None else f"request {request}"
+        units = group.units
+        unit = units.get(unit_name)
         if unit is None:
-            if request is None and len(group.units) >= 2 * self.max_thread_units:
+            if request is None and len(units) >= 2 * self.max_thread_units:
                 self._prune_units(group)
             unit = group.units[unit_name] = _Unit()
         unit.count += 1
-        if len(unit.values) < self.max_unit_values:
-            unit.values.add(key)
-        if len(unit.samples) < self.max_samples and sql not in unit.samples:
-            unit.samples.append(sql)
+        unit_values = unit.values
+        if len(unit_values) < self.max_unit_values:
+            unit_values.add(key)
+        samples = unit.samples
+        if len(samples) < self.max_samples and sql not in samples:
+            samples.append(sql)
 
-        if group.kind in _WRITES:
+        kind = group.kind
+        if kind is Kind.SELECT:
+            if unit_name in self._writers:
+                group.after_write += 1
+        elif kind in _WRITES:
             self._mark_writer(unit_name)
-        elif group.kind is Kind.SELECT and unit_name in self._writers:
-            group.after_write += 1
 
     def groups(self) -> list[QueryGroup]:
         return [self._query_group(group) for group in self._groups.values()]

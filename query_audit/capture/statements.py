@@ -24,6 +24,8 @@ _CONNECT = re.compile(r"(?P<user>[^@\s]*)@(?P<host>\S*)(?:\s+as\s+\S+)?\s+on\s+(
 _USER_HOST = re.compile(r"\s*([^\[\s@]*)\[")
 _USE = re.compile(r"\s*use\s+(`(?:[^`]|``)+`|[^\s;`]+)\s*;?\s*\Z", re.I)
 _SQL_PREPARED = re.compile(r"\s*(?:PREPARE|EXECUTE|DEALLOCATE|DROP\s+PREPARE)\s", re.I)
+# The first letters of the Query rows that need a closer look: PREPARE, EXECUTE, DEALLOCATE, DROP, USE.
+_SPECIAL_START = frozenset("PpEeDdUu \t\r\n")
 # What is left of a statement once strings, quoted names and comments are out: a `?` there is a
 # placeholder of a prepared statement.
 _QUOTED_OR_COMMENT = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|`[^`]*`|/\*.*?\*/|--\s[^\n]*|\#[^\n]*""", re.S)
@@ -55,16 +57,19 @@ class StatementExtractor:
 
     def feed(self, row: LogRow, request: int | None = None) -> Statement | None:
         """The statement this row is, or None when it is not one (or is filtered out)."""
-        thread_id = row.thread_id
+        return self.feed_fields(row.thread_id, row.command, row.argument, row.time, row.user_host, request)
+
+    def feed_fields(self, thread_id: int, command: str, argument: str, time: str | None = None,
+                    user_host: str = "", request: int | None = None) -> Statement | None:
+        """`feed` for a row given as its fields: a log file's reader saves building a LogRow per line."""
         if thread_id in self.exclude_threads:
             return None
-        command = row.command
         if command in STATEMENT_COMMANDS:
-            return self._statement(row, request)
+            return self._statement(thread_id, command, argument, time, user_host, request)
         if command == "Connect" or command == "Change user":
-            self._connect(thread_id, row.argument)
+            self._connect(thread_id, argument)
         elif command == "Init DB":
-            self._thread(thread_id).database = row.argument.strip() or None
+            self._thread(thread_id).database = argument.strip() or None
         elif command == "Quit":
             self._threads.pop(thread_id, None)  # thread ids are reused; and this keeps memory flat
         return None
@@ -86,33 +91,29 @@ class StatementExtractor:
             return
         self._threads[thread_id] = _Thread(match.group("db") or None, match.group("user") or None)
 
-    def _statement(self, row: LogRow, request: int | None) -> Statement | None:
-        sql = row.argument
-        thread = self._threads.get(row.thread_id)
+    def _statement(self, thread_id: int, command: str, sql: str, time: str | None, user_host: str,
+                   request: int | None) -> Statement | None:
+        thread = self._threads.get(thread_id)
         if thread is None:
-            thread = self._threads[row.thread_id] = _Thread()
+            thread = self._threads[thread_id] = _Thread()
         user = thread.user
-        if row.user_host:
-            found = _USER_HOST.match(row.user_host)
+        if user_host:
+            found = _USER_HOST.match(user_host)
             if found and found.group(1):
                 user = thread.user = found.group(1)
         if self.users is not None and user not in self.users:
             return None
-        head = sql[:12].lstrip()[:4].lower()
-        if row.command == "Query":
-            if not head:
+        if command == "Query" and (not sql or sql[0] in _SPECIAL_START):
+            if not sql.strip() or _SQL_PREPARED.match(sql):
                 return None
-            if head in ("prep", "exec", "deal", "drop") and _SQL_PREPARED.match(sql):
-                return None
-            if head.startswith("use"):
-                used = _USE.match(sql)
-                if used:
-                    thread.database = used.group(1).strip("`").replace("``", "`")
+            used = _USE.match(sql)
+            if used:
+                thread.database = used.group(1).strip("`").replace("``", "`")
         if self.noise is not None and self.noise.is_noise(sql):
             self.noise_dropped += 1
             return None
-        return Statement(sql, row.thread_id, thread.database, row.time, row.command, request, user,
-                         row.command == "Execute" and has_placeholders(sql))
+        return Statement(sql, thread_id, thread.database, time, command, request, user,
+                         command == "Execute" and has_placeholders(sql))
 
 
 def has_placeholders(sql: str) -> bool:

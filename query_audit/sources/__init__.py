@@ -112,9 +112,9 @@ def open_sources(paths: list[str], *, keep_noise: bool = False, noise: NoiseFilt
 
 
 def _extract(reader: GeneralLogReader, extractor: StatementExtractor) -> Iterator[Statement]:
-    feed = extractor.feed
-    for row in reader:
-        statement = feed(row)
+    feed = extractor.feed_fields
+    for thread_id, command, argument, time in reader.entries():
+        statement = feed(thread_id, command, argument, time)
         if statement is not None:
             yield statement
 

@@ -1,0 +1,147 @@
+"""`make bench`: time query-audit against pt-query-digest on generated general logs of 100k and 1M statements.
+
+For each size and file format it generates the log into bench/out/ (once; --regenerate to redo),
+runs query-audit in a child process and, when pt-query-digest is installed, pt-query-digest on
+the same file, measuring wall time and the child's peak RSS (os.wait4). It prints a table and
+writes bench/out/results.json.
+
+`--path cli` times `python -m query_audit analyze FILE --format json` (what a user runs);
+`--path library` times the reading and grouping alone (open_sources + Digest), the part this
+benchmark is about; `auto` (the default) uses the CLI when its `analyze` command is there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.generate import FORMATS, write_log  # noqa: E402
+
+TARGET_SPEEDUP = 4.0
+TARGET_PEAK_MB = 150
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Benchmark query-audit against pt-query-digest.")
+    parser.add_argument("--sizes", default="100000,1000000", help="statements per log, comma-separated")
+    parser.add_argument("--formats", default=",".join(FORMATS), help="log formats: mariadb, mysql8")
+    parser.add_argument("--path", choices=("auto", "cli", "library"), default="auto")
+    parser.add_argument("--no-pt", action="store_true", help="do not run pt-query-digest")
+    parser.add_argument("--regenerate", action="store_true", help="write the logs again")
+    parser.add_argument("--out", default=str(HERE / "out"))
+    parser.add_argument("--library-child", metavar="FILE", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.library_child:
+        library_child(args.library_child)
+        return
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = choose_path(args.path)
+    pt = None if args.no_pt else shutil.which("pt-query-digest")
+    results = []
+    for size in (int(value) for value in args.sizes.split(",")):
+        for fmt in args.formats.split(","):
+            log = out / f"general-{size}-{fmt}.log"
+            if args.regenerate or not log.exists():
+                print(f"generating {log.name} ...", file=sys.stderr)
+                write_log(log, size, fmt)
+            print(f"timing query-audit ({path}) on {log.name} ...", file=sys.stderr)
+            ours = measure(query_audit_command(path, log))
+            theirs = None
+            if pt:
+                print(f"timing pt-query-digest on {log.name} ...", file=sys.stderr)
+                theirs = measure([pt, "--type", "genlog", "--output", "json", str(log)])
+            results.append(result_row(size, fmt, log, path, ours, theirs))
+
+    print(table(results))
+    document = {"machine": machine(), "pt_query_digest": pt_version(pt), "path": path, "results": results,
+                "targets": {"speedup": TARGET_SPEEDUP, "peak_rss_mb": TARGET_PEAK_MB}}
+    (out / "results.json").write_text(json.dumps(document, indent=2) + "\n")
+    print(f"wrote {out / 'results.json'}", file=sys.stderr)
+
+
+def choose_path(wanted: str) -> str:
+    if wanted != "auto":
+        return wanted
+    probe = subprocess.run([sys.executable, "-m", "query_audit", "analyze", "--help"], cwd=ROOT,
+                           capture_output=True, text=True)
+    return "cli" if probe.returncode == 0 else "library"
+
+
+def query_audit_command(path: str, log: Path) -> list[str]:
+    if path == "cli":
+        return [sys.executable, "-m", "query_audit", "analyze", str(log), "--format", "json"]
+    return [sys.executable, str(HERE / "run.py"), "--library-child", str(log)]
+
+
+def library_child(log: str) -> None:
+    """The reading and grouping of `analyze`, without parsing, EXPLAIN or the report."""
+    from query_audit.analyze.digest import Digest
+    from query_audit.sources import open_sources
+
+    stream = open_sources([log])
+    digest = Digest()
+    for statement in stream.statements:
+        digest.add(statement)
+    groups = digest.groups()
+    print(json.dumps({"statements": digest.statements, "groups": len(groups),
+                      "noise_dropped": stream.noise_dropped, "skipped_lines": stream.skipped_lines}))
+
+
+def measure(command: list[str]) -> dict:
+    """Wall time and peak RSS of one child process; its stdout is discarded (stderr kept for errors)."""
+    started = time.perf_counter()
+    with open(os.devnull, "wb") as devnull:
+        child = subprocess.Popen(command, cwd=ROOT, stdout=devnull, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        stderr = child.stderr.read().decode(errors="replace")
+        child.stderr.close()
+    seconds = time.perf_counter() - started
+    if child.returncode != 0:
+        raise SystemExit(f"{command[0]} failed ({child.returncode}): {stderr.strip().splitlines()[-1:]}")
+    return {"seconds": round(seconds, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+
+
+def result_row(size: int, fmt: str, log: Path, path: str, ours: dict, theirs: dict | None) -> dict:
+    row = {"statements": size, "format": fmt, "file_mb": round(log.stat().st_size / 2**20, 1), "path": path,
+           "query_audit_s": ours["seconds"], "query_audit_peak_mb": ours["peak_rss_mb"]}
+    if theirs:
+        row.update(pt_s=theirs["seconds"], pt_peak_mb=theirs["peak_rss_mb"],
+                   speedup=round(theirs["seconds"] / ours["seconds"], 2))
+    return row
+
+
+def table(results: list[dict]) -> str:
+    from tabulate import tabulate
+
+    headers = ["statements", "format", "file MB", "path", "query-audit s", "peak MB", "pt s", "pt peak MB", "speedup"]
+    rows = [[r["statements"], r["format"], r["file_mb"], r["path"], r["query_audit_s"], r["query_audit_peak_mb"],
+             r.get("pt_s", "-"), r.get("pt_peak_mb", "-"), r.get("speedup", "-")] for r in results]
+    return tabulate(rows, headers=headers)
+
+
+def machine() -> dict:
+    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()}
+
+
+def pt_version(pt: str | None) -> str | None:
+    if not pt:
+        return None
+    return subprocess.run([pt, "--version"], capture_output=True, text=True).stdout.strip()
+
+
+if __name__ == "__main__":
+    main()
