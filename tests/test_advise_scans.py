@@ -13,6 +13,8 @@ from query_audit.advise.rules import (
     temporary_table,
     unparsed_statement,
 )
+from query_audit.analyze.explain import explain_query
+from query_audit.analyze.sql_model import describe
 from query_audit.model import Severity, Thresholds
 
 T = Thresholds()
@@ -185,10 +187,13 @@ def test_estimate_after_uses_index_cardinality_when_the_equality_prefix_has_stat
     assert "idx_status" in finding.evidence["estimate_basis"]
 
 
-def test_estimate_without_statistics_says_it_is_a_guess():
+def test_estimate_without_statistics_says_it_is_a_guess_names_the_column_and_points_to_verify():
     q = query("SELECT * FROM orders WHERE customer_id = 7", row("orders", "ALL", 50_000))
     finding = missing_index.check([q], SCHEMAS, T)[0]
-    assert finding.evidence["estimated"] is True and "guess" in finding.message
+    assert finding.evidence["estimated"] is True
+    assert finding.message == ("`orders` has no index on (customer_id): 1 query examines ~50000 rows per execution, "
+                               "~5000 rows after (a guess: no statistics for customer_id; --verify measures it)")
+    assert finding.evidence["estimate_basis"] == "a guess: no statistics for customer_id; --verify measures it"
 
 
 @pytest.mark.parametrize("sql, reason", [
@@ -254,7 +259,27 @@ def test_unparsed_and_unexplained_statements_are_reported_with_why():
     static = query("SELECT * FROM orders WHERE id = 2")  # no plan and no error: EXPLAIN was not attempted
     findings = unparsed_statement.check([opaque, refused, static], SCHEMAS, T)
     assert [f.query_id for f in findings] == [opaque.group.id, refused.group.id]
-    assert "command denied" in findings[1].message
+    assert findings[0].message.startswith("CALL statement was not analysed: sqlglot")
+    assert findings[1].message == ("SELECT statement has no plan, so its scans and indexes were not checked: "
+                                   "EXPLAIN refused: command denied")
+
+
+@pytest.mark.parametrize("sql", [
+    "START TRANSACTION", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT sp1", "RELEASE SAVEPOINT sp1",
+    "SET autocommit = 0", "SET TRANSACTION ISOLATION LEVEL READ COMMITTED", "SHOW WARNINGS", "USE shop",
+    "LOCK TABLES orders WRITE", "UNLOCK TABLES", "CREATE TABLE t (a INT)",
+])
+def test_statements_that_never_have_a_plan_are_not_reported_as_unanalysed(sql):
+    # the reason exactly as the EXPLAIN stage records it for them
+    plan, error = explain_query(None, query(sql).group, describe(sql), {})
+    assert plan is None and error.startswith("not explained")
+    assert unparsed_statement.check([query(sql, error=error)], SCHEMAS, T) == []
+
+
+def test_a_write_sqlglot_cannot_model_is_reported_even_with_a_plan():
+    q = query("REPLACE INTO orders (id, status) VALUES (1, 'new')", row("orders", "ALL", None))
+    [finding] = unparsed_statement.check([q], SCHEMAS, T)
+    assert finding.message.startswith("REPLACE statement was not fully analysed: sqlglot reads REPLACE")
 
 
 def test_an_unindexable_query_is_explained_even_when_another_query_gets_an_index_on_the_table():

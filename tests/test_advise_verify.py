@@ -72,6 +72,24 @@ def test_verify_proves_the_suggested_index_and_drops_it_afterwards(events):
     assert index_names(conn) == {"PRIMARY"}
 
 
+def test_a_proven_index_states_the_measured_rows_after_instead_of_the_guess(events):
+    conn, database = events
+    queries, schemas = analyzed(conn, database, "SELECT * FROM events WHERE account_id = 42")
+    findings = advise(queries, schemas, Thresholds())
+    [guessed] = [f for f in findings if f.rule == "missing_index"]
+    guess = guessed.evidence["rows_after_estimate"]
+    assert guessed.evidence["estimated"] is True and f"~{guess} rows after (a guess" in guessed.message
+
+    [proven] = [f for f in verify_findings(conn, findings, queries, schemas) if f.rule == "missing_index"]
+
+    measured = proven.evidence["rows_after_verified"]
+    assert measured != guess
+    assert f"~{measured} rows after (measured by --verify" in proven.message
+    assert "guess" not in proven.message and f"~{guess} " not in proven.message
+    assert proven.evidence["rows_after_estimate"] is None and proven.evidence["estimated"] is False
+    assert proven.evidence["estimate_basis"].startswith("measured by --verify")
+
+
 def test_an_index_the_optimizer_ignores_is_marked_unverified_with_the_reason(events):
     conn, database = events
     # every row has kind = 'click': an index on it selects nothing, so a full scan stays cheaper

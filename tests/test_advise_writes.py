@@ -6,16 +6,18 @@ import pytest
 from advise_cases.build import loop, query, row, schemas, table, traditional_plan
 from conftest import reference_file
 
+from query_audit.advise import advise
 from query_audit.advise.rules import (
     redundant_index,
     write_amplification,
     write_not_by_primary_key,
 )
-from query_audit.model import Severity, Thresholds
+from query_audit.model import Report, Severity, SourceInfo, Summary, Thresholds
+from query_audit.report import Format, render
 
 T = Thresholds()
-ORDERS = table("orders", 50_000,
-               {"id": "int", "number": "varchar", "customer_id": "int", "status": "varchar", "note": "varchar"},
+ORDERS_COLUMNS = {"id": "int", "number": "varchar", "customer_id": "int", "status": "varchar", "note": "varchar"}
+ORDERS = table("orders", 50_000, ORDERS_COLUMNS,
                {"PRIMARY": ("id",), "uq_number": ("number",), "idx_customer": ("customer_id",),
                 "idx_status": ("status",)}, unique=("uq_number",))
 SCHEMAS = schemas(ORDERS)
@@ -81,6 +83,29 @@ def test_update_counts_only_indexes_containing_its_set_columns():
     assert finding.severity is Severity.INFO
 
 
+def test_a_single_insert_maintaining_its_indexes_is_not_worth_a_finding():
+    sql = "INSERT INTO orders (number, customer_id, status) VALUES ('A-1', 1, 'new')"
+    q = query(sql, row("orders", "ALL", None), repetitions=(loop("request 1", [sql]),))
+    assert write_amplification.check([q], SCHEMAS, T) == []
+
+
+def test_inserts_below_the_bulk_threshold_are_silent_and_from_it_are_reported():
+    samples = [f"INSERT INTO orders (number) VALUES ('A-{i}')" for i in range(T.bulk_insert)]
+    below = query(samples[0], count=T.bulk_insert - 1, repetitions=(loop("request 1", samples[1:]),))
+    at = query(samples[0], count=T.bulk_insert, repetitions=(loop("request 1", samples),))
+    assert write_amplification.check([below], SCHEMAS, T) == []
+    assert write_amplification.check([at], SCHEMAS, T)[0].evidence["row_writes"] == T.bulk_insert
+
+
+def test_the_reported_unit_is_one_that_makes_real_index_work_not_merely_the_busiest():
+    insert = "INSERT INTO orders (number) VALUES ('A-1')"
+    update = "UPDATE orders SET status = 'paid' WHERE id = 1"
+    inserts = query(insert, count=2, repetitions=(loop("request 1", [insert, insert.replace("1", "2")]),))
+    status = query(update, row("orders", "const", 1), repetitions=(loop("request 2", [update]),))
+    [finding] = write_amplification.check([inserts, status], SCHEMAS, T)
+    assert finding.evidence["unit"] == "request 2" and finding.evidence["updates_changing_indexed_columns"] == 1
+
+
 def test_an_update_of_unindexed_columns_alone_raises_nothing():
     q = query("UPDATE orders SET note = 'x' WHERE id = 1", row("orders", "const", 1))
     assert write_amplification.check([q], SCHEMAS, T) == []
@@ -115,4 +140,32 @@ def test_a_unique_prefix_of_a_longer_non_unique_index_is_kept():
 def test_an_index_duplicating_the_primary_key_is_redundant_but_the_primary_key_never_is():
     t = table("t", 1000, {"id": "int"}, {"PRIMARY": ("id",), "idx_id": ("id",)})
     [finding] = redundant_index.check([query("SELECT * FROM t WHERE id = 1")], schemas(t), T)
-    assert finding.evidence == {"redundant": "idx_id", "kept": "PRIMARY", "table_rows": 1000, "rows_examined": 0}
+    assert finding.evidence == {"redundant": "idx_id", "kept": "PRIMARY", "table_rows": 1000}
+
+
+# --- evidence: what is not known is left out, never shown as 0 ----------------------------------------
+
+
+def test_findings_about_loops_writes_and_indexes_carry_no_made_up_rows_examined():
+    inserts = [f"INSERT INTO orders (number, customer_id) VALUES ('A-{i}', {i})" for i in range(5)]
+    selects = [f"SELECT * FROM orders WHERE customer_id = {i}" for i in range(5)]
+    queries = [
+        query(inserts[0], count=5, repetitions=(loop("request 1", inserts),)),
+        query(selects[0], row("orders", "ref", 3, key="idx_customer"), count=5,
+              repetitions=(loop("request 1", selects),)),
+        query("CALL recalc()"),
+    ]
+    t = table("orders", 50_000, ORDERS_COLUMNS, {"PRIMARY": ("id",), "idx_customer": ("customer_id",),
+                                                 "idx_customer_again": ("customer_id",)})
+    findings = advise(queries, schemas(t), T)
+    assert {"bulk_insert", "n_plus_one", "write_amplification", "redundant_index",
+            "unparsed_statement"} <= {f.rule for f in findings}
+    for finding in findings:
+        assert finding.evidence.get("rows_examined", "absent") != 0, finding.rule
+    report = Report(None, SourceInfo("capture"), Summary(), tuple(queries), tuple(findings))
+    assert "rows examined: 0" not in render(report, Format.TEXT, width=200)
+
+
+def test_a_write_without_where_on_an_unknown_table_does_not_claim_zero_rows_examined():
+    [finding] = write_not_by_primary_key.check([query("DELETE FROM archive")], {}, T)
+    assert finding.evidence["rows_examined"] is None and "rows examined" not in finding.message

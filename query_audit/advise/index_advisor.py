@@ -193,7 +193,9 @@ def estimate_rows_after(schema: TableSchema, candidate: QueryCandidate, row: Pla
     if not equality and not candidate.range_column and limit is not None:
         return Estimate(min(limit, size), "LIMIT read in index order", False)
     guess = size / (GUESS_EQUALITY ** len(equality)) / (GUESS_RANGE if candidate.range_column else 1)
-    return Estimate(max(1, math.ceil(guess)), "guessed: no statistics for these columns (use --verify)", True)
+    guessed_on = ", ".join(candidate.equality + ((candidate.range_column,) if candidate.range_column else ()))
+    basis = f"a guess: no statistics for {guessed_on or 'these columns'}; --verify measures it"
+    return Estimate(max(1, math.ceil(guess)), basis, True)
 
 
 def needs_index(row: PlanRow | None, schema: TableSchema, after: Estimate, thresholds: Thresholds) -> bool:

@@ -13,11 +13,12 @@ from dataclasses import replace
 import pymysql
 
 from query_audit.advise.plan_facts import plan_rows_for
+from query_audit.advise.rules import missing_index
 from query_audit.analyze.explain import explain_query
 from query_audit.errors import QueryAuditError
 from query_audit.model import AnalyzedQuery, Finding, PlanRow, SchemaMap, Severity
 
-RULE = "missing_index"
+RULE = missing_index.RULE
 
 
 def _access(row: PlanRow | None) -> dict:
@@ -78,11 +79,20 @@ def verify_one(conn, finding: Finding, served: Sequence[AnalyzedQuery], schemas:
                        message=f"{finding.message} (--verify: {reason})",
                        evidence={**finding.evidence, "verify": {"reason": reason, "queries": results}})
     rows_after = max(result["after"]["rows"] or 0 for result in used)
-    return replace(finding, verified=True,
-                   message=(f"{finding.message} (--verify: with the index, EXPLAIN reads ~{rows_after} rows, "
-                            f"{len(used)} of {len(results)} queries use it)"),
-                   evidence={**finding.evidence, "rows_after_verified": rows_after,
-                             "verify": {"queries": results}})
+    return _with_measurement(finding, rows_after, len(used), results)
+
+
+def _with_measurement(finding: Finding, rows_after: int, used: int, results: list[dict]) -> Finding:
+    """The proven finding: its sentence and evidence carry the measured rows, and the estimate is dropped."""
+    basis = f"measured by --verify: EXPLAIN with the index; {used} of {len(results)} queries use it"
+    evidence = finding.evidence
+    message = missing_index.need_message(finding.table or "", finding.columns, len(finding.query_ids) or 1,
+                                         evidence.get("rows_before", 0),
+                                         missing_index.rows_after_phrase(rows_after, basis),
+                                         evidence.get("cannot_use_index"))
+    return replace(finding, verified=True, message=message,
+                   evidence={**evidence, "rows_after_estimate": None, "estimate_basis": basis, "estimated": False,
+                             "rows_after_verified": rows_after, "verify": {"queries": results}})
 
 
 def verify_findings(conn, findings: Sequence[Finding], queries: Sequence[AnalyzedQuery],

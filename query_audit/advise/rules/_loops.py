@@ -22,7 +22,6 @@ def loop_evidence(found: list[Repetition]) -> dict:
         "worst_unit": worst.unit,
         "runs_in_worst_unit": worst.count,
         "distinct_values_in_worst_unit": worst.distinct_values,
-        "rows_examined": 0,
         "runs_per_unit": {rep.unit: rep.count for rep in found},
     }
 

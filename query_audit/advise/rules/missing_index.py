@@ -22,20 +22,32 @@ from query_audit.model import Finding, SchemaMap, Severity, Thresholds
 RULE = "missing_index"
 
 
+def rows_after_phrase(rows: int, basis: str) -> str:
+    """`~12 rows after (a guess: ...)`: the rows one execution would read with the index, and on what that rests."""
+    return f"~{rows} {'row' if rows == 1 else 'rows'} after ({basis})"
+
+
+def need_message(table: str, columns: tuple[str, ...], served: int, rows_before: int, after: str,
+                 unusable: dict[str, str] | None = None) -> str:
+    """The finding's one sentence; `--verify` rebuilds it with the measured `after` phrase."""
+    statements = "1 query examines" if served == 1 else f"{served} queries examine"
+    message = (f"`{table}` has no index on ({', '.join(columns)}): {statements} ~{rows_before} rows per "
+               f"execution, {after}")
+    if unusable:
+        message += "; these conditions cannot use any index: " + ", ".join(
+            f"{column} ({reason})" for column, reason in sorted(unusable.items()))
+    return message
+
+
 def _from_suggestion(suggestion: IndexSuggestion, thresholds: Thresholds, groups: dict) -> Finding:
     after = suggestion.after
-    columns = ", ".join(suggestion.columns)
     served = len(suggestion.query_ids)
-    statements = "1 query examines" if served == 1 else f"{served} queries examine"
-    unusable = sorted({f"{column} ({reason})" for c in suggestion.candidates for column, reason in c.unusable})
-    message = (f"`{suggestion.table}` has no index on ({columns}): {statements} ~{suggestion.rows_before} rows "
-               f"per execution where about {after.rows} would do ({after.basis})")
-    if unusable:
-        message += "; these conditions cannot use any index: " + ", ".join(unusable)
+    unusable = {column: reason for c in suggestion.candidates for column, reason in c.unusable}
     return Finding(
         rule=RULE,
         severity=severity_by_rows(suggestion.rows_before, thresholds, small=Severity.LOW),
-        message=message,
+        message=need_message(suggestion.table, suggestion.columns, served, suggestion.rows_before,
+                             rows_after_phrase(after.rows, after.basis), unusable),
         table=suggestion.table,
         columns=suggestion.columns,
         query_id=suggestion.query_ids[0],
@@ -54,6 +66,7 @@ def _from_suggestion(suggestion: IndexSuggestion, thresholds: Thresholds, groups
             "index_name": suggestion.name,
             "database": suggestion.schema.database,
             "plans_before": list(suggestion.plans),
+            "cannot_use_index": unusable or None,
         },
     )
 

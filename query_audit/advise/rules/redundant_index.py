@@ -70,7 +70,6 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
                     columns=redundant.column_names,
                     suggestion=f"drop it to cut write cost: {ddl}",
                     ddl=ddl,
-                    evidence={"redundant": redundant.name, "kept": kept.name, "table_rows": schema.rows,
-                              "rows_examined": 0},
+                    evidence={"redundant": redundant.name, "kept": kept.name, "table_rows": schema.rows},
                 ))
     return findings

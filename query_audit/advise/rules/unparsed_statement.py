@@ -1,34 +1,78 @@
-"""unparsed_statement: what the advisor could not look at, and why (so silence is not read as "fine")."""
+"""unparsed_statement: what the advisor could not look at, and why (so silence is not read as "fine").
+
+Two cases: sqlglot could not model the statement (`model.parsed` False: CALL, LOAD DATA, vendor syntax),
+or a SELECT/INSERT/UPDATE/DELETE/REPLACE got no plan because EXPLAIN failed or was refused
+(`AnalyzedQuery.error`). Statements that never have a plan (transaction control, SET, SHOW, USE, DDL...)
+are not "unanalysed": the advisor has nothing to say about them, so they raise nothing.
+"""
 
 from __future__ import annotations
 
-from query_audit.model import Finding, SchemaMap, Severity, Thresholds
+from query_audit.model import (
+    AnalyzedQuery,
+    Finding,
+    Kind,
+    SchemaMap,
+    Severity,
+    Thresholds,
+)
 
 RULE = "unparsed_statement"
+
+# Leading keywords of statements no EXPLAIN applies to, whatever sqlglot made of them.
+NEVER_PLANNED = frozenset({
+    # transaction control and locking
+    "start", "begin", "commit", "rollback", "savepoint", "release", "xa", "lock", "unlock",
+    # session and server administration
+    "set", "show", "use", "describe", "desc", "explain", "help", "kill", "flush", "reset",
+    # data definition
+    "create", "alter", "drop", "rename", "truncate",
+})
+
+
+def first_keyword(query: AnalyzedQuery) -> str:
+    """The statement's first word, lower case (from the fingerprint: comments are already gone)."""
+    words = (query.group.fingerprint or query.group.sample.sql).split()
+    return words[0].lower().rstrip(";") if words else ""
+
+
+def never_has_a_plan(query: AnalyzedQuery) -> bool:
+    return query.model.kind is Kind.OTHER and first_keyword(query) in NEVER_PLANNED
+
+
+def _unanalysed(query: AnalyzedQuery) -> tuple[str, str] | None:
+    """(why, fix) for a statement the advisor could not judge, or None when there is nothing to report."""
+    if never_has_a_plan(query):
+        return None
+    if not query.model.parsed:
+        how = "not fully analysed" if query.plan is not None else "not analysed"
+        why = (f"{first_keyword(query).upper() or 'this'} statement was {how}: "
+               f"{query.model.error or 'sqlglot could not model it'}")
+        return why, "check this statement by hand: run EXPLAIN on it and look at its tables' indexes"
+    if query.model.kind is not Kind.OTHER and query.plan is None and query.error:
+        why = (f"{query.model.kind.value.upper()} statement has no plan, so its scans and indexes were not "
+               f"checked: {query.error}")
+        return why, "EXPLAIN it by hand with representative values, or grant the account what EXPLAIN needs"
+    return None
 
 
 def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
     findings = []
     for query in queries:
-        if not query.model.parsed:
-            why = f"sqlglot could not model it ({query.model.error or 'unsupported statement'})"
-            fix = "check this statement by hand: run EXPLAIN on it and look at its tables' indexes"
-        elif query.plan is None and query.error:
-            why = f"it has no plan ({query.error})"
-            fix = "EXPLAIN it by hand with representative values, or grant the account what EXPLAIN needs"
-        else:
+        found = _unanalysed(query)
+        if found is None:
             continue
+        why, fix = found
         findings.append(Finding(
             rule=RULE,
             severity=Severity.LOW,
-            message=f"{query.group.kind.value.upper()} statement was not fully analysed: {why}",
+            message=why,
             table=query.model.tables[0] if query.model.tables else None,
             query_id=query.group.id,
             query_ids=(query.group.id,),
             fingerprint=query.group.fingerprint,
             count=query.group.count,
             suggestion=fix,
-            evidence={"parsed": query.model.parsed, "parse_error": query.model.error, "plan_error": query.error,
-                      "rows_examined": 0},
+            evidence={"parsed": query.model.parsed, "parse_error": query.model.error, "plan_error": query.error},
         ))
     return findings

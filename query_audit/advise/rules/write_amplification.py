@@ -2,7 +2,8 @@
 
 Every INSERT, REPLACE and DELETE updates the row and every secondary index; an UPDATE only the indexes
 that contain a column it sets (all of them when it changes the primary key). Indexes the advisor suggests
-would add to that cost, so the finding says by how much.
+would add to that cost, so the finding says by how much. A unit that writes a row or two and changes no
+indexed column raises nothing (see `makes_index_work`).
 """
 
 from __future__ import annotations
@@ -51,6 +52,18 @@ class _Tally:
     query_ids: tuple = ()
 
 
+def makes_index_work(tally: _Tally, thresholds: Thresholds) -> bool:
+    """Whether a unit's writes to one table are worth a finding, not the cost any single write has.
+
+    One INSERT maintaining one index is how tables work. It becomes advice when rows are written in bulk
+    (`thresholds.bulk_insert` row writes in one unit), when UPDATEs rewrite indexed columns, or when the
+    indexes the advisor suggests would add to a table that is written.
+    """
+    if not tally.index_writes:
+        return False
+    return tally.writes >= thresholds.bulk_insert or tally.indexed_updates > 0 or tally.added_by_suggestions > 0
+
+
 def _count(number: int, one: str, many: str | None = None) -> str:
     return f"{number} {one if number == 1 else many or one + 's'}"
 
@@ -88,7 +101,8 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
     worst: dict[tuple[str, str], tuple[str, _Tally]] = {}
     for (unit, database, name), tally in tallies.items():
         key = (database, name)
-        if tally.index_writes and (key not in worst or tally.index_writes > worst[key][1].index_writes):
+        if makes_index_work(tally, thresholds) and (key not in worst or
+                                                    tally.index_writes > worst[key][1].index_writes):
             worst[key] = (unit, tally)
     findings = []
     for unit, tally in worst.values():
@@ -114,6 +128,6 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
                         "updating indexed columns that did not change, or queue writes that can wait"),
             evidence={"unit": unit, "row_writes": tally.writes, "index_writes": tally.index_writes,
                       "secondary_indexes": secondary, "updates_changing_indexed_columns": tally.indexed_updates,
-                      "added_by_suggested_indexes": tally.added_by_suggestions, "rows_examined": 0},
+                      "added_by_suggested_indexes": tally.added_by_suggestions},
         ))
     return findings

@@ -38,7 +38,8 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
         if schema is None and not rows and model.has_where:
             continue  # neither schema nor plan: cannot tell which keys exist
         row = rows[0] if rows else None
-        examined = rows_examined(row, schema) if row else table_rows(schema)
+        # Unknown (None) without a plan or a schema: never shown as 0.
+        examined = rows_examined(row, schema) if row else (table_rows(schema) if schema else None)
         verb = query.group.kind.value.upper()
         filtered_on = where_columns(query, table)
         if not model.has_where:
@@ -55,7 +56,7 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
         findings.append(Finding(
             rule=RULE,
             severity=severity,
-            message=f"{verb} on `{table}` {why} (~{examined} rows examined)",
+            message=f"{verb} on `{table}` {why}" + (f" (~{examined} rows examined)" if examined is not None else ""),
             table=table,
             columns=filtered_on,
             query_id=query.group.id,
