@@ -6,9 +6,10 @@ capture, a connection in a log file) it keeps how often the shape ran there, wit
 different values, and a few sample texts: the evidence of an N+1 or a write loop.
 
 Bounds (for a 1M-line log): a group stores at most `max_values` value keys (the count then is a
-lower bound); connection units are pruned to the busiest ones when a group has too many (request
-units of a capture are few and all kept); a unit keeps `max_unit_values` value keys and
-`max_samples` distinct texts; the "has this unit written yet" memory forgets the oldest units.
+lower bound); when a group has too many connection units they are pruned to the busiest and the
+most recent ones (request units of a capture are few and all kept); a unit keeps `max_unit_values`
+value keys and `max_samples` distinct texts; the "has this unit written yet" memory forgets the
+oldest units. So memory grows with the number of shapes, not with the number of statements.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class _Group:
 class Digest:
     """Add statements one by one, then read the groups (in order of first appearance)."""
 
-    def __init__(self, *, max_values: int = 1000, max_thread_units: int = 200, max_unit_values: int = 200,
+    def __init__(self, *, max_values: int = 1000, max_thread_units: int = 4, max_unit_values: int = 16,
                  max_samples: int = 10, max_writer_units: int = 100_000):
         self.max_values = max_values
         self.max_thread_units = max_thread_units
@@ -92,7 +93,7 @@ class Digest:
         units = group.units
         unit = units.get(unit_name)
         if unit is None:
-            if request is None and len(units) >= 2 * self.max_thread_units:
+            if request is None and len(units) >= 4 * self.max_thread_units:
                 self._prune_units(group)
             unit = group.units[unit_name] = _Unit()
         unit.count += 1
@@ -139,9 +140,13 @@ class Digest:
             group.rows_sent = (group.rows_sent or 0) + statement.rows_sent
 
     def _prune_units(self, group: _Group) -> None:
-        """Keep the busiest connection units of a group (in their original order), drop the rest."""
-        busiest = sorted(group.units.items(), key=lambda item: item[1].count, reverse=True)
-        keep = {name for name, _ in busiest[: self.max_thread_units]}
+        """Keep the busiest and the newest connection units of a group (in their order), drop the rest.
+
+        The newest may still be running their loop; the busiest are the evidence worth showing.
+        """
+        names = list(group.units)
+        busiest = sorted(names, key=lambda name: group.units[name].count, reverse=True)
+        keep = set(busiest[: self.max_thread_units]) | set(names[-self.max_thread_units:])
         group.units = {name: unit for name, unit in group.units.items() if name in keep}
 
     def _mark_writer(self, unit_name: str) -> None:

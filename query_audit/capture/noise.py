@@ -35,7 +35,7 @@ _SESSION = r"(?:(?:SESSION|LOCAL)\s+|@@(?:SESSION\.|LOCAL\.)?)?"
 
 DEFAULT_NOISE: tuple[NoisePattern, ...] = (
     # Written to start with `_`, so that the regex engine can jump from one `_` to the next.
-    NoisePattern("log tables", r"_log(?:(?<=\bgeneral_log)|(?<=\bslow_log))", anywhere=True),
+    NoisePattern("log tables", r"_log(?!\w)(?:(?<=\bgeneral_log)|(?<=\bslow_log))", anywhere=True),
     NoisePattern("set names", r"SET\s+(?:NAMES|CHARACTER\s+SET|CHARSET)\b"),
     NoisePattern("set time_zone", rf"SET\s+{_SESSION}time_zone\b"),
     NoisePattern("set profiling", rf"SET\s+{_SESSION}profiling\b"),

@@ -19,7 +19,7 @@ STATEMENT_COMMANDS = frozenset({"Query", "Execute"})
 
 # `root@localhost on shop using TCP/IP`, MariaDB's `app@host as anonymous on shop`, an empty
 # database (`root@localhost on  using Socket`), and old servers' `root@localhost on shop`.
-_CONNECT = re.compile(r"(?P<user>[^@\s]*)@(?P<host>\S*)(?:\s+as\s+\S+)?\s+on\s+(?P<db>\S*)")
+_CONNECT = re.compile(r"(?P<user>[^@\s]*)@(?P<host>\S*)(?: as \S+)? on (?P<db>\S*)")
 # user_host of a log table row: `app[app] @ localhost [127.0.0.1]` (the first name is the login).
 _USER_HOST = re.compile(r"\s*([^\[\s@]*)\[")
 _USE = re.compile(r"\s*use\s+(`(?:[^`]|``)+`|[^\s;`]+)\s*;?\s*\Z", re.I)
