@@ -84,12 +84,12 @@ class SlowLogReader:
                 if line.strip():
                     self.skipped_lines += 1
                 continue
+            if line.startswith("# administrator command:"):  # written after `SET timestamp` too
+                entry["admin"] = True
+                continue
             if not in_body:
                 if line.startswith("# "):
-                    if line.startswith("# administrator command:"):
-                        entry["admin"] = True
-                    else:
-                        _read_pairs(line, entry)
+                    _read_pairs(line, entry)
                     continue
                 if _SET_TIMESTAMP.match(line):
                     in_body = True
