@@ -57,7 +57,7 @@ def save_capture(path: str | Path, statements: Iterable[Statement], *, server: S
 
 def load_capture(path: str | Path | IO[str]) -> SavedCapture:
     """Read a saved capture; a broken or foreign file raises SourceError with one line."""
-    name = getattr(path, "name", path)
+    name = path if isinstance(path, (str, Path)) else getattr(path, "name", "capture")
     try:
         if isinstance(path, (str, Path)):
             with open(path, encoding="utf-8") as handle:
@@ -76,7 +76,7 @@ def load_capture(path: str | Path | IO[str]) -> SavedCapture:
     try:
         return SavedCapture(
             statements=tuple(_statement(record) for record in document["statements"]),
-            server=ServerInfo(**document["server"]) if document.get("server") else None,
+            server=_known(ServerInfo, document["server"]) if document.get("server") else None,
             source=_source(document.get("source") or {"kind": "saved_capture"}),
             noise_dropped=int(document.get("noise_dropped") or 0),
         )
@@ -99,12 +99,13 @@ def _statement(record: dict) -> Statement:
 
 
 def _source(record: dict) -> SourceInfo:
-    known = {f.name for f in fields(SourceInfo)}
-    values = {name: value for name, value in record.items() if name in known}
-    for name in _TUPLE_FIELDS:
-        if name in values:
-            values[name] = tuple(values[name])
-    return SourceInfo(**values)
+    values = {name: tuple(value) if name in _TUPLE_FIELDS else value for name, value in record.items()}
+    return _known(SourceInfo, values)
+
+
+def _known(record_type, values: dict):
+    """A record from the keys it knows: a newer writer may have added some."""
+    return record_type(**{f.name: values[f.name] for f in fields(record_type) if f.name in values})
 
 
 def _first_line(exc: Exception) -> str:
