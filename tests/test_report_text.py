@@ -3,11 +3,20 @@
 Rewrite the snapshots with UPDATE_SNAPSHOTS=1 after an intended change, then review the diff.
 """
 
+import hashlib
+import json
+import re
+from dataclasses import replace
+
 import pytest
 from report_samples import assert_snapshot, empty_report, sample_report, static_report
 
+from query_audit.analyze.fingerprint import fingerprint
+from query_audit.analyze.sql_model import describe
 from query_audit.gate import Baseline, BaselineEntry, compare, create_baseline
+from query_audit.model import AnalyzedQuery, Kind, QueryGroup, Statement
 from query_audit.report import Format, render
+from query_audit.report.common import item_label
 
 GATED = ["full_table_scan", "missing_index"]
 
@@ -71,3 +80,54 @@ def test_a_wider_width_wraps_sql_later():
     wide = render(sample_report(), Format.TEXT, width=160)
     full = "    SELECT id, status, total FROM orders WHERE customer_email = 'ann@example.com' ORDER BY"
     assert full not in narrow and full in wide
+
+
+def with_full_length_ids(report):
+    """The sample with 32-character ids, as real captures have (pt-query-digest's full MD5)."""
+    full = {q.group.id: hashlib.md5(q.group.id.encode()).hexdigest().upper() for q in report.queries}
+    queries = tuple(replace(q, group=replace(q.group, id=full[q.group.id])) for q in report.queries)
+    findings = tuple(replace(f, query_id=full.get(f.query_id, f.query_id),
+                             query_ids=tuple(full.get(i, i) for i in f.query_ids)) for f in report.findings)
+    return replace(report, queries=queries, findings=findings), sorted(full.values())
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.mark.parametrize("fmt", [Format.TEXT, Format.RICH])
+def test_tables_show_32_character_query_ids_by_their_first_16_without_wrapping_at_80_columns(fmt):
+    report, ids = with_full_length_ids(sample_report())
+    gate = compare(report, create_baseline(report, ["full_table_scan"]), GATED)
+    text = ANSI.sub("", render(report, fmt, width=80, verbosity=0, gate=gate))
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    tables = text.split("Gate" if fmt is Format.RICH else "GATE", 1)[1]
+    for query_id in ids:
+        assert query_id[:16] in tables
+        # a tail on a line of its own is an id wrapped inside a table cell
+        assert all(query_id in line for line in lines if query_id[16:] in line), query_id
+    assert sorted(q["id"] for q in json.loads(render(report, Format.JSON))["queries"]) == ids
+
+
+def test_a_finding_header_too_long_for_its_query_id_moves_the_whole_id_to_the_next_line():
+    report, _ids = with_full_length_ids(sample_report())
+    text = render(report, Format.TEXT, width=80)
+    assert "[MEDIUM] write_not_by_primary_key on customers\n(query " in text
+    assert "(query\n" not in text
+
+
+def other_statement(sql: str) -> AnalyzedQuery:
+    return AnalyzedQuery(QueryGroup("0" * 32, fingerprint(sql), Kind.OTHER, 1, Statement(sql)), describe(sql))
+
+
+@pytest.mark.parametrize("sql, label", [
+    ("START TRANSACTION", "START TRANSACTION"),
+    ("COMMIT", "COMMIT"),
+    ("show status", "SHOW STATUS"),
+    ("SET autocommit=0", "SET autocommit=?"),
+    ("CALL refresh_order_totals(9001)", "CALL refresh_order_totals"),
+    ("USE shop", "USE ?"),
+    ("SAVEPOINT before_items", "SAVEPOINT before_items"),
+])
+def test_the_profile_item_of_other_statements_reads_as_sql_keywords(sql, label):
+    assert item_label(other_statement(sql)) == label

@@ -235,13 +235,38 @@ def plan_row_summary(row: PlanRow) -> str:
     return f"EXPLAIN {row.table or 'NULL'}: " + ", ".join(parts)
 
 
+# Statements whose second word names an object (a procedure, a database, a savepoint): keep its case.
+_NAMING_VERBS = ("call", "use", "savepoint")
+
+
 def item_label(query: AnalyzedQuery) -> str:
-    """pt-query-digest's profile "Item": the kind and the tables, e.g. `SELECT orders`."""
+    """pt-query-digest's profile "Item": the kind and the tables, e.g. `SELECT orders`.
+
+    Other statements show their first two words as SQL keywords (`START TRANSACTION`, `SHOW STATUS`),
+    except an object name after CALL, USE or SAVEPOINT (`CALL refresh_totals`).
+    """
     tables = " ".join(query.model.tables) or (query.model.target_table or "")
-    if query.group.kind.value == "other":  # CALL p, SHOW ..., SET ...: the first two words say it
+    if query.group.kind.value == "other":
         words = query.group.fingerprint.split()[:2]
-        return " ".join([words[0].upper(), *words[1:]]) if words else "OTHER"
+        if not words:
+            return "OTHER"
+        verb, rest = words[0].upper(), words[1:]
+        if rest and verb.lower() not in _NAMING_VERBS and rest[0].replace("_", "").isalpha():
+            rest = [rest[0].upper()]
+        return " ".join([verb, *rest])
     return f"{query.group.kind.value.upper()} {tables}".strip()
+
+
+SHORT_ID = 16
+
+
+def short_id(query_id: str | None) -> str:
+    """A query id cut to its first 16 characters for narrow tables, so a row never wraps at 80 columns.
+
+    Ids are 32 hex characters (pt-query-digest's full MD5); the JSON report, the findings and baselines
+    keep the full id, and the prefix finds it there.
+    """
+    return (query_id or "")[:SHORT_ID]
 
 
 def write_shapes(report: Report) -> list[AnalyzedQuery]:

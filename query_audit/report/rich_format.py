@@ -132,11 +132,11 @@ def _table(*headers: str) -> Table:
 def _gate(gate: GateResult) -> list[RenderableType]:
     table = _table("status", "rule", "table", "query", "reason")
     for finding in gate.new:
-        table.add_row("[bold red]new[/]", finding.rule, finding.table or "", finding.query_id or "", "")
+        table.add_row("[bold red]new[/]", finding.rule, finding.table or "", common.short_id(finding.query_id), "")
     for finding in gate.known:
-        table.add_row("known", finding.rule, finding.table or "", finding.query_id or "", "")
+        table.add_row("known", finding.rule, finding.table or "", common.short_id(finding.query_id), "")
     for entry in gate.fixed:
-        table.add_row("[green]fixed[/]", entry.rule, entry.table, entry.query_id, entry.reason)
+        table.add_row("[green]fixed[/]", entry.rule, entry.table, common.short_id(entry.query_id), entry.reason)
     line = Text(f"{gate.verdict()} (rules: {', '.join(gate.rules)}; baseline: {gate.baseline or 'none'})")
     return [_section("Gate"), line] + ([table] if table.row_count else [])
 
@@ -147,7 +147,7 @@ def _batching(report: Report) -> list[RenderableType]:
         return []
     table = _table("query", "unit", "runs", "distinct", "what it is")
     for query, unit, count, distinct in shapes:
-        table.add_row(query.group.id, unit, str(count), str(distinct),
+        table.add_row(common.short_id(query.group.id), unit, str(count), str(distinct),
                       common.repetition_verdict(query, count, distinct))
     return [_section("Batching"), table]
 
@@ -165,7 +165,7 @@ def _writes(report: Report) -> list[RenderableType]:
     if writes:
         table = _table("query", "kind", "table", "count")
         for query in writes:
-            table.add_row(query.group.id, query.group.kind.value,
+            table.add_row(common.short_id(query.group.id), query.group.kind.value,
                           query.model.target_table or ", ".join(query.model.tables), str(query.group.count))
         out.append(table)
     return out
@@ -179,13 +179,13 @@ def _profile(report: Report) -> list[RenderableType]:
         table = _table("rank", "query", "time", "%", "calls", "max", "item")
         for r in common.profile(report, by_time=True):
             group = r.query.group
-            table.add_row(str(r.rank), group.id, common.seconds(group.total_query_time),
+            table.add_row(str(r.rank), common.short_id(group.id), common.seconds(group.total_query_time),
                           f"{(r.share_of_time or 0) * 100:.1f}%", str(group.count),
                           common.seconds(group.max_query_time), common.item_label(r.query))
     else:
         table = _table("rank", "query", "calls", "%", "item")
         for r in common.profile(report):
-            table.add_row(str(r.rank), r.query.group.id, str(r.query.group.count),
+            table.add_row(str(r.rank), common.short_id(r.query.group.id), str(r.query.group.count),
                           f"{r.share_of_calls * 100:.1f}%", common.item_label(r.query))
     note = "ranked by total time" if timed else "ranked by calls (no timings captured)"
     return [_section("Profile"), Text(note, style="dim"), table]

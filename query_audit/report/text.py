@@ -40,6 +40,13 @@ class _Writer:
         self.lines.extend(textwrap.wrap(text, self.width, initial_indent=indent, subsequent_indent=indent,
                                         break_long_words=False, break_on_hyphens=False) or [indent])
 
+    def attached(self, text: str) -> None:
+        """Append `text` to the last line when it fits there whole, else on a line of its own."""
+        if len(self.lines[-1]) + 1 + len(text) <= self.width:
+            self.lines[-1] += " " + text
+        else:
+            self.line(text)
+
     def labelled(self, label: str, text: str) -> None:
         self.line(f"  {label}:")
         self.wrapped(text, INDENT)
@@ -74,8 +81,9 @@ def _findings(out: _Writer, report: Report, gate: GateResult | None) -> None:
         where = f" on {finding.table}" if finding.table else ""
         tag = " [new]" if finding.baseline_key in new else ""
         out.line()
-        out.wrapped(f"[{finding.severity.value.upper()}] {finding.rule}{where}{tag}"
-                    + (f" (query {finding.query_id})" if finding.query_id else ""))
+        out.wrapped(f"[{finding.severity.value.upper()}] {finding.rule}{where}{tag}")
+        if finding.query_id:
+            out.attached(f"(query {finding.query_id})")
         out.wrapped(finding.message, "  ")
         if query is not None:
             out.labelled("SQL", query.group.sample.sql)
@@ -100,9 +108,10 @@ def _gate(out: _Writer, gate: GateResult | None) -> None:
         return
     out.title("Gate")
     out.wrapped(f"{gate.verdict()} (rules: {', '.join(gate.rules)}; baseline: {gate.baseline or 'none'})")
-    rows = ([["new", f.rule, f.table or "", f.query_id or "", ""] for f in gate.new]
-            + [["known", f.rule, f.table or "", f.query_id or "", ""] for f in gate.known]
-            + [["fixed", e.rule, e.table, e.query_id, e.reason] for e in gate.fixed])
+    short = common.short_id
+    rows = ([["new", f.rule, f.table or "", short(f.query_id), ""] for f in gate.new]
+            + [["known", f.rule, f.table or "", short(f.query_id), ""] for f in gate.known]
+            + [["fixed", e.rule, e.table, short(e.query_id), e.reason] for e in gate.fixed])
     if rows:
         out.line()
         out.table(rows, ["status", "rule", "table", "query", "reason"], [None, 20, 16, 16, 16])
@@ -113,7 +122,7 @@ def _batching(out: _Writer, report: Report) -> None:
     if not shapes:
         return
     out.title("Batching")
-    rows = [[q.group.id, unit, count, distinct, common.repetition_verdict(q, count, distinct)]
+    rows = [[common.short_id(q.group.id), unit, count, distinct, common.repetition_verdict(q, count, distinct)]
             for q, unit, count, distinct in shapes]
     out.table(rows, ["query", "unit", "runs", "distinct", "what it is"], [16, 12, None, None, 30])
 
@@ -128,7 +137,7 @@ def _writes(out: _Writer, report: Report) -> None:
         out.wrapped(f"{label}: {value}")
     if writes:
         out.line()
-        rows = [[q.group.id, q.group.kind.value, q.model.target_table or ", ".join(q.model.tables), q.group.count]
+        rows = [[common.short_id(q.group.id), q.group.kind.value, q.model.target_table or ", ".join(q.model.tables), q.group.count]
                 for q in writes]
         out.table(rows, ["query", "kind", "table", "count"], [16, None, 24, None])
 
@@ -141,13 +150,13 @@ def _profile(out: _Writer, report: Report) -> None:
     ranking = common.profile(report, by_time=timed)
     if timed:
         out.line("ranked by total time")
-        rows = [[r.rank, r.query.group.id, common.seconds(r.query.group.total_query_time),
+        rows = [[r.rank, common.short_id(r.query.group.id), common.seconds(r.query.group.total_query_time),
                  f"{(r.share_of_time or 0) * 100:.1f}%", r.query.group.count,
                  common.seconds(r.query.group.max_query_time), common.item_label(r.query)] for r in ranking]
         out.table(rows, ["rank", "query", "time", "%", "calls", "max", "item"], [None] * 6 + [20])
     else:
         out.line("ranked by calls (no timings captured)")
-        rows = [[r.rank, r.query.group.id, r.query.group.count, f"{r.share_of_calls * 100:.1f}%",
+        rows = [[r.rank, common.short_id(r.query.group.id), r.query.group.count, f"{r.share_of_calls * 100:.1f}%",
                  common.item_label(r.query)] for r in ranking]
         out.table(rows, ["rank", "query", "calls", "%", "item"], [None, None, None, None, 30])
 
