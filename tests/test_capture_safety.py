@@ -278,3 +278,22 @@ def test_unreachable_server_and_bad_password_are_one_line_exit_2(shop, cli_env):
         assert done.returncode == 2
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert "Wr0ng-pw" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_privilege_message_names_the_privilege_and_the_parameter_group_route():
+    from query_audit.capture.log_settings import privilege_hint
+
+    assert "SUPER" in privilege_hint("mariadb", None)
+    mysql = privilege_hint("mysql", None)
+    assert "SYSTEM_VARIABLES_ADMIN" in mysql and "parameter group" not in mysql
+    aurora = privilege_hint("aurora-mysql", "Aurora")
+    assert "DB parameter group" in aurora and "log_output=TABLE" in aurora
+
+
+def test_table_output_is_added_to_what_is_there_and_none_is_dropped():
+    from query_audit.capture.log_settings import LogSettings
+
+    assert LogSettings(False, "FILE").with_table_output() == LogSettings(True, "FILE,TABLE")
+    assert LogSettings(False, "NONE").with_table_output() == LogSettings(True, "TABLE")
+    assert LogSettings(True, "TABLE,NONE").logs_to_table is False
+    assert LogSettings(True, "FILE,TABLE").logs_to_table is True
