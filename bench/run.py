@@ -5,9 +5,11 @@ runs query-audit in a child process and, when pt-query-digest is installed, pt-q
 the same file, measuring wall time and the child's peak RSS (os.wait4). It prints a table and
 writes bench/out/results.json.
 
-`--path cli` times `python -m query_audit analyze FILE --format json` (what a user runs);
-`--path library` times the reading and grouping alone (open_sources + Digest), the part this
-benchmark is about; `auto` (the default) uses the CLI when its `analyze` command is there.
+`--path cli` times `python -m query_audit analyze FILE --format json` (what a user runs: reading,
+grouping, then parsing each shape with sqlglot, the advisor and the JSON report); `--path library`
+times the reading and grouping alone (open_sources + Digest), the part that scales with the file;
+`both` times the two; `auto` (the default) is `both` when the CLI's `analyze` command is there, else
+`library`.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Benchmark query-audit against pt-query-digest.")
     parser.add_argument("--sizes", default="100000,1000000", help="statements per log, comma-separated")
     parser.add_argument("--formats", default=",".join(FORMATS), help="log formats: mariadb, mysql8")
-    parser.add_argument("--path", choices=("auto", "cli", "library"), default="auto")
+    parser.add_argument("--path", choices=("auto", "both", "cli", "library"), default="auto")
     parser.add_argument("--no-pt", action="store_true", help="do not run pt-query-digest")
     parser.add_argument("--regenerate", action="store_true", help="write the logs again")
     parser.add_argument("--out", default=str(HERE / "out"))
@@ -48,7 +50,7 @@ def main() -> None:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    path = choose_path(args.path)
+    paths = choose_paths(args.path)
     pt = None if args.no_pt else shutil.which("pt-query-digest")
     results = []
     for size in (int(value) for value in args.sizes.split(",")):
@@ -57,27 +59,30 @@ def main() -> None:
             if args.regenerate or not log.exists():
                 print(f"generating {log.name} ...", file=sys.stderr)
                 write_log(log, size, fmt)
-            print(f"timing query-audit ({path}) on {log.name} ...", file=sys.stderr)
-            ours = measure(query_audit_command(path, log))
             theirs = None
             if pt:
                 print(f"timing pt-query-digest on {log.name} ...", file=sys.stderr)
                 theirs = measure([pt, "--type", "genlog", "--output", "json", str(log)])
-            results.append(result_row(size, fmt, log, path, ours, theirs))
+            for path in paths:
+                print(f"timing query-audit ({path}) on {log.name} ...", file=sys.stderr)
+                ours = measure(query_audit_command(path, log))
+                results.append(result_row(size, fmt, log, path, ours, theirs))
 
     print(table(results))
-    document = {"machine": machine(), "pt_query_digest": pt_version(pt), "path": path, "results": results,
+    document = {"machine": machine(), "pt_query_digest": pt_version(pt), "results": results,
                 "targets": {"speedup": TARGET_SPEEDUP, "peak_rss_mb": TARGET_PEAK_MB}}
     (out / "results.json").write_text(json.dumps(document, indent=2) + "\n")
     print(f"wrote {out / 'results.json'}", file=sys.stderr)
 
 
-def choose_path(wanted: str) -> str:
-    if wanted != "auto":
-        return wanted
+def choose_paths(wanted: str) -> list[str]:
+    if wanted in ("cli", "library"):
+        return [wanted]
+    if wanted == "both":
+        return ["library", "cli"]
     probe = subprocess.run([sys.executable, "-m", "query_audit", "analyze", "--help"], cwd=ROOT,
                            capture_output=True, text=True)
-    return "cli" if probe.returncode == 0 else "library"
+    return ["library", "cli"] if probe.returncode == 0 else ["library"]
 
 
 def query_audit_command(path: str, log: Path) -> list[str]:
