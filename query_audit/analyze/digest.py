@@ -51,7 +51,7 @@ class _Group:
 class Digest:
     """Add statements one by one, then read the groups (in order of first appearance)."""
 
-    def __init__(self, *, max_values: int = 1000, max_thread_units: int = 4, max_unit_values: int = 16,
+    def __init__(self, *, max_values: int = 256, max_thread_units: int = 4, max_unit_values: int = 16,
                  max_samples: int = 10, max_writer_units: int = 100_000):
         self.max_values = max_values
         self.max_thread_units = max_thread_units
