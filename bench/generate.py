@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import argparse
 import random
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Iterator
 
 FORMATS = ("mariadb", "mysql8")
 TABLES = [f"{name}" for name in (
@@ -58,7 +58,7 @@ class Traffic:
         table = rng.choice(TABLES)
         column = rng.choice(COLUMNS)
         entries = []
-        query = lambda sql: entries.append((thread, "Query", sql))  # noqa: E731
+        query = lambda sql: entries.append((thread, "Query", sql))
         if rng.random() < 0.3:
             query("SELECT 1")
         query(f"SELECT * FROM {table} WHERE id = {rng.randint(1, 500_000)}")
@@ -113,7 +113,7 @@ def write_log(path: str | Path, statements: int, fmt: str = "mariadb", seed: int
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}")
     traffic = Traffic(seed)
-    clock = datetime(2026, 11, 26, 9, 0, 0, tzinfo=timezone.utc)
+    clock = datetime(2026, 11, 26, 9, 0, 0, tzinfo=UTC)
     step = timedelta(microseconds=350)
     written = 0
     last_second = None

@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.generate import FORMATS, write_log  # noqa: E402
+from bench.generate import FORMATS, write_log
 
 TARGET_SPEEDUP = 4.0
 TARGET_PEAK_MB = 150
@@ -81,7 +81,7 @@ def choose_paths(wanted: str) -> list[str]:
     if wanted == "both":
         return ["library", "cli"]
     probe = subprocess.run([sys.executable, "-m", "query_audit", "analyze", "--help"], cwd=ROOT,
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, check=False)
     return ["library", "cli"] if probe.returncode == 0 else ["library"]
 
 
@@ -145,7 +145,7 @@ def machine() -> dict:
 def pt_version(pt: str | None) -> str | None:
     if not pt:
         return None
-    return subprocess.run([pt, "--version"], capture_output=True, text=True).stdout.strip()
+    return subprocess.run([pt, "--version"], capture_output=True, text=True, check=False).stdout.strip()
 
 
 if __name__ == "__main__":

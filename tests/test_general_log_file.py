@@ -9,11 +9,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import reference_file
 
 from query_audit.connection import connect
 from query_audit.model import LogRow
 from query_audit.sources.general_log_file import iter_general_log
-from conftest import reference_file
 
 MULTI_LINE_SELECT = "SELECT u.name,\n       COUNT(*) AS orders\n  FROM users u JOIN orders o ON o.user_id = u.id\n GROUP BY u.name"
 

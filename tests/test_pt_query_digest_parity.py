@@ -11,13 +11,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from test_general_log_file import mariadb_log  # noqa: F401  (the real log fixture)
 
 from query_audit.analyze.digest import Digest
 from query_audit.analyze.fingerprint import fingerprint, statement_kind
 from query_audit.capture.statements import StatementExtractor
 from query_audit.model import Kind
 from query_audit.sources.general_log_file import iter_general_log
-from test_general_log_file import mariadb_log  # noqa: F401  (the real log fixture)
 
 PT = shutil.which("pt-query-digest")
 pytestmark = pytest.mark.skipif(PT is None, reason="pt-query-digest (percona-toolkit) is not installed")

@@ -8,13 +8,13 @@ import json
 import sys
 
 import pytest
+from conftest import reference_file
 
 from query_audit.capture.saved import SavedCapture, load_capture, save_capture
 from query_audit.connection import ConnectionSettings
 from query_audit.errors import SourceError
 from query_audit.model import ServerInfo, SourceInfo, Statement
 from query_audit.sources import detect_format, open_sources
-from conftest import reference_file
 
 STATEMENTS = (
     Statement("SELECT * FROM t WHERE id = 1", thread_id=12, database="shop", time="2026-11-26T10:00:00.000001Z",
@@ -172,5 +172,5 @@ def test_dash_reads_standard_input(monkeypatch):
 
 def test_keep_noise_keeps_everything(tmp_path):
     stream = open_sources([write(tmp_path, "a.log", GENERAL)], keep_noise=True)
-    assert [s.sql for s in stream.statements][0] == "SET NAMES utf8mb4"
+    assert next(s.sql for s in stream.statements) == "SET NAMES utf8mb4"
     assert stream.noise_dropped == 0

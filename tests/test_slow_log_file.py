@@ -7,11 +7,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import reference_file
 
 from query_audit.connection import connect
 from query_audit.sources import detect_format, open_sources
 from query_audit.sources.slow_log_file import iter_slow_log
-from conftest import reference_file
 
 
 @pytest.fixture(scope="module")

@@ -14,14 +14,18 @@ oldest units. So memory grows with the number of shapes, not with the number of 
 
 from __future__ import annotations
 
-from query_audit.analyze.fingerprint import fingerprint_and_values, query_id, statement_kind
+from query_audit.analyze.fingerprint import (
+    fingerprint_and_values,
+    query_id,
+    statement_kind,
+)
 from query_audit.model import Kind, QueryGroup, Repetition, Statement
 
 _WRITES = frozenset({Kind.INSERT, Kind.UPDATE, Kind.DELETE, Kind.REPLACE})
 
 
 class _Unit:
-    __slots__ = ("count", "values", "samples")
+    __slots__ = ("count", "samples", "values")
 
     def __init__(self):
         self.count = 0
@@ -30,8 +34,20 @@ class _Unit:
 
 
 class _Group:
-    __slots__ = ("fingerprint", "kind", "count", "sample", "values", "databases", "units", "after_write",
-                 "query_time", "max_query_time", "rows_examined", "rows_sent")
+    __slots__ = (
+        "after_write",
+        "count",
+        "databases",
+        "fingerprint",
+        "kind",
+        "max_query_time",
+        "query_time",
+        "rows_examined",
+        "rows_sent",
+        "sample",
+        "units",
+        "values",
+    )
 
     def __init__(self, fingerprint: str, kind: Kind, sample: Statement):
         self.fingerprint = fingerprint

@@ -46,7 +46,7 @@ _LITERAL_BODY = rf"""
     )
 """
 # Splitting on a capturing group gives the text between literals and the literals in one pass.
-_LITERAL_SPLIT = re.compile(f"({_LITERAL_BODY})", re.X | re.S)
+_LITERAL_SPLIT = re.compile(f"({_LITERAL_BODY})", re.VERBOSE | re.DOTALL)
 
 # Comments and backquoted identifiers must be recognised together with the literals: a `--` inside
 # a string is no comment, a `'` inside a comment is no string, and `t 2` in backquotes is a name.
@@ -56,7 +56,7 @@ _TOKEN = re.compile(
   | (?P<comment>/\*(?!!).*?\*/|--(?=[\s]|$)[^\n]*|\#[^\n]*)
   | (?P<literal>{_LITERAL_BODY})
     """,
-    re.X | re.S,
+    re.VERBOSE | re.DOTALL,
 )
 
 _MULTI_ROW_VALUES = re.compile(
@@ -156,7 +156,7 @@ def _normalize_template(template: str) -> str:
 # Statement kind
 # ---------------------------------------------------------------------------------------------
 
-_FIRST_WORD = re.compile(r"(?:\s|\(|/\*.*?\*/|--[^\n]*(?:\n|$)|#[^\n]*(?:\n|$))*([A-Za-z]+)", re.S)
+_FIRST_WORD = re.compile(r"(?:\s|\(|/\*.*?\*/|--[^\n]*(?:\n|$)|#[^\n]*(?:\n|$))*([A-Za-z]+)", re.DOTALL)
 _VERBS = {
     "select": Kind.SELECT,
     "insert": Kind.INSERT,
@@ -164,7 +164,7 @@ _VERBS = {
     "delete": Kind.DELETE,
     "replace": Kind.REPLACE,
 }
-_VERB_OR_PAREN = re.compile(r"[()]|\b(select|insert|update|delete|replace)\b", re.I)
+_VERB_OR_PAREN = re.compile(r"[()]|\b(select|insert|update|delete|replace)\b", re.IGNORECASE)
 
 
 def statement_kind(sql: str) -> Kind:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from query_audit.errors import QueryAuditError
 
@@ -64,7 +64,7 @@ DEFAULT_NOISE: tuple[NoisePattern, ...] = (
 )
 
 # Leading whitespace and comments (not the executable `/*!...*/` kind) before the first keyword.
-_LEADING = re.compile(r"(?:\s+|/\*(?!!).*?\*/|--[^\n]*(?:\n|\Z)|#[^\n]*(?:\n|\Z))*", re.S)
+_LEADING = re.compile(r"(?:\s+|/\*(?!!).*?\*/|--[^\n]*(?:\n|\Z)|#[^\n]*(?:\n|\Z))*", re.DOTALL)
 
 
 class NoiseFilter:
@@ -90,10 +90,10 @@ class NoiseFilter:
         anchored = [p for p in chosen if not p.anywhere]
         self._anchored_names = {f"p{i}": p.name for i, p in enumerate(anchored)}
         self._anchored = (
-            re.compile("|".join(f"(?P<p{i}>{p.pattern})" for i, p in enumerate(anchored)), re.I | re.S)
+            re.compile("|".join(f"(?P<p{i}>{p.pattern})" for i, p in enumerate(anchored)), re.IGNORECASE | re.DOTALL)
             if anchored else None
         )
-        self._anywhere = tuple((p.name, re.compile(p.pattern, re.I | re.S)) for p in chosen if p.anywhere)
+        self._anywhere = tuple((p.name, re.compile(p.pattern, re.IGNORECASE | re.DOTALL)) for p in chosen if p.anywhere)
 
     @property
     def total_dropped(self) -> int:

@@ -13,9 +13,10 @@ It holds no password: the model has none, and nothing here adds connection setti
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import IO, Iterable
+from typing import IO
 
 from query_audit.errors import SourceError
 from query_audit.model import ServerInfo, SourceInfo, Statement
@@ -94,7 +95,7 @@ def _statement_record(statement: Statement) -> dict:
 
 def _statement(record: dict) -> Statement:
     if not isinstance(record, dict) or not isinstance(record.get("sql"), str):
-        raise ValueError("a statement without its sql text")
+        raise TypeError("a statement without its sql text")
     return Statement(**{name: record[name] for name in _STATEMENT_FIELDS if name in record})
 
 

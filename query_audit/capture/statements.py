@@ -10,7 +10,7 @@ either: the server logs the Prepare/Execute rows for it, and the Execute row is 
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from query_audit.capture.noise import NoiseFilter
 from query_audit.model import LogRow, Statement
@@ -22,13 +22,13 @@ STATEMENT_COMMANDS = frozenset({"Query", "Execute"})
 _CONNECT = re.compile(r"(?P<user>[^@\s]*)@(?P<host>\S*)(?: as \S+)? on (?P<db>\S*)")
 # user_host of a log table row: `app[app] @ localhost [127.0.0.1]` (the first name is the login).
 _USER_HOST = re.compile(r"\s*([^\[\s@]*)\[")
-_USE = re.compile(r"\s*use\s+(`(?:[^`]|``)+`|[^\s;`]+)\s*;?\s*\Z", re.I)
-_SQL_PREPARED = re.compile(r"\s*(?:PREPARE|EXECUTE|DEALLOCATE|DROP\s+PREPARE)\s", re.I)
+_USE = re.compile(r"\s*use\s+(`(?:[^`]|``)+`|[^\s;`]+)\s*;?\s*\Z", re.IGNORECASE)
+_SQL_PREPARED = re.compile(r"\s*(?:PREPARE|EXECUTE|DEALLOCATE|DROP\s+PREPARE)\s", re.IGNORECASE)
 # The first letters of the Query rows that need a closer look: PREPARE, EXECUTE, DEALLOCATE, DROP, USE.
 _SPECIAL_START = frozenset("PpEeDdUu \t\r\n")
 # What is left of a statement once strings, quoted names and comments are out: a `?` there is a
 # placeholder of a prepared statement.
-_QUOTED_OR_COMMENT = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|`[^`]*`|/\*.*?\*/|--\s[^\n]*|\#[^\n]*""", re.S)
+_QUOTED_OR_COMMENT = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|`[^`]*`|/\*.*?\*/|--\s[^\n]*|\#[^\n]*""", re.DOTALL)
 
 
 class _Thread:

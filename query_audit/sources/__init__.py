@@ -10,9 +10,10 @@ from __future__ import annotations
 import io
 import re
 import sys
+from collections.abc import Iterator
 from itertools import chain
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from query_audit.capture.noise import NoiseFilter
 from query_audit.capture.saved import load_capture

@@ -16,8 +16,9 @@ that neither starts nor continues an entry (text before the first entry) is coun
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from query_audit.errors import SourceError
 from query_audit.model import LogRow
@@ -57,11 +58,10 @@ class GeneralLogReader:
     def entries(self) -> Iterator[tuple[int, str, str, str | None]]:
         if isinstance(self.source, (str, Path)):
             try:
-                handle = open(self.source, encoding="utf-8", errors="replace")
-            except OSError as exc:
+                with open(self.source, encoding="utf-8", errors="replace") as handle:
+                    yield from self._parse(handle)
+            except OSError as exc:  # opening it, or a read error half-way
                 raise SourceError(f"cannot read {self.source}: {exc.strerror}") from None
-            with handle:
-                yield from self._parse(handle)
         else:
             yield from self._parse(self.source)
 

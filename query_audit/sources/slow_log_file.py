@@ -16,8 +16,9 @@ statement up to the next entry. The variants:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from query_audit.errors import SourceError
 from query_audit.model import Statement
@@ -26,7 +27,7 @@ from query_audit.sources.general_log_file import classic_time
 _TIME = re.compile(r"# Time: (?:(\d{6}\s+\d{1,2}:\d\d:\d\d)|(\S+))")
 _PAIR = re.compile(r"(\w+): +(?!\w+:)(\S+)")  # `Schema:  QC_hit: No`: an empty value
 _USER = re.compile(r"# User@Host: ([^\[\s]*)\[")
-_SET_TIMESTAMP = re.compile(r"SET\s+(?:\w+=\d+,)*timestamp=\d+(?:\.\d+)?;\s*$", re.I)
+_SET_TIMESTAMP = re.compile(r"SET\s+(?:\w+=\d+,)*timestamp=\d+(?:\.\d+)?;\s*$", re.IGNORECASE)
 _USE = re.compile(r"use `?([^`;]+)`?;\s*$")  # as the server writes it, lower case
 _FILE_HEADER = re.compile(r".*, Version: .* started with:$|T[Cc][Pp] [Pp]ort: |Time\s+Id\s+Command\s+Argument$")
 
@@ -48,11 +49,10 @@ class SlowLogReader:
     def _read(self) -> Iterator[Statement]:
         if isinstance(self.source, (str, Path)):
             try:
-                handle = open(self.source, encoding="utf-8", errors="replace")
-            except OSError as exc:
+                with open(self.source, encoding="utf-8", errors="replace") as handle:
+                    yield from self._parse(handle)
+            except OSError as exc:  # opening it, or a read error half-way
                 raise SourceError(f"cannot read {self.source}: {exc.strerror}") from None
-            with handle:
-                yield from self._parse(handle)
         else:
             yield from self._parse(self.source)
 
