@@ -67,7 +67,11 @@ _LIMIT = re.compile(r"\blimit \?(?:, ?\?| offset \?)?")
 _ASC = re.compile(r"\s+asc\b")
 _UNION_REPEAT = re.compile(r"\b(select\s.*?)(?:(\sunion(?:\sall)?)\s\1)+")
 _NULL_TRUE_FALSE = re.compile(r"(?<![\w$.@`])(?:null|true|false)(?![\w$`])")
-_STRING_PREFIX = re.compile(r"(?<![\w$])(?:[xbn]|_[a-z0-9]+)\?")  # x'1F', b'01', N'a', _utf8mb4'a'
+# What a literal's `?` absorbs: a string's prefix (x'1F', b'01', N'a', _utf8mb4'a', no space allowed
+# there) and the SQL-standard typed literals (DATE'2024-01-01', TIME '10:00', TIMESTAMP'...', which
+# MariaDB writes for a prepared statement's date parameters); pt-fingerprint leaves `timestamp?`.
+_STRING_PREFIX = re.compile(r"(?<![\w$.@`])(?:[xbn]|_[a-z0-9]+|(?:date|time|timestamp)\s*)\?")
+_ODBC_LITERAL = re.compile(r"\{\s*(?:d|t|ts)\s+\?\s*\}")  # {d '2024-01-01'}, {ts '...'}
 _USE = re.compile(r"use \S+")
 _CALL = re.compile(r"call\s+([^\s(]+)")
 _MYSQLDUMP = re.compile(r"SELECT /\*!\? SQL_NO_CACHE \*/ \* FROM `")  # its version number is a `?` by now
@@ -138,6 +142,8 @@ def _normalize_template(template: str) -> str:
         text = _NULL_TRUE_FALSE.sub("?", text)
     if "?" in text:
         text = _STRING_PREFIX.sub("?", text)
+        if "{" in text:
+            text = _ODBC_LITERAL.sub("?", text)
     if "value" in text:
         text = _MULTI_ROW_VALUES.sub(r"\1", text)
     if "(" in text:
