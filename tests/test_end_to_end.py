@@ -1,0 +1,229 @@
+"""The whole tool on the sample shop (fixtures/sample_app), through the real command line, against the
+private test server: what a capture lists, what the advisor finds, that its DDL works, and the CI gate's
+exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from fixtures.sample_app.harness import running_app
+from fixtures.sample_app.seed import seed
+from query_audit.connection import connect
+
+REPO = Path(__file__).resolve().parent.parent
+
+READ_ENDPOINTS = ["/customers/42/orders", "/customers/by-email?email=customer42@example.com",
+                  "/products?category=7", "/countries"]
+NEW_ORDER = '{"customer_id": 42, "items": [{"product_id": 1, "quantity": 2}, {"product_id": 7, "quantity": 1}, ' \
+            '{"product_id": 9, "quantity": 3}]}'
+
+
+@pytest.fixture(scope="module")
+def shop(server_settings, tmp_path_factory):
+    """The shop seeded at test scale, the app running on it, and a private state directory."""
+    seed(server_settings, "test", database="shop_e2e")
+    settings = replace(server_settings, database="shop_e2e")
+    # Test-scale tables hold hundreds of rows, below the default size where a scan matters; a CI database
+    # is small too, and lowering this threshold is what its users do.
+    env = dict(os.environ, QUERY_AUDIT_STATE_DIR=str(tmp_path_factory.mktemp("state")), NO_COLOR="1",
+               QUERY_AUDIT_FULL_SCAN_ROWS="200")
+    env.pop("QUERY_AUDIT_DSN", None)
+    with running_app(settings.to_dsn(with_password=True)) as base_url:
+        yield settings, base_url, env
+    with connect(server_settings) as conn, conn.cursor() as cur:
+        cur.execute("DROP DATABASE IF EXISTS shop_e2e")
+
+
+def cli(env, *args, cwd=REPO):
+    return subprocess.run([sys.executable, "-m", "query_audit", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def capture_json(shop, *endpoint_args) -> dict:
+    settings, base_url, env = shop
+    args = []
+    for item in endpoint_args:
+        args += ["--endpoint", base_url + item] if item.startswith("/") else [item]
+    done = cli(env, "capture", "--dsn", settings.to_dsn(), *args, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def shapes(report) -> dict[str, int]:
+    """Each captured shape, by the start of its sample, with its count."""
+    return {q["fingerprint"]: q["count"] for q in report["queries"]}
+
+
+def findings(report, rule=None, table=None):
+    return [f for f in report["findings"]
+            if (rule is None or f["rule"] == rule) and (table is None or f["table"] == table)]
+
+
+# ------------------------------------------------------------------------------------------------
+# What a capture lists
+# ------------------------------------------------------------------------------------------------
+
+
+def test_n_plus_one_endpoint_lists_exactly_its_statements(shop):
+    report = capture_json(shop, "/customers/42/orders")
+    # Customer 42 at test scale: 8 orders with 24 items (fixtures/sample_app/README.md).
+    assert shapes(report) == {
+        "select id, customer_id, status, tracking_code, created_at, total from orders where customer_id = ? "
+        "order by id desc": 1,
+        "select id, order_id, product_id, quantity, price from order_items where order_id = ?": 8,
+        "select id, sku, category_id, name, price from products where id = ?": 24,
+    }
+    assert report["summary"]["statements"] == 33
+    assert report["summary"]["noise_dropped"] == 33  # one `SELECT 1` health check per pool checkout
+    assert report["summary"]["reads"] == 33 and report["summary"]["writes"] == 0
+
+
+def test_prepared_statements_are_captured_once_each(shop):
+    report = capture_json(shop, "--method", "POST", "--data", NEW_ORDER, "/orders")
+    assert shapes(report) == {
+        "select id, price from products where id in(?+)": 1,
+        "start transaction": 1,
+        "insert into orders (customer_id, status, tracking_code, created_at, total) values(?+)": 1,
+        "insert into order_items (order_id, product_id, quantity, price) values(?+)": 3,
+        "commit": 1,
+    }
+    assert not any(q["sample"].startswith(("SELECT 1", "SET ")) for q in report["queries"])
+
+
+def test_unique_key_lookup_raises_no_finding(shop):
+    report = capture_json(shop, "/customers/by-email?email=customer42@example.com")
+    [query] = report["queries"]
+    assert "customer42@example.com" in query["sample"] or "?" in query["sample"]
+    assert query["explain"]["rows"][0]["access_type"] in ("const", "eq_ref")
+    assert report["findings"] == []
+
+
+# ------------------------------------------------------------------------------------------------
+# What the advisor finds, and that its advice works
+# ------------------------------------------------------------------------------------------------
+
+
+def test_every_pattern_of_the_sample_app_is_found(shop):
+    report = capture_json(shop, *READ_ENDPOINTS, "--method", "GET")
+    assert {f["table"] for f in findings(report, "n_plus_one")} == {"order_items", "products"}
+    [index] = findings(report, "missing_index", "products")
+    assert index["columns"] == ["category_id", "price"]
+    assert index["ddl"].endswith("(`category_id`, `price`)")
+    assert findings(report, "filesort", "products")
+    assert all(f["severity"] == "info" for f in findings(report, table="countries"))
+    assert not findings(report, table="customers")  # the unique-key lookup
+
+    writes = capture_json(shop, "--method", "POST", "--data", '{"tracking_code": "TRK000000042"}', "/orders/ship")
+    assert findings(writes, "full_table_scan", "orders")
+    assert findings(writes, "write_not_by_primary_key", "orders")
+    [index] = findings(writes, "missing_index", "orders")
+    assert index["columns"] == ["tracking_code"]
+
+    inserts = capture_json(shop, "--method", "POST", "--data", NEW_ORDER, "/orders")
+    assert findings(inserts, "bulk_insert", "order_items")
+
+
+def test_applying_the_suggested_ddl_leaves_no_scan_or_missing_index(shop, server_settings):
+    settings, base_url, env = shop
+    ship = ["--method", "POST", "--data", '{"tracking_code": "TRK000000042"}', "/orders/ship"]
+    before = [capture_json(shop, "/products?category=7", "/customers/42/orders"), capture_json(shop, *ship)]
+    ddl = [f["ddl"] for report in before for f in findings(report, "missing_index")]
+    assert len(ddl) == 2
+    with connect(settings) as conn, conn.cursor() as cur:
+        for statement in ddl:
+            cur.execute(statement)
+    try:
+        after = [capture_json(shop, "/products?category=7", "/customers/42/orders"), capture_json(shop, *ship)]
+        for report in after:
+            assert not findings(report, "missing_index")
+            assert [f for f in findings(report, "full_table_scan") if f["severity"] != "info"] == []
+            assert not findings(report, "filesort")
+    finally:
+        with connect(settings) as conn, conn.cursor() as cur:
+            cur.execute("ALTER TABLE products DROP INDEX idx_products_category_id_price")
+            cur.execute("ALTER TABLE orders DROP INDEX idx_orders_tracking_code")
+
+
+def test_verify_proves_the_index_and_leaves_the_schema_as_it_was(shop):
+    settings, base_url, env = shop
+    done = cli(env, "capture", "--dsn", settings.to_dsn(), "--endpoint", base_url + "/products?category=7",
+               "--verify", "--i-understand-this-creates-indexes", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    [index] = findings(json.loads(done.stdout), "missing_index")
+    assert index["verified"] is True
+    with connect(settings) as conn, conn.cursor() as cur:
+        cur.execute("SHOW INDEX FROM products")
+        assert {row[2] for row in cur.fetchall()} == {"PRIMARY", "uq_products_sku"}
+
+
+def test_saved_capture_analyzes_offline_to_the_same_queries(shop, tmp_path):
+    settings, base_url, env = shop
+    saved = tmp_path / "capture.json"
+    done = cli(env, "capture", "--dsn", settings.to_dsn(), "--endpoint", base_url + "/customers/42/orders",
+               "--save", str(saved), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    live = json.loads(done.stdout)
+    offline = cli(env, "analyze", str(saved), "--format", "json")
+    assert offline.returncode == 0, offline.stderr
+    offline = json.loads(offline.stdout)
+    assert shapes(offline) == shapes(live)
+    assert {f["table"] for f in findings(offline, "n_plus_one")} == {"order_items", "products"}
+    assert offline["queries"][0]["explain"] is None  # static: no --dsn
+
+
+# ------------------------------------------------------------------------------------------------
+# The CI gate
+# ------------------------------------------------------------------------------------------------
+
+
+def test_gate_exit_codes(shop, tmp_path, server):
+    settings, base_url, env = shop
+    baseline = tmp_path / "baseline.json"
+    endpoint = ["--endpoint", base_url + "/products?category=7"]
+    dsn = ["--dsn", settings.to_dsn()]
+
+    missing = cli(env, "check", "--baseline", str(baseline), *dsn, *endpoint)
+    assert missing.returncode == 2 and "baseline" in missing.stderr
+
+    baseline.write_text(json.dumps({"format": "query-audit-baseline", "version": 1, "entries": []}))
+    new = cli(env, "check", "--baseline", str(baseline), *dsn, *endpoint, "--format", "json")
+    assert new.returncode == 1, new.stderr
+    assert "full_table_scan on products" in new.stderr
+    assert json.loads(new.stdout)["gate"]["passed"] is False
+
+    created = cli(env, "baseline", "create", "--baseline", str(baseline), *dsn, *endpoint)
+    assert created.returncode == 0, created.stderr
+    entries = json.loads(baseline.read_text())["entries"]
+    assert [(e["rule"], e["table"]) for e in entries] == [("full_table_scan", "products")]
+    known = cli(env, "check", "--baseline", str(baseline), *dsn, *endpoint)
+    assert known.returncode == 0, known.stderr
+    assert "gate passed" in known.stderr
+
+    # A finding of another rule is new only for that rule.
+    assert cli(env, "check", "--baseline", str(baseline), *dsn, *endpoint, "--fail-on", "filesort").returncode == 1
+
+    unreachable = cli(env, "check", "--baseline", str(baseline), "--dsn", "mysql://root@127.0.0.1:9/x", *endpoint)
+    assert unreachable.returncode == 2
+    wrong = replace(settings, password="Wr0ng-pw").to_dsn(with_password=True)
+    bad_password = cli(env, "check", "--baseline", str(baseline), "--dsn", wrong, *endpoint)
+    assert bad_password.returncode == 2 and "Wr0ng-pw" not in bad_password.stderr + bad_password.stdout
+
+    with server.cursor() as cur:
+        cur.execute("DROP USER IF EXISTS 'qa_gate'@'%'")
+        cur.execute("CREATE USER 'qa_gate'@'%'")
+        cur.execute("GRANT SELECT ON *.* TO 'qa_gate'@'%'")
+    try:
+        reader = replace(settings, user="qa_gate").to_dsn()
+        no_privilege = cli(env, "check", "--baseline", str(baseline), "--dsn", reader, *endpoint)
+        assert no_privilege.returncode == 2
+        assert "SUPER" in no_privilege.stderr
+    finally:
+        with server.cursor() as cur:
+            cur.execute("DROP USER 'qa_gate'@'%'")
