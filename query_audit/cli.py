@@ -122,7 +122,7 @@ def capture(**opts):
 
     request = workflow.capture_request(opts, require_inputs=True)
     report = workflow.report_for(request)
-    _emit(report, opts)
+    _emit(report, opts, request.config)
 
 
 @cli.command()
@@ -147,7 +147,7 @@ def analyze(sources, **opts):
 
     request = workflow.file_request(sources, opts)
     report = workflow.report_for(request)
-    _emit(report, opts)
+    _emit(report, opts, request.config)
 
 
 @cli.command()
@@ -174,7 +174,7 @@ def check(sources, baseline_path, fail_on, **opts):
 
     request = workflow.any_request(sources, opts)
     outcome = workflow.check(request, baseline_path, fail_on)
-    _emit(outcome.report, opts, gate=outcome.gate)
+    _emit(outcome.report, opts, request.config, gate=outcome.gate)
     click.echo(outcome.verdict, err=True)
     sys.exit(EXIT_OK if outcome.gate.passed else EXIT_GATE)
 
@@ -256,10 +256,10 @@ def sandbox_status():
 # ------------------------------------------------------------------------------------------------
 
 
-def _emit(report, opts, gate=None) -> None:
+def _emit(report, opts, config, gate=None) -> None:
     from query_audit import workflow
 
-    text = workflow.render_report(report, opts, gate=gate)
+    text = workflow.render_report(report, opts, config, gate=gate)
     if opts.get("output"):
         try:
             Path(opts["output"]).write_text(text)

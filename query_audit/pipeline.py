@@ -7,7 +7,7 @@ Each stage lives in its own package; this module only wires them together.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Protocol
 
 from query_audit.advise import advise
 from query_audit.advise.summary import summarize
@@ -37,12 +37,25 @@ class AnalysisOptions:
     progress: Progress | None = None
 
 
-def analyze_statements(statements: Iterable[Statement], source: SourceInfo, options: AnalysisOptions, *,
-                       noise_dropped: int = 0, skipped_lines: int = 0, server: ServerInfo | None = None,
-                       notes: tuple[str, ...] = ()) -> Report:
+class StatementStream(Protocol):
+    """Where the statements come from: a capture, or log files read lazily.
+
+    The counters are read only after `statements` has been consumed: a file's are final only then.
+    """
+
+    statements: Iterable[Statement]
+    source: SourceInfo
+    server: ServerInfo | None
+    noise_dropped: int
+    skipped_lines: int
+
+
+def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tuple[str, ...] = ()) -> Report:
+    """The pipeline: group, model, schema, EXPLAIN, advise, summarize."""
     progress = options.progress or (lambda stage, done, total: None)
+    server = stream.server
     digest = Digest()
-    for count, statement in enumerate(statements, 1):
+    for count, statement in enumerate(stream.statements, 1):
         digest.add(statement)
         if count % 50_000 == 0:
             progress("reading statements", count, 0)
@@ -83,6 +96,7 @@ def analyze_statements(statements: Iterable[Statement], source: SourceInfo, opti
         if conn is not None:
             conn.close()
 
-    summary = summarize(queries, source, noise_dropped=noise_dropped, skipped_lines=skipped_lines)
-    return Report(server=server, source=source, summary=summary, queries=queries, findings=tuple(findings),
-                  notes=tuple(notes))
+    summary = summarize(queries, stream.source, noise_dropped=stream.noise_dropped,
+                        skipped_lines=stream.skipped_lines)
+    return Report(server=server, source=stream.source, summary=summary, queries=queries,
+                  findings=tuple(findings), notes=tuple(notes))

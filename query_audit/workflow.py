@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import click
@@ -105,7 +105,7 @@ def any_request(sources, opts: dict) -> Request:
 
 def report_for(request: Request) -> Report:
     """Capture or read the statements, then run the one pipeline on them."""
-    from query_audit.pipeline import AnalysisOptions, analyze_statements
+    from query_audit.pipeline import AnalysisOptions, analyze_stream
 
     config = request.config
     options = AnalysisOptions(settings=request.settings, thresholds=config.thresholds, verify=request.verify)
@@ -119,32 +119,16 @@ def report_for(request: Request) -> Report:
             if request.save:
                 save_capture(request.save, result.statements, server=result.server, source=result.source,
                              noise_dropped=result.noise_dropped)
-            notes = result.notes + tuple(
-                f"{o.what} answered HTTP {o.status}" for o in result.outcomes
-                if request.plan.command is None and o.status >= 400)
-            report = analyze_statements(result.statements, result.source, options, noise_dropped=result.noise_dropped,
-                                        server=result.server, notes=notes)
+            failed = tuple(f"{o.what} answered HTTP {o.status}" for o in result.outcomes
+                           if request.plan.command is None and o.status >= 400)
+            report = analyze_stream(result, options, notes=result.notes + failed)
         else:
             from query_audit.sources import open_sources
 
             stream = open_sources(list(request.sources), keep_noise=request.keep_noise,
                                   noise=_noise_filter(config, {"noise_patterns": request.noise_patterns}))
-            report = analyze_statements(stream.statements, stream.source, options, server=stream.server)
-            # The stream's counters are final only once it has been read to the end.
-            from dataclasses import replace
-
-            report = replace(report, summary=replace(report.summary, noise_dropped=stream.noise_dropped,
-                                                     skipped_lines=stream.skipped_lines))
-    return apply_config(report, config)
-
-
-def apply_config(report: Report, config) -> Report:
-    """Drop what the configuration ignores: disabled rules, ignored query ids or SQL patterns."""
-    from dataclasses import replace
-
-    if hasattr(config, "filter_findings"):
-        return replace(report, findings=tuple(config.filter_findings(report)))
-    return report
+            report = analyze_stream(stream, options)
+    return replace(report, findings=config.filter_findings(report))
 
 
 @dataclass(frozen=True)
@@ -156,9 +140,9 @@ class CheckOutcome:
 
 def _gating_rules(config, fail_on) -> tuple[str, ...]:
     rules = tuple(fail_on) or tuple(getattr(config, "fail_on", ()) or ("full_table_scan",))
-    from query_audit.advise import RULES
+    from query_audit.advise import RULES_BY_ID
 
-    known = {rule.id if hasattr(rule, "id") else rule for rule in RULES}
+    known = set(RULES_BY_ID)
     unknown = [rule for rule in rules if rule not in known]
     if unknown:
         raise click.UsageError(f"unknown rule {unknown[0]!r} in --fail-on; known: {', '.join(sorted(known))}")
@@ -266,17 +250,16 @@ def sandbox_status() -> str:
 # ------------------------------------------------------------------------------------------------
 
 
-def render_report(report: Report, opts: dict, gate=None) -> str:
+def render_report(report: Report, opts: dict, config, gate=None) -> str:
     from query_audit.report import Format, default_format, render
 
-    config = _config(opts)
     fmt = opts.get("fmt") or getattr(config, "format", None)
     if fmt:
         fmt = Format(fmt)
     else:
         fmt = Format.TEXT if opts.get("output") else default_format(sys.stdout)
     verbosity = -1 if opts.get("quiet") else int(opts.get("verbose") or 0)
-    return render(report, fmt, verbosity=verbosity, gate=gate)
+    return render(report, fmt, verbosity=verbosity, gate=gate, fail_on=tuple(config.fail_on))
 
 
 @contextmanager

@@ -64,6 +64,7 @@ class CaptureResult:
     noise_dropped: int
     outcomes: tuple[Outcome, ...]
     notes: tuple[str, ...] = field(default_factory=tuple)
+    skipped_lines: int = 0  # log rows are never malformed in a table; kept for the pipeline's stream shape
 
 
 @dataclass
