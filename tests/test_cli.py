@@ -50,3 +50,27 @@ def test_usage_and_input_errors_exit_2_without_traceback(args, message):
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_sandbox_up_status_down_through_the_command_line(tmp_path):
+    import os
+
+    from query_audit.connection import connect, parse_dsn
+    from query_audit.errors import ConnectionFailed
+
+    env = dict(os.environ, QUERY_AUDIT_STATE_DIR=str(tmp_path))
+    up = run("sandbox", "up", "--engine", "local", env=env)
+    assert up.returncode == 0, up.stderr
+    dsn = up.stdout.strip()
+    try:
+        with connect(parse_dsn(dsn)) as conn, conn.cursor() as cur:
+            cur.execute("SELECT 1")
+        assert run("sandbox", "status", env=env).stdout.strip() == f"local sandbox (mariadb) at {dsn}"
+        again = run("sandbox", "up", env=env)
+        assert again.returncode == 2 and "already runs" in again.stderr
+    finally:
+        down = run("sandbox", "down", env=env)
+    assert down.returncode == 0 and "sandbox stopped" in down.stderr
+    with pytest.raises(ConnectionFailed):
+        connect(parse_dsn(dsn))
+    assert run("sandbox", "status", env=env).stdout.strip() == "no sandbox runs"
