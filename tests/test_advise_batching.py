@@ -140,3 +140,57 @@ def test_a_write_repeated_fewer_times_than_the_threshold_is_silent():
     samples = [f"DELETE FROM order_items WHERE id = {i}" for i in (1, 2)]
     q = query(samples[0], count=2, repetitions=(loop("request 1", samples),))
     assert write_loop.check([q], SCHEMAS, T) == []
+
+
+# --- parsing cost: a big log has hundreds of loops -----------------------------------------------------
+
+
+def _count_parses(monkeypatch) -> list[str]:
+    import sqlglot
+
+    from query_audit.advise import rewrite
+
+    rewrite._parsed.cache_clear()
+    rewrite._literal.cache_clear()
+    parsed: list[str] = []
+    real = sqlglot.parse_one
+
+    def counting(sql, *args, **kwargs):
+        parsed.append(sql)
+        return real(sql, *args, **kwargs)
+
+    monkeypatch.setattr(sqlglot, "parse_one", counting)
+    return parsed
+
+
+def test_a_loop_rewrite_parses_each_sample_text_once_and_only_a_handful_of_them(monkeypatch):
+    from query_audit.advise.rewrite import SAMPLE_LIMIT
+
+    samples = selects(10)
+    q = query(samples[0], count=10, repetitions=(loop("request 1", samples),))
+    parsed = _count_parses(monkeypatch)
+    [finding] = n_plus_one.check([q], SCHEMAS, T)
+    statements = [sql for sql in parsed if sql.upper().startswith("SELECT")]
+    assert len(statements) == len(set(statements)) == SAMPLE_LIMIT
+    # The IN list shows the sampled values; the message keeps the loop's real size.
+    assert finding.evidence["rewritten_sql"] == \
+        "SELECT qty, order_id FROM order_items WHERE order_id IN (1, 2, 3, 4, 5)"
+    assert "10 times with 10 different values" in finding.message
+
+
+def test_an_update_loop_parses_its_samples_once_for_the_key_and_the_rewrite(monkeypatch):
+    samples = [f"UPDATE order_items SET qty = {i} WHERE order_id = {i}" for i in (1, 2, 3)]
+    q = query(samples[0], count=3, repetitions=(loop("request 1", samples),))
+    parsed = _count_parses(monkeypatch)
+    [finding] = write_loop.check([q], SCHEMAS, T)
+    assert "CASE" in finding.evidence["rewritten_sql"]
+    assert sorted(sql for sql in parsed if sql in samples) == sorted(samples)
+
+
+def test_the_join_hint_looks_only_at_selects_of_the_same_unit():
+    parent = query("SELECT id FROM orders WHERE customer_id = 9", repetitions=(loop("request 2", [
+        "SELECT id FROM orders WHERE customer_id = 9"]),))
+    samples = selects(3, "SELECT * FROM order_items WHERE order_id = {}")
+    child = query(samples[0], count=3, repetitions=(loop("request 1", samples),))
+    [finding] = n_plus_one.check([parent, child], SCHEMAS, T)
+    assert "JOIN" not in finding.suggestion

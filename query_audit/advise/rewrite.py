@@ -9,18 +9,43 @@ Every function returns None when the samples do not have the expected shape.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sqlglot
 from sqlglot import exp
 
 DIALECT = "mysql"
+# How many distinct samples of a loop a rewrite reads: enough to find the column that changes and to
+# show a few rows or values; the loop's size comes from its counts, not from its samples. Parsing is
+# the advisor's main cost (about 1 ms a statement), so this bounds it per finding.
+SAMPLE_LIMIT = 5
 
 
 def _parse(sql: str) -> exp.Expression | None:
+    """A fresh tree of `sql` (callers may change it), or None when sqlglot cannot parse it."""
+    tree = _parsed(sql)
+    return tree.copy() if tree is not None else None
+
+
+@lru_cache(maxsize=1024)
+def _parsed(sql: str) -> exp.Expression | None:
+    """Each distinct text is parsed once: the rules read the same samples again (loop_key, then the
+    rewrite). The shared tree must not be changed: `_parse` hands out copies, `_trees` read-only ones."""
     try:
         return sqlglot.parse_one(sql, read=DIALECT)
     except (sqlglot.errors.ParseError, sqlglot.errors.TokenError):
         return None
+
+
+def _trees(samples) -> list[exp.Expression | None]:
+    """The shared, read-only trees of the first SAMPLE_LIMIT distinct samples (None where unparsable)."""
+    return [_parsed(sql) for sql in list(dict.fromkeys(samples))[:SAMPLE_LIMIT]]
+
+
+@lru_cache(maxsize=4096)
+def _literal(sql: str) -> exp.Expression:
+    """A value or column reference written as SQL (`42`, `'a'`, `o.id`), parsed once."""
+    return sqlglot.parse_one(sql, read=DIALECT)
 
 
 def _is_value(node: exp.Expression) -> bool:
@@ -66,7 +91,7 @@ class LoopKey:
 
 def loop_key(samples) -> LoopKey | None:
     """The first `column = literal` whose literal differs between the samples."""
-    trees = [tree for tree in (_parse(sql) for sql in samples) if tree is not None]
+    trees = [tree for tree in _trees(samples) if tree is not None]
     if len(trees) < 2:
         return None
     values: dict[str, list[exp.Expression]] = {}
@@ -90,7 +115,7 @@ def as_in_list(sample: str, key: LoopKey) -> str | None:
         return None
     for column, eq in _column_equalities(tree):
         if column == key.column:
-            values = [sqlglot.parse_one(value, read=DIALECT) for value in key.values]
+            values = [_literal(value).copy() for value in key.values]
             eq.replace(exp.In(this=exp.column(key.name, table=eq.find(exp.Column).table or None),
                               expressions=values))
             break
@@ -101,13 +126,13 @@ def as_in_list(sample: str, key: LoopKey) -> str | None:
         selected = tree.expressions
         if not any(isinstance(e, exp.Star) or (isinstance(e, exp.Column) and e.name == "*") for e in selected) \
                 and not any(e.alias_or_name.lower() == key.name.lower() for e in selected):
-            tree.select(sqlglot.parse_one(key.column, read=DIALECT), copy=False)
+            tree.select(_literal(key.column).copy(), copy=False)
     return tree.sql(dialect=DIALECT)
 
 
 def multi_row_insert(samples) -> tuple[str, int] | None:
     """One INSERT with every sample's VALUES rows, and how many rows it has."""
-    trees = [_parse(sql) for sql in samples]
+    trees = _trees(samples)
     if not trees or any(not isinstance(t, exp.Insert) or not isinstance(t.expression, exp.Values) for t in trees):
         return None
     template = trees[0].copy()
@@ -122,14 +147,14 @@ def _assignments(tree: exp.Update) -> list[tuple[str, exp.Expression]]:
 
 def set_values_vary(samples) -> bool:
     """True when the UPDATE samples write different SET values (not only different keys)."""
-    trees = [t for t in (_parse(sql) for sql in samples) if isinstance(t, exp.Update)]
+    trees = [t for t in _trees(samples) if isinstance(t, exp.Update)]
     seen = {tuple((c, v.sql(dialect=DIALECT)) for c, v in _assignments(tree)) for tree in trees}
     return len(seen) > 1
 
 
 def update_with_case(samples, key: LoopKey) -> str | None:
     """One UPDATE: `SET col = CASE key WHEN k1 THEN v1 ... END WHERE key IN (k1, ...)`."""
-    trees = [t for t in (_parse(sql) for sql in samples) if isinstance(t, exp.Update)]
+    trees = [t for t in _trees(samples) if isinstance(t, exp.Update)]
     if len(trees) < 2:
         return None
     rewritten = _parse(as_in_list(trees[0].sql(dialect=DIALECT), key) or "")
@@ -140,13 +165,13 @@ def update_with_case(samples, key: LoopKey) -> str | None:
         value = next((_value_of(eq) for column, eq in _column_equalities(tree) if column == key.column), None)
         if value is not None:
             per_key.setdefault(value.sql(dialect=DIALECT), dict(_assignments(tree)))
-    key_column = sqlglot.parse_one(key.column, read=DIALECT)
+    key_column = _literal(key.column)
     new_set = []
     for column, _ in _assignments(trees[0]):
         case = exp.Case(this=key_column.copy(), ifs=[
-            exp.If(this=sqlglot.parse_one(k, read=DIALECT), true=values[column].copy())
+            exp.If(this=_literal(k).copy(), true=values[column].copy())
             for k, values in per_key.items() if column in values])
-        new_set.append(exp.EQ(this=sqlglot.parse_one(column, read=DIALECT), expression=case))
+        new_set.append(exp.EQ(this=_literal(column).copy(), expression=case))
     rewritten.set("expressions", new_set)
     return rewritten.sql(dialect=DIALECT)
 
@@ -154,7 +179,7 @@ def update_with_case(samples, key: LoopKey) -> str | None:
 def upsert(samples, key: LoopKey) -> str | None:
     """`INSERT INTO t (key, cols) VALUES ... ON DUPLICATE KEY UPDATE col = VALUES(col)`, for UPDATEs whose
     WHERE is exactly `key = literal` (anything else in the WHERE cannot be expressed this way)."""
-    trees = [t for t in (_parse(sql) for sql in samples) if isinstance(t, exp.Update)]
+    trees = [t for t in _trees(samples) if isinstance(t, exp.Update)]
     if len(trees) < 2 or any(not isinstance(t.args.get("where").this if t.args.get("where") else None, exp.EQ)
                              for t in trees):
         return None

@@ -28,17 +28,28 @@ def _singular(name: str) -> str:
     return name
 
 
-def _join_hint(query: AnalyzedQuery, key_name: str, unit: str, queries, schemas: SchemaMap) -> str | None:
-    """A JOIN, when another query of the same unit reads the table the loop's keys point to (or from)."""
+def _selects_by_unit(queries) -> dict[str, list[AnalyzedQuery]]:
+    """The SELECTs that repeated in each unit, in query order: built once, not once per loop (a big log
+    has thousands of queries and hundreds of loops)."""
+    by_unit: dict[str, list[AnalyzedQuery]] = {}
+    for query in queries:
+        if query.group.kind is Kind.SELECT:
+            for unit in dict.fromkeys(rep.unit for rep in query.group.repetitions):
+                by_unit.setdefault(unit, []).append(query)
+    return by_unit
+
+
+def _join_hint(query: AnalyzedQuery, key_name: str, unit: str, neighbours: list[AnalyzedQuery],
+               schemas: SchemaMap) -> str | None:
+    """A JOIN, when another SELECT of the same unit (`neighbours`) reads the table the loop's keys point
+    to (or from)."""
     if not query.model.tables:
         return None
     table = query.model.tables[0]
     schema = schema_for(query, table, schemas)
     loop_by_primary_key = schema is not None and [c.lower() for c in schema.primary_key] == [key_name.lower()]
-    for other in queries:
-        if other is query or other.group.kind is not Kind.SELECT:
-            continue
-        if not any(rep.unit == unit for rep in other.group.repetitions):
+    for other in neighbours:
+        if other is query:
             continue
         for other_table in other.model.tables:
             parent = bare_name(other_table)
@@ -56,6 +67,7 @@ def _join_hint(query: AnalyzedQuery, key_name: str, unit: str, queries, schemas:
 
 def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
     findings = []
+    by_unit = None
     for query in queries:
         if query.group.kind is not Kind.SELECT:
             continue
@@ -66,7 +78,10 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
         samples = samples_of(query.group, worst)
         key = loop_key(samples)
         rewritten = as_in_list(samples[0], key) if key else None
-        hint = _join_hint(query, key.name, worst.unit, queries, schemas) if key else None
+        hint = None
+        if key:
+            by_unit = _selects_by_unit(queries) if by_unit is None else by_unit
+            hint = _join_hint(query, key.name, worst.unit, by_unit.get(worst.unit, []), schemas)
         if rewritten:
             suggestion = f"fetch all {worst.distinct_values} values in one query: {rewritten}"
         else:
