@@ -19,6 +19,16 @@ from query_audit.errors import SandboxError
 from query_audit.sandbox.base import SandboxInfo, wait_until_ready
 
 SERVER_BINARIES = ("mariadbd", "mysqld")
+# Per-statement timings of a capture come from performance_schema (query_audit/capture/timings.py).
+# MariaDB has it off unless enabled at start; the history_long consumer is off by default on both
+# servers, and it records nothing unless events_statements_current (off on MariaDB) is on too.
+# 10,000 rows hold a request of a few thousand statements; MySQL 8's mysqld takes the same options.
+PERFORMANCE_SCHEMA_OPTIONS = (
+    "--performance-schema=ON",
+    "--performance-schema-consumer-events-statements-current=ON",
+    "--performance-schema-consumer-events-statements-history-long=ON",
+    "--performance-schema-events-statements-history-long-size=10000",
+)
 # Debian puts server binaries in /usr/sbin, which is not on every user's PATH.
 EXTRA_PATHS = ("/usr/sbin", "/usr/local/sbin", "/usr/local/mysql/bin")
 
@@ -93,6 +103,7 @@ def start_local(base_dir: str | None = None, port: int | None = None) -> Sandbox
             "--skip-log-bin", "--innodb-buffer-pool-size=128M", "--max-connections=200",
             # Tests and the demo toggle these; start from the server defaults the users have.
             "--general-log=0", "--log-output=FILE", f"--general-log-file={root / 'general.log'}",
+            *PERFORMANCE_SCHEMA_OPTIONS,
         ]
         if os.geteuid() == 0:
             command.append("--user=root")
