@@ -41,7 +41,8 @@ def output_options(func):
     func = click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
                         help="Write the report to FILE instead of standard output.")(func)
     func = click.option("--format", "fmt", type=click.Choice([f.value for f in Format]),
-                        help="Report format (default: rich on a terminal, text otherwise; or the configured one).")(func)
+                        help="Report format (default: the configured one, else rich on a terminal, "
+                             "text otherwise).")(func)
     return func
 
 

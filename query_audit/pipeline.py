@@ -6,8 +6,9 @@ Each stage lives in its own package; this module only wires them together.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Protocol
+from typing import Protocol
 
 from query_audit.advise import advise
 from query_audit.advise.summary import summarize

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pymysql
 import pytest
 
 from query_audit.connection import ConnectionSettings, connect, parse_dsn

@@ -7,8 +7,8 @@ argument as MEDIUMBLOB (bytes), MariaDB as MEDIUMTEXT (str): both become str her
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Iterator
 
 import pymysql.cursors
 

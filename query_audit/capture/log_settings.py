@@ -12,7 +12,7 @@ import os
 import re
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pymysql
@@ -39,7 +39,7 @@ class LogSettings:
     def logs_to_table(self) -> bool:
         return self.general_log and "TABLE" in self.outputs and "NONE" not in self.outputs
 
-    def with_table_output(self) -> "LogSettings":
+    def with_table_output(self) -> LogSettings:
         """The general log on, TABLE added to the outputs already there (NONE would silence them all)."""
         outputs = (self.outputs - {"NONE"}) | {"TABLE"}
         return LogSettings(True, ",".join(sorted(outputs)))
@@ -140,7 +140,7 @@ class SavedState:
         return json.dumps(data, indent=2, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "SavedState":
+    def from_json(cls, text: str) -> SavedState:
         data = json.loads(text)
         return cls(server=data["server"], previous=LogSettings(**data["previous"]), pid=int(data["pid"]),
                    host=data["host"], started_at=data["started_at"])
@@ -148,7 +148,7 @@ class SavedState:
 
 def write_state(path: Path, settings: ConnectionSettings, previous: LogSettings) -> SavedState:
     state = SavedState(server=settings.describe(), previous=previous, pid=os.getpid(), host=os.uname().nodename,
-                       started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                       started_at=datetime.now(UTC).isoformat(timespec="seconds"))
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
     temporary.write_text(state.to_json())

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 from query_audit.errors import ConnectionFailed, SandboxError
 
@@ -33,7 +33,7 @@ class SandboxInfo:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "SandboxInfo":
+    def from_json(cls, text: str) -> SandboxInfo:
         return cls(**json.loads(text))
 
 
@@ -54,7 +54,7 @@ class Sandbox:
         self._stopped = True
         stop_sandbox(self.info)
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -79,9 +79,8 @@ def wait_until_ready(info: SandboxInfo, alive: Callable[[], bool], log: Path | N
                 raise SandboxError(f"the sandbox server did not answer within {timeout:.0f} s") from None
             time.sleep(0.2)
             continue
-        with conn:
-            with conn.cursor() as cur:
-                cur.execute(f"CREATE DATABASE IF NOT EXISTS `{info.database}`")
+        with conn, conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE IF NOT EXISTS `{info.database}`")
         return
 
 
