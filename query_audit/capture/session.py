@@ -4,7 +4,8 @@ The order is the safety argument:
 1. read the current settings and prove we may change them (nothing changed yet if not);
 2. write the state file, then change the settings (a kill after this leaves what `restore` needs);
 3. replay, reading the server's clock (NOW(6), UTC) around each request: those are the windows;
-4. read the log once, dropping the tool's own connections and whatever fell outside the windows;
+4. read the log once, dropping the tool's own connections and whatever fell outside the windows, and
+   performance_schema's statement history once, for each statement's timings (`timings.py`);
 5. put the settings back and delete the state file, on every path out of step 2, signals included.
 """
 
@@ -32,6 +33,7 @@ from query_audit.capture.log_settings import (
 from query_audit.capture.noise import NoiseFilter
 from query_audit.capture.replay import HttpRequest, Outcome, run_command, send
 from query_audit.capture.statements import StatementExtractor
+from query_audit.capture.timings import attach_timings, read_statement_history
 from query_audit.connection import ConnectionSettings, connect, detect_server
 from query_audit.errors import QueryAuditError
 from query_audit.model import ServerInfo, SourceInfo, Statement
@@ -171,6 +173,8 @@ def run_capture(settings: ConnectionSettings, plan: CapturePlan, progress=None) 
                     notes.append("the general log was already on with TABLE output: nothing was changed")
                 windows, outcomes = _replay(control, plan, progress)
                 rows = control.run(lambda conn: list(read_log_rows(conn, windows[0].start)))
+                # Only reads; the control connection must still be open, its first NOW(6) marks the start.
+                history = control.run(lambda conn: read_statement_history(conn, control.thread_ids))
             finally:
                 if changed:
                     with _signals_blocked():
@@ -180,6 +184,8 @@ def run_capture(settings: ConnectionSettings, plan: CapturePlan, progress=None) 
         control.close()
 
     statements, noise_dropped, outside = _statements_in_windows(rows, windows, control.thread_ids, plan, settings)
+    statements, timings_note = attach_timings(statements, history)
+    notes.append(timings_note)
     if outside:
         notes.append(f"{outside} statements of other connections ran outside the request windows and were left out")
     source = SourceInfo(

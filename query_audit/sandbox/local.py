@@ -56,7 +56,8 @@ def is_mariadb(server_binary: str) -> bool:
     if Path(server_binary).name == "mariadbd":
         return True
     try:
-        out = subprocess.run([server_binary, "--version"], capture_output=True, text=True, timeout=20).stdout
+        out = subprocess.run([server_binary, "--version"], check=False, capture_output=True, text=True,
+                             timeout=20).stdout
     except (OSError, subprocess.TimeoutExpired):
         return False
     return "mariadb" in out.lower()
@@ -80,7 +81,7 @@ def _initialize(server_binary: str, datadir: Path, log: Path) -> None:
     if os.geteuid() == 0:
         command.append("--user=root")
     with open(log, "ab") as out:
-        result = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, timeout=300)
+        result = subprocess.run(command, check=False, stdout=out, stderr=subprocess.STDOUT, timeout=300)
     if result.returncode != 0:
         raise SandboxError(f"initializing the sandbox data directory failed; see {log}")
 
