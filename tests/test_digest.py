@@ -143,3 +143,23 @@ def test_the_written_units_memory_forgets_the_oldest():
         digest.add(Statement("DELETE FROM t WHERE id = 1", thread_id=thread))
     assert len(digest._writers) <= 10
     assert "thread 24" in digest._writers
+
+
+def test_add_fields_counts_like_add_and_builds_only_the_first_sample():
+    statements = [Statement(f"SELECT * FROM t WHERE id = {i}", 7, "shop", f"2026-11-26T10:00:0{i}", "Query",
+                            None, "app") for i in range(3)]
+    by_statement = digest_of(statements)
+    digest = Digest()
+    for s in statements:
+        digest.add_fields(s.sql, s.thread_id, s.database, s.time, s.command, s.user, s.placeholders)
+    assert digest.groups() == by_statement
+    [group] = by_statement
+    assert group.sample == statements[0] and group.count == 3 and group.distinct_values == 3
+
+
+def test_add_fields_counts_each_placeholder_run_as_different_values():
+    digest = Digest()
+    for _ in range(3):
+        digest.add_fields("SELECT * FROM t WHERE id = ?", 7, None, None, "Execute", None, True)
+    [group] = digest.groups()
+    assert group.distinct_values == 3 and group.sample.placeholders

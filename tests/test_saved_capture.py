@@ -174,3 +174,33 @@ def test_keep_noise_keeps_everything(tmp_path):
     stream = open_sources([write(tmp_path, "a.log", GENERAL)], keep_noise=True)
     assert next(s.sql for s in stream.statements) == "SET NAMES utf8mb4"
     assert stream.noise_dropped == 0
+
+
+def _groups_by_adding_each_statement(paths) -> list:
+    from query_audit.analyze.digest import Digest
+
+    stream = open_sources(paths)
+    digest = Digest()
+    for statement in stream.statements:
+        digest.add(statement)
+    return digest.groups(), stream.noise_dropped, stream.skipped_lines
+
+
+def test_digest_into_groups_exactly_like_adding_each_statement(tmp_path):
+    from bench.generate import write_log
+    from query_audit.analyze.digest import Digest
+
+    generated = tmp_path / "generated.log"
+    write_log(generated, 3_000, "mariadb")  # pooled and short-lived connections, Init DB, prepared, noise
+    saved = tmp_path / "b.json"
+    save_capture(saved, STATEMENTS, server=SERVER, source=SOURCE, noise_dropped=4)
+    paths = [str(generated), write(tmp_path, "a.log", GENERAL + "stray line\n"), str(saved),
+             str(reference_file("general_log_file_mysql8.0.19_windows.log"))]
+    expected = _groups_by_adding_each_statement(paths)
+
+    stream = open_sources(paths)
+    digest = Digest()
+    stream.digest_into(digest)
+    assert (digest.groups(), stream.noise_dropped, stream.skipped_lines) == expected
+    assert len(expected[0]) > 100 and any(group.databases for group in expected[0])
+    assert digest.statements > 3_000 - expected[1] - 100

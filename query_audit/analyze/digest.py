@@ -49,11 +49,11 @@ class _Group:
         "values",
     )
 
-    def __init__(self, fingerprint: str, kind: Kind, sample: Statement):
+    def __init__(self, fingerprint: str, kind: Kind):
         self.fingerprint = fingerprint
         self.kind = kind
         self.count = 0
-        self.sample = sample
+        self.sample: Statement | None = None  # the first statement; set by the caller of `Digest._add`
         self.values: set[int] = set()
         self.databases: dict[str, None] = {}  # an ordered set
         self.units: dict[str, _Unit] = {}
@@ -78,17 +78,35 @@ class Digest:
         self._groups: dict[str, _Group] = {}
         self._writers: dict[str, None] = {}  # units that have written, oldest first
         self._unknown_values = 0
+        self._thread_names: dict[int | None, str] = {}  # `thread 12`, formatted once per connection
 
     def add(self, statement: Statement) -> None:
+        group = self._add(statement.sql, statement.thread_id, statement.request, statement.database,
+                          statement.placeholders)
+        if group.sample is None:
+            group.sample = statement
+        if statement.query_time is not None or statement.rows_examined is not None:
+            self._add_timings(group, statement)
+
+    def add_fields(self, sql: str, thread_id: int | None, database: str | None = None, time: str | None = None,
+                   command: str = "Query", user: str | None = None, placeholders: bool = False) -> None:
+        """`add(Statement(sql, thread_id, database, time, command, None, user, placeholders))`, for a log
+        file's fast path: the Statement is built only for the first statement of each shape (its sample)."""
+        group = self._add(sql, thread_id, None, database, placeholders)
+        if group.sample is None:
+            group.sample = Statement(sql, thread_id, database, time, command, None, user, placeholders)
+
+    def _add(self, sql: str, thread_id: int | None, request: int | None, database: str | None,
+             placeholders: bool) -> _Group:
+        """Count one statement; the caller sets the sample of a new group and adds timings."""
         self.statements += 1
-        sql = statement.sql
         shape, values = fingerprint_and_values(sql)
         group = self._groups.get(shape)
         if group is None:
-            group = self._groups[shape] = _Group(shape, statement_kind(sql), statement)
+            group = self._groups[shape] = _Group(shape, statement_kind(sql))
         group.count += 1
 
-        if statement.placeholders:
+        if placeholders:
             # The values of a prepared statement logged with its `?` are unknown: count each run
             # as different, since a loop of executions is a loop of round trips either way.
             self._unknown_values += 1
@@ -98,14 +116,19 @@ class Digest:
         group_values = group.values
         if len(group_values) < self.max_values:
             group_values.add(key)
-        database = statement.database
-        if database is not None and database not in group.databases and len(group.databases) < 100:
-            group.databases[database] = None
-        if statement.query_time is not None or statement.rows_examined is not None:
-            self._add_timings(group, statement)
+        if database is not None:
+            databases = group.databases
+            if database not in databases and len(databases) < 100:
+                databases[database] = None
 
-        request = statement.request
-        unit_name = f"thread {statement.thread_id}" if request is None else f"request {request}"
+        if request is None:
+            unit_name = self._thread_names.get(thread_id)
+            if unit_name is None:
+                if len(self._thread_names) >= 100_000:  # thread ids of a long log; names are cheap to redo
+                    self._thread_names.clear()
+                unit_name = self._thread_names[thread_id] = f"thread {thread_id}"
+        else:
+            unit_name = f"request {request}"
         units = group.units
         unit = units.get(unit_name)
         if unit is None:
@@ -126,6 +149,7 @@ class Digest:
                 group.after_write += 1
         elif kind in _WRITES:
             self._mark_writer(unit_name)
+        return group
 
     def groups(self) -> list[QueryGroup]:
         return [self._query_group(group) for group in self._groups.values()]
