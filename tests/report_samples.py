@@ -12,6 +12,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+from query_audit.advise.summary import pool_size_estimate
 from query_audit.model import (
     AnalyzedQuery,
     ColumnUse,
@@ -201,7 +202,7 @@ def sample_report() -> Report:
                           window_end="2026-11-26T10:00:01.948102Z", requests=2),
         summary=Summary(statements=25, distinct=6, reads=15, writes=9, other=1, noise_dropped=7, requests=2,
                         round_trips_per_request=12.5, replica_eligible_reads=14, db_time_per_request=0.0211,
-                        pool_size_estimate={"peak_connections": 1, "suggested": 4}),
+                        pool_size_estimate=pool_size_estimate(0.0211)),
         queries=queries,
         findings=_findings(queries),
         notes=("the capture excluded 2 connections of query-audit itself",

@@ -81,9 +81,13 @@ def load_facts(report: Report) -> list[tuple[str, str]]:
         facts.append(("database time per request", seconds(summary.db_time_per_request)))
     if summary.reads:
         facts.append(("reads a replica could serve", f"{summary.replica_eligible_reads} of {summary.reads}"))
-    if summary.pool_size_estimate:
-        facts.append(("pool size estimate", ", ".join(f"{k.replace('_', ' ')} {v}"
-                                                      for k, v in summary.pool_size_estimate.items())))
+    pool = summary.pool_size_estimate
+    if pool:
+        # Little's law, said as a sentence: the dict keeps the inputs for machines (JSON).
+        facts.append(("pool size estimate",
+                      f"{pool['connections']} connection(s) busy at {pool['requests_per_second']:g} requests/s "
+                      f"({pool['requests_per_second']:g} x {seconds(pool['db_time_per_request_s'])}); "
+                      f"{pool['note']}"))
     return facts
 
 
