@@ -6,7 +6,7 @@ Each stage lives in its own package; this module only wires them together.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -22,7 +22,6 @@ from query_audit.model import (
     Report,
     ServerInfo,
     SourceInfo,
-    Statement,
     Thresholds,
     table_key,
 )
@@ -41,14 +40,16 @@ class AnalysisOptions:
 class StatementStream(Protocol):
     """Where the statements come from: a capture, or log files read lazily.
 
-    The counters are read only after `statements` has been consumed: a file's are final only then.
+    The counters are read only after `digest_into` has run: a file's are final only then.
     """
 
-    statements: Iterable[Statement]
     source: SourceInfo
     server: ServerInfo | None
     noise_dropped: int
     skipped_lines: int
+
+    def digest_into(self, digest: Digest, progress: Progress | None = None) -> None:
+        """Add every statement to `digest` (a log file has a faster path than one Statement a line)."""
 
 
 def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tuple[str, ...] = ()) -> Report:
@@ -56,10 +57,7 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
     progress = options.progress or (lambda stage, done, total: None)
     server = stream.server
     digest = Digest()
-    for count, statement in enumerate(stream.statements, 1):
-        digest.add(statement)
-        if count % 50_000 == 0:
-            progress("reading statements", count, 0)
+    stream.digest_into(digest, progress)
     groups = digest.groups()
 
     models = {}

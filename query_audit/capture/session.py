@@ -68,6 +68,10 @@ class CaptureResult:
     notes: tuple[str, ...] = field(default_factory=tuple)
     skipped_lines: int = 0  # log rows are never malformed in a table; kept for the pipeline's stream shape
 
+    def digest_into(self, digest, progress=None) -> None:
+        for statement in self.statements:
+            digest.add(statement)
+
 
 @dataclass
 class _Window:
