@@ -87,8 +87,8 @@ class Traffic:
             template = f"SELECT * FROM {table} WHERE {column} = ? AND id > ?"
             entries.append((thread, "Prepare", template))
             for _ in range(rng.randint(1, 4)):
-                entries.append((thread, "Execute",
-                                template.replace("?", f"'{rng.randint(1, 99)}'", 1).replace("?", str(rng.randint(1, 10**5)))))
+                executed = template.replace("?", f"'{rng.randint(1, 99)}'", 1).replace("?", str(rng.randint(1, 10**5)))
+                entries.append((thread, "Execute", executed))
             entries.append((thread, "Close stmt", ""))
         elif shape < 0.85:
             query(f"DELETE FROM {table} WHERE {column} < '2025-{rng.randint(1, 12):02d}-01' LIMIT 1000")

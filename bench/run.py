@@ -7,7 +7,8 @@ writes bench/out/results.json.
 
 `--path cli` times `python -m query_audit analyze FILE --format json` (what a user runs: reading,
 grouping, then parsing each shape with sqlglot, the advisor and the JSON report); `--path library`
-times the reading and grouping alone (open_sources + Digest), the part that scales with the file;
+times the reading and grouping alone (open_sources + SourceStream.digest_into), the part that scales
+with the file;
 `both` times the two; `auto` (the default) is `both` when the CLI's `analyze` command is there, else
 `library`.
 """
@@ -42,6 +43,8 @@ def main() -> None:
     parser.add_argument("--no-pt", action="store_true", help="do not run pt-query-digest")
     parser.add_argument("--regenerate", action="store_true", help="write the logs again")
     parser.add_argument("--out", default=str(HERE / "out"))
+    parser.add_argument("--python", default=sys.executable,
+                        help="the interpreter that runs query-audit (e.g. a venv with sqlglot[c])")
     parser.add_argument("--library-child", metavar="FILE", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.library_child:
@@ -65,7 +68,7 @@ def main() -> None:
                 theirs = measure([pt, "--type", "genlog", "--output", "json", str(log)])
             for path in paths:
                 print(f"timing query-audit ({path}) on {log.name} ...", file=sys.stderr)
-                ours = measure(query_audit_command(path, log))
+                ours = measure(query_audit_command(path, log, args.python))
                 results.append(result_row(size, fmt, log, path, ours, theirs))
 
     print(table(results))
@@ -85,21 +88,20 @@ def choose_paths(wanted: str) -> list[str]:
     return ["library", "cli"] if probe.returncode == 0 else ["library"]
 
 
-def query_audit_command(path: str, log: Path) -> list[str]:
+def query_audit_command(path: str, log: Path, python: str) -> list[str]:
     if path == "cli":
-        return [sys.executable, "-m", "query_audit", "analyze", str(log), "--format", "json"]
-    return [sys.executable, str(HERE / "run.py"), "--library-child", str(log)]
+        return [python, "-m", "query_audit", "analyze", str(log), "--format", "json"]
+    return [python, str(HERE / "run.py"), "--library-child", str(log)]
 
 
 def library_child(log: str) -> None:
-    """The reading and grouping of `analyze`, without parsing, EXPLAIN or the report."""
+    """The reading and grouping of `analyze`, without parsing, EXPLAIN or the report (the fast path)."""
     from query_audit.analyze.digest import Digest
     from query_audit.sources import open_sources
 
     stream = open_sources([log])
     digest = Digest()
-    for statement in stream.statements:
-        digest.add(statement)
+    stream.digest_into(digest)
     groups = digest.groups()
     print(json.dumps({"statements": digest.statements, "groups": len(groups),
                       "noise_dropped": stream.noise_dropped, "skipped_lines": stream.skipped_lines}))

@@ -27,7 +27,7 @@ def _parse(sql: str) -> exp.Expression | None:
     return tree.copy() if tree is not None else None
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=64)  # a rule rereads one loop's samples right away; trees are big, so keep few
 def _parsed(sql: str) -> exp.Expression | None:
     """Each distinct text is parsed once: the rules read the same samples again (loop_key, then the
     rewrite). The shared tree must not be changed: `_parse` hands out copies, `_trees` read-only ones."""
@@ -42,7 +42,7 @@ def _trees(samples) -> list[exp.Expression | None]:
     return [_parsed(sql) for sql in list(dict.fromkeys(samples))[:SAMPLE_LIMIT]]
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=512)
 def _literal(sql: str) -> exp.Expression:
     """A value or column reference written as SQL (`42`, `'a'`, `o.id`), parsed once."""
     return sqlglot.parse_one(sql, read=DIALECT)
