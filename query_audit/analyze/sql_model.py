@@ -546,7 +546,10 @@ class _Describer:
             pattern = _unwrap(pattern.expressions[0])  # CONCAT('%', ?) starts with what its first part does
         if isinstance(pattern, exp.Literal) and pattern.is_string:
             leading = pattern.this[:1] in ("%", "_")
-            role, detail, reason = ("not_sargable", "", "leading wildcard") if leading else ("like_prefix", "string", "")
+            if leading:
+                role, detail, reason = "not_sargable", "", "leading wildcard"
+            else:
+                role, detail, reason = "like_prefix", "string", ""
         else:
             role, detail, reason = "like_prefix", _value_type(pattern), ""
         subject = _unwrap(node.this)

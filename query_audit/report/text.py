@@ -137,7 +137,8 @@ def _writes(out: _Writer, report: Report) -> None:
         out.wrapped(f"{label}: {value}")
     if writes:
         out.line()
-        rows = [[common.short_id(q.group.id), q.group.kind.value, q.model.target_table or ", ".join(q.model.tables), q.group.count]
+        rows = [[common.short_id(q.group.id), q.group.kind.value,
+                 q.model.target_table or ", ".join(q.model.tables), q.group.count]
                 for q in writes]
         out.table(rows, ["query", "kind", "table", "count"], [16, None, 24, None])
 

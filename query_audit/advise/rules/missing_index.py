@@ -84,7 +84,8 @@ def _unindexable(queries, schemas, thresholds, served: set) -> list[Finding]:
         findings.append(Finding(
             rule=RULE,
             severity=severity_by_rows(examined, thresholds, small=Severity.LOW, large=Severity.MEDIUM),
-            message=f"no index can help `{table}` as the statement is written ({reasons}), so it scans ~{examined} rows",
+            message=(f"no index can help `{table}` as the statement is written ({reasons}), "
+                     f"so it scans ~{examined} rows"),
             table=table,
             columns=tuple(column for column, _ in candidate.unusable),
             query_id=query.group.id,

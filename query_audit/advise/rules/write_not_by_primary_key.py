@@ -47,7 +47,8 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
             why = "has no WHERE at all: it locks and changes every row"
         elif row is not None and is_full_scan(row):
             severity = severity_by_rows(examined, thresholds, small=Severity.LOW)
-            why = f"filters on {', '.join(filtered_on) or 'unindexed columns'} with no usable index: it locks every row it scans"
+            why = (f"filters on {', '.join(filtered_on) or 'unindexed columns'} with no usable index: "
+                   "it locks every row it scans")
         else:
             severity = Severity.LOW
             why = (f"filters on {', '.join(filtered_on) or 'non-key columns'}, not on a primary or unique key: "
