@@ -27,12 +27,12 @@ import re
 
 from query_audit.model import Kind
 
-# One literal: a quoted string, or a decimal/hex/bit number with an optional sign attached to it.
-# (NULL, TRUE and FALSE become `?` in `_normalize_template`: letters are too common to start a
-# literal here, and a statement shape then serves all its NULLs.) The pattern starts with one
-# character class so that the regex engine can skip every other position quickly; the lookbehinds
-# then look at the character before that first one, which keeps digits that belong to an identifier (`t_2024`, `db2.t1`) out of it. A string's
-# prefix (`x'1F'`, `_utf8mb4'a'`) is folded into its `?` later, in `_normalize_template`.
+# One literal: a quoted string, or a decimal/hex/bit number with an optional sign attached to it. (NULL, TRUE
+# and FALSE become `?` in `_normalize_template`: letters are too common to start a literal here, and a
+# statement shape then serves all its NULLs.) The pattern starts with one character class so that the regex
+# engine can skip every other position quickly; the lookbehinds then look at the character before that first
+# one, which keeps digits that belong to an identifier (`t_2024`, `db2.t1`) out of it. A string's prefix
+# (`x'1F'`, `_utf8mb4'a'`) is folded into its `?` later, in `_normalize_template`.
 _NUMBER = r"(?:0[xX][0-9a-fA-F]+|0[bB][01]+|(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)(?![\w$])"
 _LITERAL_BODY = rf"""
     [-+'"\d.]
