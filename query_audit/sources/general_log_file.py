@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from query_audit.errors import SourceError
 from query_audit.model import LogRow
+from query_audit.sources._text import parse_text
 
 _ENTRY = re.compile(
     r"(?:(\d{6}\s+\d{1,2}:\d\d:\d\d)|(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?))?"
@@ -56,14 +56,7 @@ class GeneralLogReader:
         return next(self._rows)
 
     def entries(self) -> Iterator[tuple[int, str, str, str | None]]:
-        if isinstance(self.source, (str, Path)):
-            try:
-                with open(self.source, encoding="utf-8", errors="replace") as handle:
-                    yield from self._parse(handle)
-            except OSError as exc:  # opening it, or a read error half-way
-                raise SourceError(f"cannot read {self.source}: {exc.strerror}") from None
-        else:
-            yield from self._parse(self.source)
+        return parse_text(self.source, self._parse)
 
     def _parse(self, lines: IO[str]) -> Iterator[tuple[int, str, str, str | None]]:
         entry = _ENTRY.match

@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from query_audit.errors import SourceError
 from query_audit.model import Statement
+from query_audit.sources._text import parse_text
 from query_audit.sources.general_log_file import classic_time
 
 _TIME = re.compile(r"# Time: (?:(\d{6}\s+\d{1,2}:\d\d:\d\d)|(\S+))")
@@ -47,14 +47,7 @@ class SlowLogReader:
         return next(self._statements)
 
     def _read(self) -> Iterator[Statement]:
-        if isinstance(self.source, (str, Path)):
-            try:
-                with open(self.source, encoding="utf-8", errors="replace") as handle:
-                    yield from self._parse(handle)
-            except OSError as exc:  # opening it, or a read error half-way
-                raise SourceError(f"cannot read {self.source}: {exc.strerror}") from None
-        else:
-            yield from self._parse(self.source)
+        return parse_text(self.source, self._parse)
 
     def _parse(self, lines: IO[str]) -> Iterator[Statement]:
         databases: dict[int, str] = {}  # MySQL writes `use db;` only when a connection's database changes
