@@ -12,6 +12,7 @@ from query_audit.advise.plan_facts import (
     severity_by_rows,
     table_of_plan_row,
 )
+from query_audit.advise.rules import query_finding
 from query_audit.model import Finding, SchemaMap, Severity, Thresholds
 
 
@@ -50,16 +51,12 @@ def flag_findings(queries, schemas: SchemaMap, thresholds: Thresholds, *, rule: 
         sorted_rows = max((r.rows or 0 for r in query.plan.rows if r.select_id == row.select_id), default=0)
         removable, verdict = _index_verdict(query, schemas, thresholds, suggestions)
         table = table_of_plan_row(query, row)
-        findings.append(Finding(
+        findings.append(query_finding(query,
             rule=rule,
             severity=severity_by_rows(sorted_rows, thresholds, small=Severity.INFO, middle=Severity.LOW,
                                       large=Severity.MEDIUM),
             message=f"{what} over ~{sorted_rows} rows of `{table or row.table}` on every execution",
             table=table,
-            query_id=query.group.id,
-            query_ids=(query.group.id,),
-            fingerprint=query.group.fingerprint,
-            count=query.group.count,
             suggestion=verdict,
             evidence={"plan_row": plan_row_evidence(row), "rows_examined": sorted_rows,
                       "index_removes_it": removable},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from query_audit.advise.rewrite import multi_row_insert
+from query_audit.advise.rules import query_finding
 from query_audit.advise.rules._loops import loop_evidence, samples_of
 from query_audit.model import Finding, Kind, SchemaMap, Severity, Thresholds
 
@@ -32,16 +33,12 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
                           "transaction")
         evidence = loop_evidence(found)
         evidence["multi_row_insert"] = built[0] if built else None
-        findings.append(Finding(
+        findings.append(query_finding(query,
             rule=RULE,
             severity=Severity.MEDIUM if worst.count >= 10 * thresholds.bulk_insert else Severity.LOW,
             message=(f"{worst.count} single-row INSERTs into `{table}` in {worst.unit}: each is a round trip "
                      "and, under autocommit, its own commit"),
             table=table,
-            query_id=query.group.id,
-            query_ids=(query.group.id,),
-            fingerprint=query.group.fingerprint,
-            count=query.group.count,
             suggestion=suggestion,
             evidence=evidence,
         ))

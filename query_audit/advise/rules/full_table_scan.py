@@ -12,6 +12,7 @@ from query_audit.advise.plan_facts import (
     table_rows,
     where_columns,
 )
+from query_audit.advise.rules import query_finding
 from query_audit.model import Finding, SchemaMap, Thresholds
 
 RULE = "full_table_scan"
@@ -44,17 +45,13 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
             size = table_rows(schema, row)
             severity = severity_by_rows(max(examined, 0), thresholds)
             filtered_on = where_columns(query, table)
-            findings.append(Finding(
+            findings.append(query_finding(query,
                 rule=RULE,
                 severity=severity,
                 message=(f"{query.model.kind.value.upper()} on `{table}` examines ~{examined} rows "
                          f"(table ~{size} rows) per execution: it {_why(row, filtered_on, schema)}"),
                 table=table,
                 columns=filtered_on,
-                query_id=query.group.id,
-                query_ids=(query.group.id,),
-                fingerprint=query.group.fingerprint,
-                count=query.group.count,
                 suggestion=("add an index on the filtered columns (see missing_index), or filter on an indexed "
                             "column" if filtered_on else
                             "add a WHERE on an indexed column or a LIMIT; if the whole table is really needed, "

@@ -17,6 +17,7 @@ from query_audit.advise.plan_facts import (
     severity_by_rows,
     table_rows,
 )
+from query_audit.advise.rules import query_finding
 from query_audit.model import Finding, SchemaMap, Severity, Thresholds
 
 RULE = "missing_index"
@@ -81,17 +82,13 @@ def _unindexable(queries, schemas, thresholds, served: set) -> list[Finding]:
             continue
         reasons = ", ".join(f"{column}: {reason}" for column, reason in candidate.unusable)
         examined = row.rows if row.rows is not None else table_rows(schema, row)
-        findings.append(Finding(
+        findings.append(query_finding(query,
             rule=RULE,
             severity=severity_by_rows(examined, thresholds, small=Severity.LOW, large=Severity.MEDIUM),
             message=(f"no index can help `{table}` as the statement is written ({reasons}), "
                      f"so it scans ~{examined} rows"),
             table=table,
             columns=tuple(column for column, _ in candidate.unusable),
-            query_id=query.group.id,
-            query_ids=(query.group.id,),
-            fingerprint=query.group.fingerprint,
-            count=query.group.count,
             suggestion=("rewrite the condition so the bare column is compared with a value of its own type "
                         "(no function around it, no leading %, no negation, OR split into UNION), then index it"),
             evidence={"rows_examined": examined, "plan_row": plan_row_evidence(row),

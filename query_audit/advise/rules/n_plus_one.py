@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from query_audit.advise.plan_facts import bare_name, schema_for
 from query_audit.advise.rewrite import as_in_list, loop_key
+from query_audit.advise.rules import query_finding
 from query_audit.advise.rules._loops import loop_evidence, loops, samples_of
 from query_audit.model import (
     AnalyzedQuery,
@@ -90,7 +91,7 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
             suggestion += f"; or {hint}"
         evidence = loop_evidence(found)
         evidence.update({"loop_column": key.column if key else None, "rewritten_sql": rewritten})
-        findings.append(Finding(
+        findings.append(query_finding(query,
             rule=RULE,
             severity=Severity.HIGH if worst.count >= 10 * thresholds.n_plus_one else Severity.MEDIUM,
             message=(f"the same SELECT ran {worst.count} times with {worst.distinct_values} different values in "
@@ -98,10 +99,6 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
                      f": {worst.count} round trips where one would do"),
             table=query.model.tables[0] if query.model.tables else None,
             columns=(key.name,) if key else (),
-            query_id=query.group.id,
-            query_ids=(query.group.id,),
-            fingerprint=query.group.fingerprint,
-            count=query.group.count,
             suggestion=suggestion,
             evidence=evidence,
         ))

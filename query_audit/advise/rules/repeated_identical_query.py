@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from query_audit.advise.rules import query_finding
 from query_audit.advise.rules._loops import loop_evidence, loops
 from query_audit.model import Finding, Kind, SchemaMap, Severity, Thresholds
 
@@ -17,16 +18,12 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
         if not found:
             continue
         worst = found[0]
-        findings.append(Finding(
+        findings.append(query_finding(query,
             rule=RULE,
             severity=Severity.LOW,
             message=(f"the identical SELECT (same values) ran {worst.count} times in {worst.unit}: "
                      f"{worst.count - 1} of those round trips return what the first one already returned"),
             table=query.model.tables[0] if query.model.tables else None,
-            query_id=query.group.id,
-            query_ids=(query.group.id,),
-            fingerprint=query.group.fingerprint,
-            count=query.group.count,
             suggestion="run it once per request and reuse the result (a request-scoped cache or memoization)",
             evidence=loop_evidence(found),
         ))

@@ -8,6 +8,7 @@ are not "unanalysed": the advisor has nothing to say about them, so they raise n
 
 from __future__ import annotations
 
+from query_audit.advise.rules import query_finding
 from query_audit.model import (
     AnalyzedQuery,
     Finding,
@@ -63,15 +64,11 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
         if found is None:
             continue
         why, fix = found
-        findings.append(Finding(
+        findings.append(query_finding(query,
             rule=RULE,
             severity=Severity.LOW,
             message=why,
             table=query.model.tables[0] if query.model.tables else None,
-            query_id=query.group.id,
-            query_ids=(query.group.id,),
-            fingerprint=query.group.fingerprint,
-            count=query.group.count,
             suggestion=fix,
             evidence={"parsed": query.model.parsed, "parse_error": query.model.error, "plan_error": query.error},
         ))

@@ -10,6 +10,7 @@ from query_audit.advise.rewrite import (
     update_with_case,
     upsert,
 )
+from query_audit.advise.rules import query_finding
 from query_audit.advise.rules._loops import loop_evidence, loops, samples_of
 from query_audit.model import Finding, Kind, SchemaMap, Severity, Thresholds
 
@@ -45,16 +46,12 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
         table = query.model.target_table or (query.model.tables[0] if query.model.tables else None)
         evidence = loop_evidence(found)
         evidence.update({"rewritten_sql": sql, "rewrite_form": form})
-        findings.append(Finding(
+        findings.append(query_finding(query,
             rule=RULE,
             severity=Severity.MEDIUM if worst.count >= 10 * thresholds.write_loop else Severity.LOW,
             message=(f"{worst.count} {verb}s of `{table}` one key at a time in {worst.unit}: one round trip, "
                      "lock and (under autocommit) commit per row"),
             table=table,
-            query_id=query.group.id,
-            query_ids=(query.group.id,),
-            fingerprint=query.group.fingerprint,
-            count=query.group.count,
             suggestion=(f"write them in one statement ({form}): {sql}" if sql else
                         f"write them in one statement: {verb} ... WHERE key IN (...), in one transaction"),
             evidence=evidence,

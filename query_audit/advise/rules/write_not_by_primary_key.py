@@ -17,6 +17,7 @@ from query_audit.advise.plan_facts import (
     table_rows,
     where_columns,
 )
+from query_audit.advise.rules import query_finding
 from query_audit.model import Finding, Kind, SchemaMap, Severity, Thresholds
 
 RULE = "write_not_by_primary_key"
@@ -54,16 +55,12 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
             why = (f"filters on {', '.join(filtered_on) or 'non-key columns'}, not on a primary or unique key: "
                    "it locks every row (and gap) the index range covers")
         key = ", ".join(schema.primary_key) if schema and schema.primary_key else "the primary key"
-        findings.append(Finding(
+        findings.append(query_finding(query,
             rule=RULE,
             severity=severity,
             message=f"{verb} on `{table}` {why}" + (f" (~{examined} rows examined)" if examined is not None else ""),
             table=table,
             columns=filtered_on,
-            query_id=query.group.id,
-            query_ids=(query.group.id,),
-            fingerprint=query.group.fingerprint,
-            count=query.group.count,
             suggestion=(f"first SELECT the {key} of the rows to change (a plain read takes no locks), then "
                         f"{verb} ... WHERE {key} IN (...); or make the filtered columns a unique key"),
             evidence={"rows_examined": examined,
