@@ -128,6 +128,9 @@ def other_statement(sql: str) -> AnalyzedQuery:
     ("CALL refresh_order_totals(9001)", "CALL refresh_order_totals"),
     ("USE shop", "USE ?"),
     ("SAVEPOINT before_items", "SAVEPOINT before_items"),
+    ("desc farma", "DESC farma"),
+    ("TRUNCATE orders", "TRUNCATE orders"),
+    ("truncate table orders", "TRUNCATE TABLE"),
 ])
 def test_the_profile_item_of_other_statements_reads_as_sql_keywords(sql, label):
     assert item_label(other_statement(sql)) == label

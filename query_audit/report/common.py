@@ -239,15 +239,17 @@ def plan_row_summary(row: PlanRow) -> str:
     return f"EXPLAIN {row.table or 'NULL'}: " + ", ".join(parts)
 
 
-# Statements whose second word names an object (a procedure, a database, a savepoint): keep its case.
-_NAMING_VERBS = ("call", "use", "savepoint")
+# Statements whose second word names an object (a procedure, a database, a savepoint, a table): keep
+# its case, unless it is the keyword TABLE (`TRUNCATE TABLE orders`).
+_NAMING_VERBS = ("call", "use", "savepoint", "desc", "describe", "truncate")
 
 
 def item_label(query: AnalyzedQuery) -> str:
     """pt-query-digest's profile "Item": the kind and the tables, e.g. `SELECT orders`.
 
     Other statements show their first two words as SQL keywords (`START TRANSACTION`, `SHOW STATUS`),
-    except an object name after CALL, USE or SAVEPOINT (`CALL refresh_totals`).
+    except an object name after CALL, USE, SAVEPOINT, DESC or TRUNCATE (`CALL refresh_totals`,
+    `DESC farma`).
     """
     tables = " ".join(query.model.tables) or (query.model.target_table or "")
     if query.group.kind.value == "other":
@@ -255,7 +257,8 @@ def item_label(query: AnalyzedQuery) -> str:
         if not words:
             return "OTHER"
         verb, rest = words[0].upper(), words[1:]
-        if rest and verb.lower() not in _NAMING_VERBS and rest[0].replace("_", "").isalpha():
+        names_an_object = verb.lower() in _NAMING_VERBS and rest[:1] != ["table"]
+        if rest and not names_an_object and rest[0].replace("_", "").isalpha():
             rest = [rest[0].upper()]
         return " ".join([verb, *rest])
     return f"{query.group.kind.value.upper()} {tables}".strip()
