@@ -134,3 +134,22 @@ def other_statement(sql: str) -> AnalyzedQuery:
 ])
 def test_the_profile_item_of_other_statements_reads_as_sql_keywords(sql, label):
     assert item_label(other_statement(sql)) == label
+
+
+def test_verify_evidence_reads_as_explain_before_and_after_one_line_a_query():
+    from query_audit.model import Finding, Severity
+    from query_audit.report.common import evidence_lines
+
+    proof = {"queries": [{"query_id": "14A0D866CD970109C5CF479E8C1F02F1",
+                          "before": {"access_type": "ALL", "key": None, "rows": 19785},
+                          "after": {"access_type": "ref", "key": "idx_products_category_id_price", "rows": 400},
+                          "error": None, "uses_index": True}]}
+    finding = Finding("missing_index", Severity.MEDIUM, "m", evidence={"verify": proof}, verified=True)
+    assert evidence_lines(finding) == [
+        "verify 14A0D866CD970109: type ALL, key NULL, rows 19785 -> type ref, key idx_products_category_id_price, "
+        "rows 400",
+        "verified: yes, EXPLAIN after creating the index uses it",
+    ]
+    failed = Finding("missing_index", Severity.INFO, "m", verified=False,
+                     evidence={"verify": {"reason": "could not create it: duplicate key name"}})
+    assert evidence_lines(failed)[0] == "verify: could not create it: duplicate key name"

@@ -143,10 +143,27 @@ def evidence_lines(finding: Finding, *, plan_shown: bool = False) -> list[str]:
     for key, value in finding.evidence.items():
         if value is None or (plan_shown and key in ("plan_row", "plans_before")):
             continue
+        if key == "verify" and isinstance(value, dict):
+            lines.extend(_verify_lines(value))
+            continue
         lines.append(f"{key.replace('_', ' ')}: {_plain(value)}")
     if finding.verified is not None:
         lines.append("verified: " + ("yes, EXPLAIN after creating the index uses it" if finding.verified
                                      else "no, EXPLAIN after creating the index did not use it"))
+    return lines
+
+
+def _verify_lines(verify: dict) -> list[str]:
+    """--verify's proof, one line a query: `EXPLAIN before -> after` with the index created."""
+    lines = [f"verify: {verify['reason']}"] if verify.get("reason") else []
+    for result in verify.get("queries", ()):
+        def access(row):
+            if not row:
+                return "no plan"
+            return f"type {row.get('access_type')}, key {row.get('key') or 'NULL'}, rows {row.get('rows')}"
+
+        after = access(result.get("after")) if not result.get("error") else f"error: {result['error']}"
+        lines.append(f"verify {short_id(result.get('query_id'))}: {access(result.get('before'))} -> {after}")
     return lines
 
 
