@@ -8,11 +8,14 @@ Every function returns None when the samples do not have the expected shape.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 import sqlglot
 from sqlglot import exp
+
+from query_audit.analyze.fingerprint import literal_pieces
 
 DIALECT = "mysql"
 # How many distinct samples of a loop a rewrite reads: enough to find the column that changes and to
@@ -91,6 +94,13 @@ class LoopKey:
 
 def loop_key(samples) -> LoopKey | None:
     """The first `column = literal` whose literal differs between the samples."""
+    distinct = list(dict.fromkeys(samples))[:SAMPLE_LIMIT]
+    found = _loop_key_by_position(distinct)
+    return _loop_key_from_trees(distinct) if found is _UNRESOLVED else found
+
+
+def _loop_key_from_trees(samples: list[str]) -> LoopKey | None:
+    """`loop_key` by parsing every sample: for samples that do not share one template."""
     trees = [tree for tree in _trees(samples) if tree is not None]
     if len(trees) < 2:
         return None
@@ -104,6 +114,65 @@ def loop_key(samples) -> LoopKey | None:
         distinct = _unique_values(found)
         if len(distinct) > 1:
             return LoopKey(column, names[column], tuple(v.sql(dialect=DIALECT) for v in distinct))
+    return None
+
+
+_UNRESOLVED = object()  # `_loop_key_by_position` cannot tell: parse every sample instead
+_MARKER_BASE = 7_310_000_000  # numbers no real loop sample is written with (checked per statement)
+# A literal glued to a word is a prefixed one (x'1F', _utf8mb4'a', N'a'): a marker there would change the
+# statement's meaning, so such samples take the parsing path. So do hex and bit numbers, which sqlglot
+# reads as something other than a plain literal, and samples with comments.
+_GLUED = re.compile(r"[\w$]\Z")
+_HEX_OR_BIT = re.compile(r"[-+]?0[xXbB]")
+
+
+def _loop_key_by_position(samples: list[str]):
+    """`loop_key` with one parse instead of one per sample, or `_UNRESOLVED`.
+
+    Samples of one loop usually share a template (the same text around their literals): then one
+    copy of the first, its literals replaced by numbered markers, says which literal each `column =
+    literal` holds, and every sample's value is read at that position without parsing the sample.
+    """
+    if len(samples) < 2:
+        return None
+    split = [literal_pieces(sql) for sql in samples]
+    pieces, literals = split[0]
+    if any(other != pieces for other, _ in split[1:]):
+        return _UNRESOLVED
+    if any(_GLUED.search(piece) for piece in pieces[:-1]) or any(_HEX_OR_BIT.match(lit) for lit in literals):
+        return _UNRESOLVED
+    if any(mark in piece for piece in pieces for mark in ("/*", "--", "#")):
+        return _UNRESOLVED  # sqlglot attaches a comment to the value next to it: it shows in the value's SQL
+    markers = [f"'qa_marker_{i}'" if lit[0] in "'\"" else str(_MARKER_BASE + i) for i, lit in enumerate(literals)]
+    if any(marker.strip("'") in piece for marker in markers for piece in pieces):
+        return _UNRESOLVED
+    marked = "".join(piece + marker for piece, marker in zip(pieces, markers)) + pieces[-1]
+    tree = _parsed(marked)
+    if tree is None:
+        return _UNRESOLVED
+    position = {marker.strip("'"): i for i, marker in enumerate(markers)}
+    columns: dict[str, list[int | str]] = {}  # per column: a literal's position, or a constant's SQL
+    names: dict[str, str] = {}
+    for column, eq in _column_equalities(tree):
+        value = _value_of(eq)
+        if isinstance(value, exp.Literal):
+            if value.this not in position:
+                return _UNRESOLVED
+            columns.setdefault(column, []).append(position[value.this])
+        elif isinstance(value, (exp.Null, exp.Boolean)):
+            columns.setdefault(column, []).append(value.sql(dialect=DIALECT))
+        else:
+            return _UNRESOLVED  # a sign written apart from its number (`= - 5`)
+        names[column] = eq.find(exp.Column).name
+    for column, slots in columns.items():
+        written = [(slot, lits[slot] if isinstance(slot, int) else slot) for _, lits in split for slot in slots]
+        if len({text for _, text in written}) < 2:
+            continue  # one text everywhere: one value
+        distinct: dict[str, None] = {}  # in the order the samples wrote them, as SQL
+        for slot, text in written:
+            distinct[_literal(text).sql(dialect=DIALECT) if isinstance(slot, int) else text] = None
+        if len(distinct) > 1:
+            return LoopKey(column, names[column], tuple(distinct))
     return None
 
 

@@ -96,6 +96,23 @@ def fingerprint_and_values(sql: str) -> tuple[str, str]:
     return _normalize(template), "\x1f".join(literals)
 
 
+def literal_pieces(sql: str) -> tuple[list[str], list[str]]:
+    """The text around the literals, and the literals, as they are written (comments stay):
+    `sql == pieces[0] + literals[0] + pieces[1] + ... + pieces[-1]`. Statements of one template have
+    equal pieces, so their literals line up by position."""
+    if not ("`" in sql or "/*" in sql or "--" in sql or "#" in sql):
+        parts = _LITERAL_SPLIT.split(sql)
+        return parts[0::2], parts[1::2]
+    pieces, literals, start = [], [], 0
+    for match in _TOKEN.finditer(sql):
+        if match.lastgroup == "literal":
+            pieces.append(sql[start:match.start()])
+            literals.append(match.group())
+            start = match.end()
+    pieces.append(sql[start:])
+    return pieces, literals
+
+
 def query_id(fingerprint: str) -> str:
     """pt-query-digest's query ID of a fingerprint (its `make_checksum`: the MD5 in upper-case hex)."""
     return hashlib.md5(fingerprint.encode("utf-8", "surrogatepass")).hexdigest().upper()
