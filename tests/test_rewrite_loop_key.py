@@ -20,14 +20,16 @@ SAME_TEMPLATE = {
     "texts that differ but mean one value": ["SELECT * FROM t WHERE b = 'a'", 'SELECT * FROM t WHERE b = "a"'],
     "numbers written differently": ["SELECT * FROM t WHERE b = 1.0", "SELECT * FROM t WHERE b = 1.00"],
     "escaped quotes": [f"SELECT * FROM t WHERE b = 'it''s {i}' AND c = 'a\\'{i}'" for i in range(1, 4)],
-    "an UPDATE by key": [f"UPDATE t SET x = {i} WHERE id = {i}" for i in range(4)],
+    "a DELETE by key": [f"DELETE FROM t WHERE id = {i}" for i in range(4)],
     "backquoted names": [f"SELECT * FROM `t` WHERE `b` = {i}" for i in range(1, 4)],
+    "a comment elsewhere": [f"SELECT /* list */ * FROM `t` WHERE `b` LIKE 'a{i}%' AND c = {i} LIMIT 9, 20"
+                            for i in range(1, 4)],
     "the same statement again": ["SELECT * FROM t WHERE a = 1"] * 4,
     "typed literals (no plain value)": [f"SELECT * FROM t WHERE d = DATE '2024-01-0{i}'" for i in range(1, 4)],
 }
 OTHER = {
     "IN lists of different lengths": ["SELECT * FROM t WHERE b IN (1, 2)", "SELECT * FROM t WHERE b IN (1, 2, 3)"],
-    "a comment beside the value": [f"SELECT * FROM `t` WHERE `b` = {i} /* c 'x' */" for i in range(1, 4)],
+    "a comment that sticks to the value": [f"SELECT * FROM `t` WHERE `b` = {i} /* c 'x' */" for i in range(1, 4)],
     "hex numbers": [f"SELECT * FROM t WHERE b = 0x{i}" for i in range(1, 4)],
     "prefixed strings": [f"SELECT * FROM t WHERE b = _utf8mb4'{i}'" for i in range(1, 4)],
     "a sign apart from its number": [f"SELECT * FROM t WHERE b = - {i}" for i in range(1, 4)],

@@ -15,7 +15,8 @@ from functools import lru_cache
 import sqlglot
 from sqlglot import exp
 
-from query_audit.analyze.fingerprint import literal_pieces
+from query_audit.analyze.fingerprint import literal_pieces, statement_kind
+from query_audit.model import Kind
 
 DIALECT = "mysql"
 # How many distinct samples of a loop a rewrite reads: enough to find the column that changes and to
@@ -95,6 +96,9 @@ class LoopKey:
 def loop_key(samples) -> LoopKey | None:
     """The first `column = literal` whose literal differs between the samples."""
     distinct = list(dict.fromkeys(samples))[:SAMPLE_LIMIT]
+    if distinct and statement_kind(distinct[0]) is Kind.UPDATE:
+        # An UPDATE loop's rewrite reads every sample's SET values from their trees: parse them once now.
+        return _loop_key_from_trees(distinct)
     found = _loop_key_by_position(distinct)
     return _loop_key_from_trees(distinct) if found is _UNRESOLVED else found
 
@@ -121,7 +125,7 @@ _UNRESOLVED = object()  # `_loop_key_by_position` cannot tell: parse every sampl
 _MARKER_BASE = 7_310_000_000  # numbers no real loop sample is written with (checked per statement)
 # A literal glued to a word is a prefixed one (x'1F', _utf8mb4'a', N'a'): a marker there would change the
 # statement's meaning, so such samples take the parsing path. So do hex and bit numbers, which sqlglot
-# reads as something other than a plain literal, and samples with comments.
+# reads as something other than a plain literal.
 _GLUED = re.compile(r"[\w$]\Z")
 _HEX_OR_BIT = re.compile(r"[-+]?0[xXbB]")
 
@@ -141,8 +145,6 @@ def _loop_key_by_position(samples: list[str]):
         return _UNRESOLVED
     if any(_GLUED.search(piece) for piece in pieces[:-1]) or any(_HEX_OR_BIT.match(lit) for lit in literals):
         return _UNRESOLVED
-    if any(mark in piece for piece in pieces for mark in ("/*", "--", "#")):
-        return _UNRESOLVED  # sqlglot attaches a comment to the value next to it: it shows in the value's SQL
     markers = [f"'qa_marker_{i}'" if lit[0] in "'\"" else str(_MARKER_BASE + i) for i, lit in enumerate(literals)]
     if any(marker.strip("'") in piece for marker in markers for piece in pieces):
         return _UNRESOLVED
@@ -155,6 +157,8 @@ def _loop_key_by_position(samples: list[str]):
     names: dict[str, str] = {}
     for column, eq in _column_equalities(tree):
         value = _value_of(eq)
+        if value.comments:
+            return _UNRESOLVED  # sqlglot attached a comment to the value: each sample's value SQL shows it
         if isinstance(value, exp.Literal):
             if value.this not in position:
                 return _UNRESOLVED

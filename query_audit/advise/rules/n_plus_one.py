@@ -40,35 +40,67 @@ def _selects_by_unit(queries) -> dict[str, list[AnalyzedQuery]]:
     return by_unit
 
 
-def _join_hint(query: AnalyzedQuery, key_name: str, unit: str, neighbours: list[AnalyzedQuery],
+class _Neighbours:
+    """The other SELECTs of each unit, indexed for the JOIN hint once per unit (and per reference column)
+    instead of scanned once per loop: a connection of a big log runs a thousand shapes.
+
+    Each index lists `(query, table)` in the order the scan would meet them, so the first entry that is
+    not the loop's own query is the one the scan would have found."""
+
+    def __init__(self, queries, schemas: SchemaMap):
+        self._by_unit = _selects_by_unit(queries)
+        self._schemas = schemas
+        self._parents: dict[str, dict[str, list[tuple[AnalyzedQuery, str]]]] = {}
+        self._referencing: dict[tuple[str, str], list[tuple[AnalyzedQuery, str]]] = {}
+
+    def parents(self, unit: str, key_name: str) -> list[tuple[AnalyzedQuery, str]]:
+        """The tables read in `unit` whose `<name>_id` or `<singular name>_id` is `key_name` (lower case)."""
+        index = self._parents.get(unit)
+        if index is None:
+            index = self._parents[unit] = {}
+            for other in self._by_unit.get(unit, ()):
+                for other_table in other.model.tables:
+                    parent = bare_name(other_table)
+                    for name in dict.fromkeys((f"{parent}_id", f"{_singular(parent)}_id")):
+                        index.setdefault(name, []).append((other, other_table))
+        return index.get(key_name, [])
+
+    def referencing(self, unit: str, reference: str) -> list[tuple[AnalyzedQuery, str]]:
+        """The tables read in `unit` whose known schema has the column `reference`."""
+        found = self._referencing.get((unit, reference))
+        if found is None:
+            found = self._referencing[(unit, reference)] = [
+                (other, other_table) for other in self._by_unit.get(unit, ()) for other_table in other.model.tables
+                if (schema := schema_for(other, other_table, self._schemas)) is not None and schema.column(reference)]
+        return found
+
+
+def _join_hint(query: AnalyzedQuery, key_name: str, unit: str, neighbours: _Neighbours,
                schemas: SchemaMap) -> str | None:
-    """A JOIN, when another SELECT of the same unit (`neighbours`) reads the table the loop's keys point
-    to (or from)."""
+    """A JOIN, when another SELECT of the same unit reads the table the loop's keys point to (or from)."""
     if not query.model.tables:
         return None
     table = query.model.tables[0]
     schema = schema_for(query, table, schemas)
     loop_by_primary_key = schema is not None and [c.lower() for c in schema.primary_key] == [key_name.lower()]
-    for other in neighbours:
-        if other is query:
-            continue
-        for other_table in other.model.tables:
-            parent = bare_name(other_table)
-            if not loop_by_primary_key and key_name.lower() in (f"{parent}_id", f"{_singular(parent)}_id"):
+    if not loop_by_primary_key:
+        for other, other_table in neighbours.parents(unit, key_name.lower()):
+            if other is not query:
                 return (f"the keys come from query {other.group.id} on `{other_table}`: read both at once with "
                         f"`... FROM {other_table} JOIN {table} ON {table}.{key_name} = {other_table}.id`")
-            other_schema = schema_for(other, other_table, schemas)
-            reference = f"{_singular(bare_name(table))}_id"
-            if loop_by_primary_key and other_schema is not None and other_schema.column(reference):
-                return (f"the keys come from `{other_table}`.{reference} (query {other.group.id}): read both at "
-                        f"once with `... FROM {other_table} JOIN {table} ON {table}.{key_name} = "
-                        f"{other_table}.{reference}`")
+        return None
+    reference = f"{_singular(bare_name(table))}_id"
+    for other, other_table in neighbours.referencing(unit, reference):
+        if other is not query:
+            return (f"the keys come from `{other_table}`.{reference} (query {other.group.id}): read both at "
+                    f"once with `... FROM {other_table} JOIN {table} ON {table}.{key_name} = "
+                    f"{other_table}.{reference}`")
     return None
 
 
 def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
     findings = []
-    by_unit = None
+    neighbours = None
     for query in queries:
         if query.group.kind is not Kind.SELECT:
             continue
@@ -81,8 +113,8 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
         rewritten = as_in_list(samples[0], key) if key else None
         hint = None
         if key:
-            by_unit = _selects_by_unit(queries) if by_unit is None else by_unit
-            hint = _join_hint(query, key.name, worst.unit, by_unit.get(worst.unit, []), schemas)
+            neighbours = _Neighbours(queries, schemas) if neighbours is None else neighbours
+            hint = _join_hint(query, key.name, worst.unit, neighbours, schemas)
         if rewritten:
             suggestion = f"fetch all {worst.distinct_values} values in one query: {rewritten}"
         else:
