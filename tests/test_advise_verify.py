@@ -110,3 +110,21 @@ def test_an_index_that_cannot_be_created_is_unverified_and_other_findings_pass_t
     checked, untouched = verify_findings(conn, [broken, other], [], {})
     assert checked.verified is False and "could not create it" in checked.evidence["verify"]["reason"]
     assert untouched is other
+
+
+def test_a_merged_index_states_the_rows_after_of_its_own_query_not_the_worst_served_one(events):
+    conn, database = events
+    lookup, schemas = analyzed(conn, database, "SELECT * FROM events WHERE account_id = 42")
+    report, _ = analyzed(conn, database, "SELECT account_id, COUNT(*) AS n FROM events GROUP BY account_id "
+                                         "ORDER BY n DESC LIMIT 5")
+    queries = lookup + report
+    findings = advise(queries, schemas, Thresholds())
+    [merged] = [f for f in findings if f.rule == "missing_index"]
+    assert merged.query_id == lookup[0].group.id and len(merged.query_ids) == 2
+
+    [proven] = [f for f in verify_findings(conn, findings, queries, schemas) if f.rule == "missing_index"]
+
+    after = {r["query_id"]: r["after"]["rows"] for r in proven.evidence["verify"]["queries"]}
+    assert after[report[0].group.id] >= ROWS * 0.5  # the GROUP BY reads the whole index, in order
+    assert proven.evidence["rows_after_verified"] == after[lookup[0].group.id] < 100
+    assert f"~{after[lookup[0].group.id]} rows after" in proven.message

@@ -78,7 +78,11 @@ def verify_one(conn, finding: Finding, served: Sequence[AnalyzedQuery], schemas:
         return replace(finding, verified=False, severity=Severity.INFO,
                        message=f"{finding.message} (--verify: {reason})",
                        evidence={**finding.evidence, "verify": {"reason": reason, "queries": results}})
-    rows_after = max(result["after"]["rows"] or 0 for result in used)
+    # The sentence speaks of the finding's own query (the one rows_before is about); each served query's
+    # before -> after stays in the evidence. A max over all of them would let a GROUP BY that now scans the
+    # index in order (same rows, no temporary table) hide a lookup that went from a full scan to 400 rows.
+    own = next((result for result in used if result["query_id"] == finding.query_id), None)
+    rows_after = (own or max(used, key=lambda result: result["after"]["rows"] or 0))["after"]["rows"] or 0
     return _with_measurement(finding, rows_after, len(used), results)
 
 
