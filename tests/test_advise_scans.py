@@ -238,6 +238,16 @@ def test_recorded_mysql8_join_sort_on_two_tables_cannot_be_removed_by_one_index(
     assert temp.table == "t3"
 
 
+def test_sorting_by_an_aggregate_is_not_removable_even_when_the_grouping_is():
+    q = query("SELECT status, COUNT(*) AS n FROM orders WHERE customer_id = 3 GROUP BY status ORDER BY n DESC",
+              row("orders", "ALL", 50_000, temporary=True, filesort=True))
+    [sort] = filesort.check([q], SCHEMAS, T)
+    [temp] = temporary_table.check([q], SCHEMAS, T)
+    assert sort.evidence["index_removes_it"] is False
+    assert "computed value" in sort.suggestion
+    assert temp.evidence["index_removes_it"] is True
+
+
 def test_no_filesort_finding_without_the_flag():
     q = query("SELECT * FROM orders WHERE customer_id = 7 ORDER BY created_at", row("orders", "ALL", 50_000))
     assert filesort.check([q], SCHEMAS, T) == [] and temporary_table.check([q], SCHEMAS, T) == []

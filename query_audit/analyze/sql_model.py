@@ -437,7 +437,13 @@ class _Describer:
         if isinstance(key, exp.Column):
             self._add(key, block, role, direction)
             return
-        for column in _local_columns(key):
+        columns = list(_local_columns(key))
+        if not columns:
+            # ORDER BY COUNT(*) (or a constant): no column to index, but the sort is real, and no index
+            # serves it. Recorded with no table, so nothing takes it for one table's sort.
+            self.uses.append(ColumnUse("", key.sql(dialect="mysql"), role, block.number, direction, "function"))
+            return
+        for column in columns:
             self._add(column, block, role, direction, "function")
 
     # -- conditions -------------------------------------------------------------------------------

@@ -34,6 +34,15 @@ def _index_verdict(query, schemas, thresholds, suggestions) -> tuple[bool, str]:
                    "range; sort fewer rows (filter first, add a LIMIT) or sort in the application")
 
 
+def _sorts_on_computed_value(query) -> bool:
+    """ORDER BY an aggregate or an expression (sql_model gives such a use a reason): no index is in that order."""
+    return any(use.role == "order" and use.reason for use in query.model.columns)
+
+
+COMPUTED_SORT = ("ORDER BY sorts on a computed value (an aggregate or an expression), which no index holds in "
+                 "order: sort fewer rows (filter first, keep the LIMIT), or store the value in an indexed column")
+
+
 def flag_findings(queries, schemas: SchemaMap, thresholds: Thresholds, *, rule: str, flag: str,
                   what: str) -> list[Finding]:
     """One finding per query whose plan has `flag` (a PlanRow attribute) set."""
@@ -49,7 +58,10 @@ def flag_findings(queries, schemas: SchemaMap, thresholds: Thresholds, *, rule: 
             suggestions = suggest_indexes(queries, schemas, thresholds)
         row = flagged[0]
         sorted_rows = max((r.rows or 0 for r in query.plan.rows if r.select_id == row.select_id), default=0)
-        removable, verdict = _index_verdict(query, schemas, thresholds, suggestions)
+        if flag == "using_filesort" and _sorts_on_computed_value(query):
+            removable, verdict = False, COMPUTED_SORT
+        else:
+            removable, verdict = _index_verdict(query, schemas, thresholds, suggestions)
         table = table_of_plan_row(query, row)
         findings.append(query_finding(query,
             rule=rule,
