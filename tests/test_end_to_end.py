@@ -20,7 +20,7 @@ from query_audit.connection import connect
 REPO = Path(__file__).resolve().parent.parent
 
 READ_ENDPOINTS = ["/customers/42/orders", "/customers/by-email?email=customer42@example.com",
-                  "/products?category=7", "/countries"]
+                  "/products?category=7", "/reports/categories", "/countries"]
 NEW_ORDER = '{"customer_id": 42, "items": [{"product_id": 1, "quantity": 2}, {"product_id": 7, "quantity": 1}, ' \
             '{"product_id": 9, "quantity": 3}]}'
 
@@ -117,6 +117,14 @@ def test_every_pattern_of_the_sample_app_is_found(shop):
     assert index["columns"] == ["category_id", "price"]
     assert index["ddl"].endswith("(`category_id`, `price`)")
     assert findings(report, "filesort", "products")
+    # The report groups by the unindexed category_id and sorts by an aggregate: the index removes the
+    # temporary table, not the sort.
+    [temporary] = findings(report, "temporary_table", "products")
+    assert temporary["evidence"]["index_removes_it"] is True
+    [by_aggregate] = [f for f in findings(report, "filesort") if f["query_id"] == temporary["query_id"]]
+    assert by_aggregate["evidence"]["index_removes_it"] is False
+    [redundant] = findings(report, "redundant_index", "products")
+    assert redundant["ddl"].endswith("DROP INDEX `idx_products_sku`")
     assert all(f["severity"] == "info" for f in findings(report, table="countries"))
     assert not findings(report, table="customers")  # the unique-key lookup
 
@@ -153,6 +161,9 @@ def test_applying_the_suggested_ddl_leaves_no_scan_or_missing_index(shop, server
 
 def test_verify_proves_the_index_and_leaves_the_schema_as_it_was(shop):
     settings, base_url, env = shop
+    with connect(settings) as conn, conn.cursor() as cur:
+        cur.execute("SHOW INDEX FROM products")
+        indexes_before = {row[2] for row in cur.fetchall()}
     done = cli(env, "capture", "--dsn", settings.to_dsn(), "--endpoint", base_url + "/products?category=7",
                "--verify", "--i-understand-this-creates-indexes", "--format", "json")
     assert done.returncode == 0, done.stderr
@@ -160,7 +171,8 @@ def test_verify_proves_the_index_and_leaves_the_schema_as_it_was(shop):
     assert index["verified"] is True
     with connect(settings) as conn, conn.cursor() as cur:
         cur.execute("SHOW INDEX FROM products")
-        assert {row[2] for row in cur.fetchall()} == {"PRIMARY", "uq_products_sku"}
+        assert {row[2] for row in cur.fetchall()} == indexes_before
+    assert "idx_products_category_id_price" not in indexes_before
 
 
 def test_saved_capture_analyzes_offline_to_the_same_queries(shop, tmp_path):

@@ -340,6 +340,19 @@ def test_products_lists_the_20_most_expensive_of_a_category_with_one_statement(a
     assert call(app_url, "GET", "/products?category=x")[0] == 400
 
 
+def test_category_report_groups_by_an_unindexed_column_and_sorts_by_an_aggregate(app_url, server):
+    with general_log(server) as rows:
+        status, body = call(app_url, "GET", "/reports/categories")
+    assert status == 200 and len(body["categories"]) == 10
+    prices = [float(row["average_price"]) for row in body["categories"]]
+    assert prices == sorted(prices, reverse=True)
+    assert statements(rows) == [
+        ("Query", "SELECT 1"),
+        ("Query", ("SELECT category_id, COUNT(*) AS products, AVG(price) AS average_price FROM products "
+                   "GROUP BY category_id ORDER BY average_price DESC LIMIT 10")),
+    ]
+
+
 def test_countries_reads_the_whole_20_row_table(app_url, server):
     with general_log(server) as rows:
         status, body = call(app_url, "GET", "/countries")
