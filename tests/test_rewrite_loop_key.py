@@ -36,6 +36,38 @@ OTHER = {
 }
 
 
+NO_EQUALITY = {
+    "ranges and IN lists of different lengths": [
+        "SELECT o.store_id, SUM(o.total) AS revenue\n  FROM orders o\n  JOIN stores s ON s.id = o.store_id\n"
+        f" WHERE o.created_at >= '2026-0{i}-01'\n   AND o.sku IN ({', '.join(['7'] * i)})\n LIMIT {i}"
+        for i in range(1, 5)],
+    "other comparisons": [f"SELECT * FROM t WHERE a <> {i} AND b <=> {i} AND c != {i} AND d >= 'x{i}'"
+                          for i in range(3)],
+    "a value in parentheses": [f"SELECT * FROM t WHERE a = ({i})" for i in range(3)],
+}
+MAY_HAVE_ONE = {
+    "value after the sign": "SELECT * FROM t WHERE a = - 5",
+    "value first": "SELECT * FROM t WHERE 5=a",
+    "a constant": "SELECT * FROM t WHERE a = NULL OR b = 1 > 0",
+    "a constant first": "SELECT * FROM t WHERE TRUE = a",
+    "a comment between": "SELECT * FROM t WHERE a = /* id */ 5",
+    "a string on a new line": "SELECT * FROM t WHERE a =\n  'x'",
+    "beside other comparisons": "SELECT * FROM t WHERE a >= 1 AND b='x'",
+}
+
+
+@pytest.mark.parametrize("samples", NO_EQUALITY.values(), ids=NO_EQUALITY.keys())
+def test_samples_without_a_column_equal_to_a_value_have_no_key_and_are_not_parsed(samples, monkeypatch):
+    assert _by_parsing_each(samples) is None
+    monkeypatch.setattr(rewrite, "_parsed", lambda sql: pytest.fail(f"parsed {sql}"))
+    assert loop_key(samples) is None
+
+
+@pytest.mark.parametrize("sql", MAY_HAVE_ONE.values(), ids=MAY_HAVE_ONE.keys())
+def test_the_cheap_test_for_an_equality_never_misses_one(sql):
+    assert rewrite._may_compare_a_value(sql)
+
+
 def _by_parsing_each(samples) -> LoopKey | None:
     return rewrite._loop_key_from_trees(list(dict.fromkeys(samples))[: rewrite.SAMPLE_LIMIT])
 

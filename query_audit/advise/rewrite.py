@@ -96,11 +96,29 @@ class LoopKey:
 def loop_key(samples) -> LoopKey | None:
     """The first `column = literal` whose literal differs between the samples."""
     distinct = list(dict.fromkeys(samples))[:SAMPLE_LIMIT]
-    if distinct and statement_kind(distinct[0]) is Kind.UPDATE:
+    if not any(_may_compare_a_value(sql) for sql in distinct):
+        return None  # no `column = value` to parse for (a report query's ranges and IN lists)
+    if statement_kind(distinct[0]) is Kind.UPDATE:
         # An UPDATE loop's rewrite reads every sample's SET values from their trees: parse them once now.
         return _loop_key_from_trees(distinct)
     found = _loop_key_by_position(distinct)
     return _loop_key_from_trees(distinct) if found is _UNRESOLVED else found
+
+
+# `= value` or `value =` written in the text: without one (and without a comment, which may sit between
+# them), no tree of the statement has a `column = literal` for `loop_key` to find.
+_EQUALS_BEFORE = re.compile(r"(?<![<>!:])=\s*[-+]?\s*\Z")  # not `>=`, `<=`, `!=`, `:=`
+_EQUALS_AFTER = re.compile(r"\s*=")
+_EQUALS_CONSTANT = re.compile(r"=\s*(?:null|true|false)\b|\b(?:null|true|false)\s*=", re.IGNORECASE)  # wider
+
+
+def _may_compare_a_value(sql: str) -> bool:
+    """False only when `sql` surely has no `column = literal` (a cheap test that saves a parse)."""
+    if "/*" in sql or "--" in sql or "#" in sql or _EQUALS_CONSTANT.search(sql):
+        return True
+    pieces, literals = literal_pieces(sql)
+    return any(_EQUALS_BEFORE.search(before) or _EQUALS_AFTER.match(after)
+               for before, after in zip(pieces, pieces[1:]))
 
 
 def _loop_key_from_trees(samples: list[str]) -> LoopKey | None:
