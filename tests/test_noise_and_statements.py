@@ -93,6 +93,25 @@ def test_an_invalid_extra_pattern_is_a_one_line_error():
         NoiseFilter(extra=["(unclosed"])
 
 
+@pytest.mark.parametrize("sql", [sql for sql, _ in NOISE] + NOT_NOISE + ["SET a", "SHOW b", "SET y|"])
+def test_the_shared_keyword_alternation_names_what_the_plain_one_names(sql):
+    """The anchored patterns are one regex with each leading keyword written once; a pattern that
+    cannot be split so (a top-level `|`) makes it the plain alternation, first match first."""
+    import re
+
+    from query_audit.capture.noise import _LEADING
+
+    def plain(anchored):
+        regex = re.compile("|".join(f"(?P<p{i}>{p.pattern})" for i, p in enumerate(anchored)), re.I | re.S)
+        found = regex.match(sql, _LEADING.match(sql).end())
+        return anchored[int(found.lastgroup[1:])].name if found else None
+
+    odd = [NoisePattern("either", r"SET\s+a|SHOW\s+b"), NoisePattern("class", r"SET\s+(?:x|y)[|]")]
+    default = [p for p in DEFAULT_NOISE if not p.anywhere]
+    for anchored in (default, odd, odd[1:] + default):
+        assert NoiseFilter(patterns=anchored).match(sql) == plain(anchored)
+
+
 def test_default_noise_patterns_have_unique_names():
     names = [pattern.name for pattern in DEFAULT_NOISE]
     assert len(names) == len(set(names))
