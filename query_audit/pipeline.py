@@ -8,15 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from query_audit.advise import advise
-from query_audit.advise.summary import summarize
 from query_audit.analyze.digest import Digest
-from query_audit.analyze.explain import explain_query
-from query_audit.analyze.schema import load_schema
-from query_audit.analyze.sql_model import describe
-from query_audit.connection import ConnectionSettings, connect, detect_server
 from query_audit.model import (
     AnalyzedQuery,
     Report,
@@ -25,6 +19,9 @@ from query_audit.model import (
     Thresholds,
     table_key,
 )
+
+if TYPE_CHECKING:
+    from query_audit.connection import ConnectionSettings
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total); total 0 when unknown
 
@@ -59,6 +56,14 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
     digest = Digest()
     stream.digest_into(digest, progress)
     groups = digest.groups()
+
+    # Imported only now: sqlglot and the rest are big, and a big log's second reader is forked above.
+    from query_audit.advise import advise
+    from query_audit.advise.summary import summarize
+    from query_audit.analyze.explain import explain_query
+    from query_audit.analyze.schema import load_schema
+    from query_audit.analyze.sql_model import describe
+    from query_audit.connection import connect, detect_server
 
     models = {}
     for done, group in enumerate(groups, 1):

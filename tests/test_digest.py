@@ -71,7 +71,7 @@ def test_n_plus_one_in_one_request_is_a_repetition_with_distinct_values_and_samp
     assert len(items.repetitions) == 1  # request 2 ran it once: not a repetition
     repetition, = items.repetitions
     assert (repetition.unit, repetition.count, repetition.distinct_values) == ("request 1", 12, 12)
-    assert repetition.samples == tuple(f"SELECT * FROM items WHERE order_id = {i}" for i in range(10))
+    assert repetition.samples == tuple(f"SELECT * FROM items WHERE order_id = {i}" for i in range(5))  # max_samples
     assert groups["select * from orders where user_id = ?"].repetitions == ()
 
 
@@ -115,7 +115,7 @@ def test_connection_units_are_bounded_and_keep_the_busiest():
     for statement in statements:
         digest.add(statement)
     group = digest._groups["select * from t where id = ?"]
-    assert len(group.units) <= 4 * 4  # pruned, never more than the bound
+    assert sum(len(shard) for shard in group.units) <= 4 * 4  # pruned, never more than the bound
     repetitions = digest.groups()[0].repetitions
     assert repetitions[0].unit == "thread 1" and repetitions[0].count == 30
     assert digest.groups()[0].count == 30 + sum(1 + thread % 2 for thread in range(100, 400))
@@ -141,8 +141,8 @@ def test_the_written_units_memory_forgets_the_oldest():
     digest = Digest(max_writer_units=10)
     for thread in range(25):
         digest.add(Statement("DELETE FROM t WHERE id = 1", thread_id=thread))
-    assert len(digest._writers) <= 10
-    assert "thread 24" in digest._writers
+    assert sum(len(shard) for shard in digest._writers) <= 10  # 5 per shard of connections
+    assert "thread 24" in digest._writers[0] and "thread 23" in digest._writers[1]
 
 
 def test_add_fields_counts_like_add_and_builds_only_the_first_sample():

@@ -10,6 +10,12 @@ lower bound); when a group has too many connection units they are pruned to the 
 most recent ones (request units of a capture are few and all kept); a unit keeps `max_unit_values`
 value keys and `max_samples` distinct texts; the "has this unit written yet" memory forgets the
 oldest units. So memory grows with the number of shapes, not with the number of statements.
+
+Connections are split into `SHARDS` shards by thread id, and everything that depends on the order
+of several connections (pruning, the written-units memory) is done within one shard. So a big log
+can be read by one process per shard, each adding only its shard's connections to its own Digest,
+and `merge` then gives exactly the Digest one process would have built: every statement carries
+its position in the input, which orders groups, samples and units the same way in both cases.
 """
 
 from __future__ import annotations
@@ -22,12 +28,19 @@ from query_audit.analyze.fingerprint import (
 from query_audit.model import Kind, QueryGroup, Repetition, Statement
 
 _WRITES = frozenset({Kind.INSERT, Kind.UPDATE, Kind.DELETE, Kind.REPLACE})
+SHARDS = 2
+
+
+def shard_of(thread_id: int | None) -> int:
+    """The shard of a connection (request units of a capture are all in shard 0)."""
+    return thread_id % SHARDS if thread_id else 0
 
 
 class _Unit:
-    __slots__ = ("count", "samples", "values")
+    __slots__ = ("count", "first", "samples", "values")
 
-    def __init__(self):
+    def __init__(self, first: int):
+        self.first = first  # the position of the unit's first statement: units are listed in that order
         self.count = 0
         self.values: set[int] = set()
         self.samples: list[str] = []
@@ -39,6 +52,7 @@ class _Group:
         "count",
         "databases",
         "fingerprint",
+        "first",
         "kind",
         "max_query_time",
         "query_time",
@@ -49,14 +63,15 @@ class _Group:
         "values",
     )
 
-    def __init__(self, fingerprint: str, kind: Kind):
+    def __init__(self, fingerprint: str, kind: Kind, first: int):
         self.fingerprint = fingerprint
         self.kind = kind
+        self.first = first  # the position of the first statement, the sample: groups are listed in that order
         self.count = 0
         self.sample: Statement | None = None  # the first statement; set by the caller of `Digest._add`
         self.values: set[int] = set()
-        self.databases: dict[str, None] = {}  # an ordered set
-        self.units: dict[str, _Unit] = {}
+        self.databases: dict[str, int] = {}  # an ordered set: the position where each was first seen
+        self.units: tuple[dict[str, _Unit], ...] = tuple({} for _ in range(SHARDS))
         self.after_write = 0
         self.query_time: float | None = None
         self.max_query_time: float | None = None
@@ -65,76 +80,98 @@ class _Group:
 
 
 class Digest:
-    """Add statements one by one, then read the groups (in order of first appearance)."""
+    """Add statements one by one, then read the groups (in order of first appearance).
+
+    `position` is where the next statement stands in the input; `add` counts it up by one, and a log
+    file's reader passes each entry's position to `add_fields` (so that readers of different shards
+    of one file agree on it).
+    """
 
     def __init__(self, *, max_values: int = 256, max_thread_units: int = 4, max_unit_values: int = 16,
-                 max_samples: int = 10, max_writer_units: int = 100_000):
+                 max_samples: int = 5, max_writer_units: int = 100_000):
         self.max_values = max_values
         self.max_thread_units = max_thread_units
         self.max_unit_values = max_unit_values
-        self.max_samples = max_samples
+        self.max_samples = max_samples  # the advisor reads at most 5 distinct samples of a loop
         self.max_writer_units = max_writer_units
         self.statements = 0
+        self.position = 0
         self._groups: dict[str, _Group] = {}
-        self._writers: dict[str, None] = {}  # units that have written, oldest first
-        self._unknown_values = 0
+        self._writers: tuple[dict[str, None], ...] = tuple({} for _ in range(SHARDS))  # oldest first, per shard
         self._thread_names: dict[int | None, str] = {}  # `thread 12`, formatted once per connection
+
+    def empty_like(self) -> Digest:
+        """A new, empty Digest with the same bounds, starting at this one's position."""
+        other = Digest(max_values=self.max_values, max_thread_units=self.max_thread_units,
+                       max_unit_values=self.max_unit_values, max_samples=self.max_samples,
+                       max_writer_units=self.max_writer_units)
+        other.position = self.position
+        return other
+
+    def forget_caches(self) -> None:
+        """Drop what is kept only to go faster (before sending the Digest to another process)."""
+        self._thread_names.clear()
 
     def add(self, statement: Statement) -> None:
         group = self._add(statement.sql, statement.thread_id, statement.request, statement.database,
-                          statement.placeholders)
+                          statement.placeholders, self.position)
+        self.position += 1
         if group.sample is None:
             group.sample = statement
         if statement.query_time is not None or statement.rows_examined is not None:
             self._add_timings(group, statement)
 
     def add_fields(self, sql: str, thread_id: int | None, database: str | None = None, time: str | None = None,
-                   command: str = "Query", user: str | None = None, placeholders: bool = False) -> None:
+                   command: str = "Query", user: str | None = None, placeholders: bool = False,
+                   position: int | None = None) -> None:
         """`add(Statement(sql, thread_id, database, time, command, None, user, placeholders))`, for a log
-        file's fast path: the Statement is built only for the first statement of each shape (its sample)."""
-        group = self._add(sql, thread_id, None, database, placeholders)
+        file's fast path: the Statement is built only for the first statement of each shape (its sample).
+        `position` is the statement's place in the file (by default the next one); `self.position` is
+        left for the reader to set once the file is read."""
+        if position is None:
+            position = self.position
+            self.position += 1
+        group = self._add(sql, thread_id, None, database, placeholders, position)
         if group.sample is None:
             group.sample = Statement(sql, thread_id, database, time, command, None, user, placeholders)
 
     def _add(self, sql: str, thread_id: int | None, request: int | None, database: str | None,
-             placeholders: bool) -> _Group:
+             placeholders: bool, position: int) -> _Group:
         """Count one statement; the caller sets the sample of a new group and adds timings."""
         self.statements += 1
         shape, values = fingerprint_and_values(sql)
         group = self._groups.get(shape)
         if group is None:
-            group = self._groups[shape] = _Group(shape, statement_kind(sql))
+            group = self._groups[shape] = _Group(shape, statement_kind(sql), position)
         group.count += 1
 
-        if placeholders:
-            # The values of a prepared statement logged with its `?` are unknown: count each run
-            # as different, since a loop of executions is a loop of round trips either way.
-            self._unknown_values += 1
-            key = hash(("?", self._unknown_values))
-        else:
-            key = hash(values)
+        # The values of a prepared statement logged with its `?` are unknown: count each run as
+        # different (its position is unique), since a loop of executions is a loop of round trips either way.
+        key = hash(("?", position)) if placeholders else hash(values)
         group_values = group.values
         if len(group_values) < self.max_values:
             group_values.add(key)
         if database is not None:
             databases = group.databases
             if database not in databases and len(databases) < 100:
-                databases[database] = None
+                databases[database] = position
 
         if request is None:
+            shard = thread_id % SHARDS if thread_id else 0
             unit_name = self._thread_names.get(thread_id)
             if unit_name is None:
                 if len(self._thread_names) >= 100_000:  # thread ids of a long log; names are cheap to redo
                     self._thread_names.clear()
                 unit_name = self._thread_names[thread_id] = f"thread {thread_id}"
         else:
+            shard = 0
             unit_name = f"request {request}"
-        units = group.units
+        units = group.units[shard]
         unit = units.get(unit_name)
         if unit is None:
-            if request is None and len(units) >= 4 * self.max_thread_units:
-                self._prune_units(group)
-            unit = group.units[unit_name] = _Unit()
+            if request is None and len(units) >= 4 * self._kept_per_shard():
+                units = self._prune_units(group, shard)
+            unit = units[unit_name] = _Unit(position)
         unit.count += 1
         unit_values = unit.values
         if len(unit_values) < self.max_unit_values:
@@ -145,19 +182,69 @@ class Digest:
 
         kind = group.kind
         if kind is Kind.SELECT:
-            if unit_name in self._writers:
+            if unit_name in self._writers[shard]:
                 group.after_write += 1
         elif kind in _WRITES:
-            self._mark_writer(unit_name)
+            self._mark_writer(shard, unit_name)
         return group
 
+    def merge(self, other: Digest) -> None:
+        """Add what `other` digested: the statements of other connection shards of the same input.
+
+        Exact (the result is what one Digest given every statement in order would hold) when the two
+        hold no unit of the same shard and agree on positions; a shard in both is a ValueError.
+        """
+        self.statements += other.statements
+        self.position = max(self.position, other.position)
+        for shape, theirs in other._groups.items():
+            ours = self._groups.get(shape)
+            if ours is None:
+                self._groups[shape] = theirs
+                continue
+            if theirs.first < ours.first:
+                ours.first, ours.sample = theirs.first, theirs.sample
+            ours.count += theirs.count
+            ours.after_write += theirs.after_write
+            # The first max_values keys of either side cover the first max_values of both, so the
+            # count (all that is read of them) is exact.
+            values = ours.values
+            for key in theirs.values:
+                if len(values) >= self.max_values:
+                    break
+                values.add(key)
+            databases = dict(ours.databases)
+            for name, position in theirs.databases.items():
+                if position < databases.get(name, position + 1):
+                    databases[name] = position
+            ours.databases = dict(sorted(databases.items(), key=lambda item: item[1])[:100])
+            for shard, units in enumerate(theirs.units):
+                if units:
+                    if ours.units[shard]:
+                        raise ValueError(f"both digests hold units of shard {shard}")
+                    ours.units[shard].update(units)
+            for name in ("query_time", "rows_examined", "rows_sent"):
+                mine, their = getattr(ours, name), getattr(theirs, name)
+                if their is not None:
+                    setattr(ours, name, their if mine is None else mine + their)
+            if theirs.max_query_time is not None and (ours.max_query_time is None
+                                                      or theirs.max_query_time > ours.max_query_time):
+                ours.max_query_time = theirs.max_query_time
+        for shard, writers in enumerate(other._writers):
+            if writers:
+                if self._writers[shard]:
+                    raise ValueError(f"both digests hold units of shard {shard}")
+                self._writers[shard].update(writers)
+
     def groups(self) -> list[QueryGroup]:
-        return [self._query_group(group) for group in self._groups.values()]
+        ordered = sorted(self._groups.values(), key=lambda group: group.first)
+        return [self._query_group(group) for group in ordered]
 
     def _query_group(self, group: _Group) -> QueryGroup:
+        units = sorted(((name, unit) for shard in group.units for name, unit in shard.items()),
+                       key=lambda item: item[1].first)
         repetitions = tuple(
             Repetition(name, unit.count, len(unit.values), tuple(unit.samples))
-            for name, unit in group.units.items() if unit.count >= 2
+            for name, unit in units if unit.count >= 2
         )
         return QueryGroup(
             id=query_id(group.fingerprint), fingerprint=group.fingerprint, kind=group.kind, count=group.count,
@@ -179,21 +266,29 @@ class Digest:
         if statement.rows_sent is not None:
             group.rows_sent = (group.rows_sent or 0) + statement.rows_sent
 
-    def _prune_units(self, group: _Group) -> None:
-        """Keep the busiest and the newest connection units of a group (in their order), drop the rest.
+    def _kept_per_shard(self) -> int:
+        return max(1, self.max_thread_units // SHARDS)
+
+    def _prune_units(self, group: _Group, shard: int) -> dict[str, _Unit]:
+        """Keep the busiest and the newest connection units of one shard of a group (in their order).
 
         The newest may still be running their loop; the busiest are the evidence worth showing.
         """
-        names = list(group.units)
-        busiest = sorted(names, key=lambda name: group.units[name].count, reverse=True)
-        keep = set(busiest[: self.max_thread_units]) | set(names[-self.max_thread_units:])
-        group.units = {name: unit for name, unit in group.units.items() if name in keep}
+        units = group.units[shard]
+        kept = self._kept_per_shard()
+        names = list(units)
+        busiest = sorted(names, key=lambda name: units[name].count, reverse=True)
+        keep = set(busiest[:kept]) | set(names[-kept:])
+        pruned = {name: unit for name, unit in units.items() if name in keep}
+        units.clear()
+        units.update(pruned)
+        return units
 
-    def _mark_writer(self, unit_name: str) -> None:
-        writers = self._writers
+    def _mark_writer(self, shard: int, unit_name: str) -> None:
+        writers = self._writers[shard]
         if unit_name in writers:
             return
-        if len(writers) >= self.max_writer_units:
+        if len(writers) >= max(1, self.max_writer_units // SHARDS):
             for name in list(writers)[: len(writers) // 2]:
                 del writers[name]
         writers[unit_name] = None

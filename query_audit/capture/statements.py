@@ -9,6 +9,7 @@ either: the server logs the Prepare/Execute rows for it, and the Execute row is 
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable
 
@@ -55,6 +56,16 @@ class StatementExtractor:
         self.users = frozenset(users) if users else None
         self.noise_dropped = 0
         self._threads: dict[int, _Thread] = {}
+
+    def with_same_filters(self) -> StatementExtractor:
+        """A new extractor that keeps and drops what this one does, knowing no connection yet and
+        counting from zero (its noise filter is a copy, with its own counts)."""
+        other = copy.copy(self)
+        other.noise_dropped = 0
+        other._threads = {}
+        if self.noise is not None:
+            other.noise = self.noise.with_zero_counts()
+        return other
 
     def feed(self, row: LogRow, request: int | None = None) -> Statement | None:
         """The statement this row is, or None when it is not one (or is filtered out)."""

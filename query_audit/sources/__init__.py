@@ -22,6 +22,11 @@ from query_audit.capture.saved import load_capture
 from query_audit.capture.statements import StatementExtractor
 from query_audit.errors import SourceError
 from query_audit.model import ServerInfo, SourceInfo, Statement
+from query_audit.sources.general_log_digest import (
+    digest_general_log,
+    digest_general_log_in_two,
+    two_readers_pay,
+)
 from query_audit.sources.general_log_file import GeneralLogReader
 from query_audit.sources.slow_log_file import SlowLogReader
 
@@ -64,16 +69,22 @@ class SourceStream:
         self._noise = noise
         self._saved_noise_dropped = saved_noise_dropped
 
-    def digest_into(self, digest: Digest, progress: Progress | None = None) -> None:
+    def digest_into(self, digest: Digest, progress: Progress | None = None, *,
+                    two_readers: bool | None = None) -> None:
         """Add every statement to `digest`: what iterating `statements` into `digest.add` does, faster.
 
-        A general log file's entries go to the Digest as fields (no Statement per line). Use either
-        this or `statements`, not both: the files (or stdin) are read once.
+        A general log file's entries go to the Digest as fields (no Statement per line), and a big one
+        is read by two processes (`two_readers`: None decides by size and cores; the Digest is the
+        same either way). Use either this or `statements`, not both: the files (or stdin) are read once.
         """
         every = _PROGRESS_EVERY
         for part in self._parts:
             if isinstance(part, _GeneralLog):
-                _digest_general_log(part.reader, part.extractor, digest, progress)
+                split = two_readers_pay(part.reader, digest) if two_readers is None else two_readers
+                if split:
+                    digest_general_log_in_two(part.reader, part.extractor, digest, progress)
+                else:
+                    digest_general_log(part.reader, part.extractor, digest, progress)
                 continue
             add = digest.add
             for statement in part:
@@ -137,7 +148,7 @@ def open_sources(paths: list[str], *, keep_noise: bool = False, noise: NoiseFilt
 
 @dataclass(frozen=True)
 class _GeneralLog:
-    """A general log file, read once: through `_extract` (Statements) or `_digest_general_log` (fields)."""
+    """A general log file, read once: through `_extract` (Statements) or `digest_general_log` (fields)."""
 
     reader: GeneralLogReader
     extractor: StatementExtractor
@@ -149,21 +160,6 @@ def _extract(reader: GeneralLogReader, extractor: StatementExtractor) -> Iterato
         statement = feed(thread_id, command, argument, time)
         if statement is not None:
             yield statement
-
-
-def _digest_general_log(reader: GeneralLogReader, extractor: StatementExtractor, digest: Digest,
-                        progress: Progress | None) -> None:
-    """The hot loop of `analyze` on a big general log: entries -> statement fields -> Digest."""
-    fields_of = extractor.statement_fields
-    add_fields = digest.add_fields
-    every = _PROGRESS_EVERY
-    for thread_id, command, argument, time in reader.entries():
-        fields = fields_of(thread_id, command, argument, time)
-        if fields is not None:
-            # (sql, thread_id, database, time, command, request, user, placeholders); request is None here
-            add_fields(fields[0], thread_id, fields[2], time, command, fields[6], fields[7])
-            if progress is not None and digest.statements % every == 0:
-                progress("reading statements", digest.statements, 0)
 
 
 class _WithoutNoise:

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from query_audit.analyze.digest import SHARDS
 from query_audit.model import LogRow
 from query_audit.sources._text import parse_text
 
@@ -56,39 +57,51 @@ class GeneralLogReader:
         return next(self._rows)
 
     def entries(self) -> Iterator[tuple[int, str, str, str | None]]:
-        return parse_text(self.source, self._parse)
+        return (entry[1:] for entry in self.numbered_entries())
 
-    def _parse(self, lines: IO[str]) -> Iterator[tuple[int, str, str, str | None]]:
+    def numbered_entries(self, shard: int | None = None) -> Iterator[tuple[int, int, str, str, str | None]]:
+        """`(index, thread_id, command, argument, time)`: `index` counts every entry of the file from 0.
+
+        With `shard`, only the entries of that shard's connections (see analyze/digest.py): the
+        others are read, as they must be to find where each entry ends, but not yielded.
+        """
+        return parse_text(self.source, lambda lines: self._parse(lines, shard))
+
+    def _parse(self, lines: IO[str], shard: int | None) -> Iterator[tuple[int, int, str, str, str | None]]:
         entry = _ENTRY.match
         header = _HEADER.match
         last_stamp = None  # the classic format's last written second, raw and as ISO-8601
         last_time = None
+        index = -1
         # The entry being read, yielded when the next one starts: its fields, and its continuation
-        # lines (None for the usual one-line statement).
+        # lines (None for the usual one-line statement). `thread` is None when there is none, or when
+        # it belongs to another shard; `inside` tells whether lines now continue an entry at all.
         thread = command = argument = time = None
         more: list[str] | None = None
+        inside = False
         for line in lines:
             line = line.rstrip("\r\n")
             found = entry(line)
             if found is None:
                 if header(line):
                     if thread is not None:
-                        yield thread, command, _joined(argument, more), time
+                        yield index, thread, command, _joined(argument, more), time
                         thread, more = None, None
+                    inside = False
                 elif thread is not None:
                     if more is None:
                         more = [line]
                     else:
                         more.append(line)
-                elif line.strip():
+                elif not inside and line.strip():
                     self.skipped_lines += 1
                 continue
             if thread is not None:
-                yield thread, command, argument if more is None else _joined(argument, more), time
+                yield index, thread, command, argument if more is None else _joined(argument, more), time
                 more = None
+            index += 1
+            inside = True
             classic, iso, thread, command = found.groups()
-            thread = int(thread)
-            argument = line[found.end():]
             if iso is not None:
                 time = iso
             elif classic is not None:
@@ -97,8 +110,13 @@ class GeneralLogReader:
                 time = last_time
             else:
                 time = last_time
+            thread = int(thread)
+            if shard is not None and (thread % SHARDS if thread else 0) != shard:
+                thread = None
+                continue
+            argument = line[found.end():]
         if thread is not None:
-            yield thread, command, _joined(argument, more), time
+            yield index, thread, command, _joined(argument, more), time
 
 
 def _joined(first: str, more: list[str] | None) -> str:

@@ -1,0 +1,93 @@
+"""A big general log is read by two processes, one per shard of connections, and their Digests are
+merged: the result must be exactly what one process builds, whatever the bounds prune."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from bench.generate import write_log
+from query_audit.analyze.digest import Digest
+from query_audit.model import Statement
+from query_audit.sources import general_log_digest, open_sources
+
+# Small bounds, so that pruning, caps and the written-units memory all act on a small file.
+TIGHT = {"max_values": 8, "max_thread_units": 2, "max_unit_values": 4, "max_samples": 2, "max_writer_units": 6}
+
+
+def read(path, two_readers, **bounds):
+    stream = open_sources([str(path)])
+    digest = Digest(**bounds)
+    stream.digest_into(digest, two_readers=two_readers)
+    return (digest.groups(), digest.statements, digest.position, stream.noise_dropped, stream.noise_counts,
+            stream.skipped_lines)
+
+
+@pytest.fixture(scope="module", params=["mariadb", "mysql8"])
+def generated(request, tmp_path_factory):
+    path = tmp_path_factory.mktemp("logs") / f"general-{request.param}.log"
+    write_log(path, 20_000, request.param)  # pooled and short-lived connections, multi-line, prepared, noise
+    text = path.read_text()
+    path.write_text("a stray line before the header\n" + text)
+    return path
+
+
+@pytest.mark.parametrize("bounds", [{}, TIGHT], ids=["default bounds", "tight bounds"])
+def test_two_readers_build_exactly_the_digest_of_one(generated, bounds):
+    one = read(generated, False, **bounds)
+    two = read(generated, True, **bounds)
+    assert two == one
+    groups, statements, _, noise_dropped, noise_counts, skipped = one
+    assert len(groups) > 100 and statements > 15_000 and noise_dropped > 0 and skipped == 1
+    assert any(len(group.repetitions) >= 2 for group in groups)  # units of both shards in one group
+
+
+def test_when_the_second_reader_dies_this_process_reads_its_shard(generated, monkeypatch):
+    def dies(*_):
+        os._exit(9)
+
+    monkeypatch.setattr(general_log_digest, "_child", dies)
+    assert read(generated, True, **TIGHT) == read(generated, False, **TIGHT)
+
+
+def test_two_readers_only_for_a_big_file_by_path_into_an_empty_digest(generated, monkeypatch):
+    stream = open_sources([str(generated)])
+    reader = stream._parts[0].reader
+    monkeypatch.setattr(general_log_digest, "TWO_READERS_MIN_BYTES", generated.stat().st_size)
+    if len(os.sched_getaffinity(0)) >= 2:
+        assert general_log_digest.two_readers_pay(reader, Digest())
+    used = Digest()
+    used.add(Statement("SELECT 1", thread_id=1))
+    assert not general_log_digest.two_readers_pay(reader, used)
+    monkeypatch.setattr(general_log_digest, "TWO_READERS_MIN_BYTES", generated.stat().st_size + 1)
+    assert not general_log_digest.two_readers_pay(reader, Digest())
+    with open(generated) as handle:
+        assert not general_log_digest.two_readers_pay(type(reader)(handle), Digest())
+
+
+def test_merge_refuses_digests_that_share_a_shard():
+    first, second = Digest(), Digest()
+    first.add(Statement("SELECT * FROM t WHERE id = 1", thread_id=2))
+    second.add(Statement("SELECT * FROM t WHERE id = 2", thread_id=4))  # shard 0 as well
+    with pytest.raises(ValueError, match="shard 0"):
+        first.merge(second)
+
+
+def test_merge_orders_groups_units_and_databases_by_position():
+    statements = [Statement("SELECT * FROM a WHERE id = 1", thread_id=1, database="late"),
+                  Statement("SELECT * FROM b WHERE id = 1", thread_id=2, database="early"),
+                  Statement("SELECT * FROM a WHERE id = 2", thread_id=2, database="early"),
+                  Statement("SELECT * FROM a WHERE id = 3", thread_id=1, database="late"),
+                  Statement("SELECT * FROM a WHERE id = 4", thread_id=2, database="other")]
+    whole, shards = Digest(), [Digest(), Digest()]
+    for position, statement in enumerate(statements):
+        whole.add(statement)
+        shard = shards[statement.thread_id % 2]
+        shard.position = position
+        shard.add(statement)
+    shards[0].merge(shards[1])
+    assert shards[0].groups() == whole.groups()
+    first = whole.groups()[0]
+    assert first.databases == ("late", "early", "other")
+    assert [rep.unit for rep in first.repetitions] == ["thread 1", "thread 2"]
