@@ -28,6 +28,7 @@ from query_audit.analyze.fingerprint import (
 from query_audit.model import Kind, QueryGroup, Repetition, Statement
 
 _WRITES = frozenset({Kind.INSERT, Kind.UPDATE, Kind.DELETE, Kind.REPLACE})
+_SELECT = Kind.SELECT
 SHARDS = 2
 
 
@@ -68,7 +69,7 @@ class _Group:
         self.kind = kind
         self.first = first  # the position of the first statement, the sample: groups are listed in that order
         self.count = 0
-        self.sample: Statement | None = None  # the first statement; set by the caller of `Digest._add`
+        self.sample: Statement | None = None  # the first statement
         self.values: set[int] = set()
         self.databases: dict[str, int] = {}  # an ordered set: the position where each was first seen
         self.units: tuple[dict[str, _Unit], ...] = tuple({} for _ in range(SHARDS))
@@ -98,7 +99,7 @@ class Digest:
         self.position = 0
         self._groups: dict[str, _Group] = {}
         self._writers: tuple[dict[str, None], ...] = tuple({} for _ in range(SHARDS))  # oldest first, per shard
-        self._thread_names: dict[int | None, str] = {}  # `thread 12`, formatted once per connection
+        self._thread_units: dict[int | None, tuple[str, int]] = {}  # `thread 12` and its shard, per connection
 
     def empty_like(self) -> Digest:
         """A new, empty Digest with the same bounds, starting at this one's position."""
@@ -110,39 +111,35 @@ class Digest:
 
     def forget_caches(self) -> None:
         """Drop what is kept only to go faster (before sending the Digest to another process)."""
-        self._thread_names.clear()
+        self._thread_units.clear()
 
     def add(self, statement: Statement) -> None:
-        group = self._add(statement.sql, statement.thread_id, statement.request, statement.database,
-                          statement.placeholders, self.position)
-        self.position += 1
-        if group.sample is None:
-            group.sample = statement
+        group = self.add_fields(statement.sql, statement.thread_id, statement.database,
+                                placeholders=statement.placeholders, request=statement.request, sample=statement)
         if statement.query_time is not None or statement.rows_examined is not None:
             self._add_timings(group, statement)
 
     def add_fields(self, sql: str, thread_id: int | None, database: str | None = None, time: str | None = None,
                    command: str = "Query", user: str | None = None, placeholders: bool = False,
-                   position: int | None = None) -> None:
-        """`add(Statement(sql, thread_id, database, time, command, None, user, placeholders))`, for a log
-        file's fast path: the Statement is built only for the first statement of each shape (its sample).
-        `position` is the statement's place in the file (by default the next one); `self.position` is
-        left for the reader to set once the file is read."""
+                   position: int | None = None, request: int | None = None,
+                   sample: Statement | None = None) -> _Group:
+        """Count one statement given as its fields: `add(Statement(sql, thread_id, database, time, command,
+        request, user, placeholders))`, the fast path of a log file, where the Statement is built only for
+        the first statement of each shape (the group's sample), unless `sample` is that Statement.
+
+        `position` is the statement's place in the input (by default the next one; a log file's reader
+        passes its entry's and sets `self.position` once the file is read).
+        """
         if position is None:
             position = self.position
             self.position += 1
-        group = self._add(sql, thread_id, None, database, placeholders, position)
-        if group.sample is None:
-            group.sample = Statement(sql, thread_id, database, time, command, None, user, placeholders)
-
-    def _add(self, sql: str, thread_id: int | None, request: int | None, database: str | None,
-             placeholders: bool, position: int) -> _Group:
-        """Count one statement; the caller sets the sample of a new group and adds timings."""
         self.statements += 1
         shape, values = fingerprint_and_values(sql)
         group = self._groups.get(shape)
         if group is None:
             group = self._groups[shape] = _Group(shape, statement_kind(sql), position)
+            group.sample = sample if sample is not None else Statement(
+                sql, thread_id, database, time, command, request, user, placeholders)
         group.count += 1
 
         # The values of a prepared statement logged with its `?` are unknown: count each run as
@@ -157,15 +154,9 @@ class Digest:
                 databases[database] = position
 
         if request is None:
-            shard = thread_id % SHARDS if thread_id else 0
-            unit_name = self._thread_names.get(thread_id)
-            if unit_name is None:
-                if len(self._thread_names) >= 100_000:  # thread ids of a long log; names are cheap to redo
-                    self._thread_names.clear()
-                unit_name = self._thread_names[thread_id] = f"thread {thread_id}"
+            unit_name, shard = self._thread_units.get(thread_id) or self._thread_unit(thread_id)
         else:
-            shard = 0
-            unit_name = f"request {request}"
+            unit_name, shard = f"request {request}", 0
         units = group.units[shard]
         unit = units.get(unit_name)
         if unit is None:
@@ -181,12 +172,19 @@ class Digest:
             samples.append(sql)
 
         kind = group.kind
-        if kind is Kind.SELECT:
+        if kind is _SELECT:
             if unit_name in self._writers[shard]:
                 group.after_write += 1
         elif kind in _WRITES:
             self._mark_writer(shard, unit_name)
         return group
+
+    def _thread_unit(self, thread_id: int | None) -> tuple[str, int]:
+        """`thread 12` and its shard, made once per connection."""
+        if len(self._thread_units) >= 100_000:  # thread ids of a long log; names are cheap to redo
+            self._thread_units.clear()
+        named = self._thread_units[thread_id] = (f"thread {thread_id}", thread_id % SHARDS if thread_id else 0)
+        return named
 
     def merge(self, other: Digest) -> None:
         """Add what `other` digested: the statements of other connection shards of the same input.
