@@ -52,18 +52,29 @@ def test_when_the_second_reader_dies_this_process_reads_its_shard(generated, mon
 
 
 def test_two_readers_only_for_a_big_file_by_path_into_an_empty_digest(generated, monkeypatch):
-    stream = open_sources([str(generated)])
-    reader = stream._parts[0].reader
-    monkeypatch.setattr(general_log_digest, "TWO_READERS_MIN_BYTES", generated.stat().st_size)
-    if len(os.sched_getaffinity(0)) >= 2:
-        assert general_log_digest.two_readers_pay(reader, Digest())
+    reader = open_sources([str(generated)])._parts[0].reader
+    assert general_log_digest.two_readers_possible(reader, Digest())
     used = Digest()
     used.add(Statement("SELECT 1", thread_id=1))
-    assert not general_log_digest.two_readers_pay(reader, used)
-    monkeypatch.setattr(general_log_digest, "TWO_READERS_MIN_BYTES", generated.stat().st_size + 1)
-    assert not general_log_digest.two_readers_pay(reader, Digest())
+    assert not general_log_digest.two_readers_possible(reader, used)
     with open(generated) as handle:
-        assert not general_log_digest.two_readers_pay(type(reader)(handle), Digest())
+        assert not general_log_digest.two_readers_possible(type(reader)(handle), Digest())
+    monkeypatch.setattr(general_log_digest, "TWO_READERS_MIN_BYTES", generated.stat().st_size)
+    assert general_log_digest.two_readers_pay(reader) == (len(os.sched_getaffinity(0)) >= 2)
+    monkeypatch.setattr(general_log_digest, "TWO_READERS_MIN_BYTES", generated.stat().st_size + 1)
+    assert not general_log_digest.two_readers_pay(reader)
+
+
+def test_a_second_file_is_read_by_one_process_into_the_digest_of_the_first(generated):
+    """Two readers need an empty Digest: the second file goes on in this process, and the result is
+    still the one of a single reader."""
+    def read_both(two_readers):
+        stream = open_sources([str(generated), str(generated)])
+        digest = Digest(**TIGHT)
+        stream.digest_into(digest, two_readers=two_readers)
+        return digest.groups(), digest.statements, stream.noise_dropped, stream.skipped_lines
+
+    assert read_both(True) == read_both(False)
 
 
 def test_merge_refuses_digests_that_share_a_shard():

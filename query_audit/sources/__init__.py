@@ -26,6 +26,7 @@ from query_audit.sources.general_log_digest import (
     digest_general_log,
     digest_general_log_in_two,
     two_readers_pay,
+    two_readers_possible,
 )
 from query_audit.sources.general_log_file import GeneralLogReader
 from query_audit.sources.slow_log_file import SlowLogReader
@@ -74,14 +75,15 @@ class SourceStream:
         """Add every statement to `digest`: what iterating `statements` into `digest.add` does, faster.
 
         A general log file's entries go to the Digest as fields (no Statement per line), and a big one
-        is read by two processes (`two_readers`: None decides by size and cores; the Digest is the
-        same either way). Use either this or `statements`, not both: the files (or stdin) are read once.
+        is read by two processes when it can be (`two_readers`: None decides by size and cores, True
+        whenever possible; the Digest is the same either way). Use either this or `statements`, not
+        both: the files (or stdin) are read once.
         """
         every = _PROGRESS_EVERY
         for part in self._parts:
             if isinstance(part, _GeneralLog):
-                split = two_readers_pay(part.reader, digest) if two_readers is None else two_readers
-                if split:
+                if two_readers_possible(part.reader, digest) and (
+                        two_readers_pay(part.reader) if two_readers is None else two_readers):
                     digest_general_log_in_two(part.reader, part.extractor, digest, progress)
                 else:
                     digest_general_log(part.reader, part.extractor, digest, progress)

@@ -50,11 +50,14 @@ def digest_general_log(reader: GeneralLogReader, extractor: StatementExtractor, 
     digest.position = start + last + 1  # with a shard, `merge` takes the later of the two readers' ends
 
 
-def two_readers_pay(reader: GeneralLogReader, digest: Digest) -> bool:
-    """Whether to read this file with two processes: a big file given by path, on two or more cores,
-    into an empty Digest (`merge` needs the two to hold different shards only)."""
-    if not hasattr(os, "fork") or not isinstance(reader.source, (str, Path)) or digest.statements:
-        return False
+def two_readers_possible(reader: GeneralLogReader, digest: Digest) -> bool:
+    """Whether this file can be read by two processes: given by path (the child opens it again), on a
+    system with fork, into an empty Digest (`merge` needs the two to hold different shards only)."""
+    return hasattr(os, "fork") and isinstance(reader.source, (str, Path)) and not digest.statements
+
+
+def two_readers_pay(reader: GeneralLogReader) -> bool:
+    """Whether a second process is worth it: a big file, and two cores or more to run on."""
     if len(os.sched_getaffinity(0)) < 2:
         return False
     try:
