@@ -102,3 +102,17 @@ def test_merge_orders_groups_units_and_databases_by_position():
     first = whole.groups()[0]
     assert first.databases == ("late", "early", "other")
     assert [rep.unit for rep in first.repetitions] == ["thread 1", "thread 2"]
+
+
+def test_an_interrupt_while_reading_ends_the_second_reader_too(generated, monkeypatch):
+    monkeypatch.setattr(general_log_digest, "_PROGRESS_EVERY", 100)
+    stream = open_sources([str(generated)])
+
+    def interrupted(stage, done, total):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        general_log_digest.digest_general_log_in_two(stream._parts[0].reader, stream._parts[0].extractor,
+                                                     Digest(), interrupted)
+    with pytest.raises(ChildProcessError):  # the child was ended and collected, none is left behind
+        os.waitpid(-1, os.WNOHANG)
