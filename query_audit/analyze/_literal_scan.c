@@ -1,0 +1,387 @@
+/* The fingerprint's literal scan in C: `split(sql)` is exactly
+ *
+ *     template, literals = fingerprint._split(sql)
+ *     (template, "\x1f".join(literals))
+ *
+ * the statement with `?` for each literal, one space for each comment and its backquoted names kept,
+ * and its literals. It gives what Python's `re` gives for `_TOKEN.sub` in fingerprint.py, backtracking
+ * included, so each function below names the part of the pattern it stands for; tests compare the two
+ * on logs, on fuzz and on edge cases. `_LITERAL_SPLIT.split`, which fingerprint.py uses on text with no
+ * backquote or comment marker, gives the same answer there as `_TOKEN.sub`, so one scan serves both.
+ *
+ * Where backtracking could try a shorter run of digits, the next character is a digit, which fails the
+ * `(?![\w$])` that every number ends with: only the longest runs can match, and the functions only try
+ * what is left (with or without the fraction, with or without the exponent).
+ *
+ * Optional: without a compiler the package installs without it, and fingerprint.py uses the regexes.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+/* Inlined into one copy of the scan per kind of str (see scan_any_kind), where every read is a plain load. */
+#define HELPER static inline Py_ALWAYS_INLINE
+
+typedef struct {
+    int kind;
+    const void *data;
+    Py_ssize_t length;
+} Text;
+
+HELPER Py_UCS4 char_at(const Text *text, Py_ssize_t index)
+{
+    return PyUnicode_READ(text->kind, text->data, index);
+}
+
+/* `\d` and `\w` of a str pattern, as sre defines them (Py_UNICODE_ISDECIMAL, Py_UNICODE_ISALNUM or `_`),
+ * with the ASCII answer first because almost every character is ASCII. */
+HELPER int is_digit(Py_UCS4 c)
+{
+    return c < 128 ? (c >= '0' && c <= '9') : Py_UNICODE_ISDECIMAL(c);
+}
+
+HELPER int is_word(Py_UCS4 c)
+{
+    if (c < 128)
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    return Py_UNICODE_ISALNUM(c);
+}
+
+HELPER int is_hex_digit(Py_UCS4 c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* `(?![\w$])` at `index`. */
+HELPER int ends_word(const Text *text, Py_ssize_t index)
+{
+    if (index >= text->length)
+        return 1;
+    Py_UCS4 c = char_at(text, index);
+    return !(is_word(c) || c == '$');
+}
+
+/* `[\w$.]`: the character before a digit or `.` that makes it part of a name (`t_2024`, `db2.t1`). */
+HELPER int continues_name(Py_UCS4 c)
+{
+    return is_word(c) || c == '$' || c == '.';
+}
+
+/* `[\w$)\]?'"`]`: the character before a `+` or `-` that makes it an operator (`a-5`, `)-5`). */
+HELPER int is_operand_end(Py_UCS4 c)
+{
+    return is_word(c) || c == '$' || c == ')' || c == ']' || c == '?' || c == '\'' || c == '"' || c == '`';
+}
+
+HELPER Py_ssize_t digits_end(const Text *text, Py_ssize_t index)
+{
+    while (index < text->length && is_digit(char_at(text, index)))
+        index++;
+    return index;
+}
+
+HELPER Py_ssize_t line_end(const Text *text, Py_ssize_t index)
+{
+    while (index < text->length && char_at(text, index) != '\n')
+        index++;
+    return index;
+}
+
+/* `(?:[eE][+-]?\d+)?(?![\w$])` at `index`: where the number ends, or -1. Leaving out an exponent
+ * that has no digits does not help: its `e` fails the lookahead. */
+HELPER Py_ssize_t exponent_end(const Text *text, Py_ssize_t index)
+{
+    if (index < text->length) {
+        Py_UCS4 c = char_at(text, index);
+        if (c == 'e' || c == 'E') {
+            Py_ssize_t digits = index + 1;
+            if (digits < text->length && (char_at(text, digits) == '+' || char_at(text, digits) == '-'))
+                digits++;
+            Py_ssize_t end = digits_end(text, digits);
+            return end > digits && ends_word(text, end) ? end : -1;
+        }
+    }
+    return ends_word(text, index) ? index : -1;
+}
+
+/* `\d+(?:\.\d*)?(?:[eE][+-]?\d+)?(?![\w$])` at a digit. When the fraction's form fails (`12.5e`),
+ * backtracking ends the number before its `.`, which passes the lookahead. */
+HELPER Py_ssize_t decimal_end(const Text *text, Py_ssize_t index)
+{
+    Py_ssize_t integer_end = digits_end(text, index);
+    if (integer_end < text->length && char_at(text, integer_end) == '.') {
+        Py_ssize_t end = exponent_end(text, digits_end(text, integer_end + 1));
+        return end >= 0 ? end : integer_end;
+    }
+    return exponent_end(text, integer_end);
+}
+
+/* `\.\d+(?:[eE][+-]?\d+)?(?![\w$])` at a `.`. */
+HELPER Py_ssize_t fraction_end(const Text *text, Py_ssize_t index)
+{
+    Py_ssize_t end = digits_end(text, index + 1);
+    return end > index + 1 ? exponent_end(text, end) : -1;
+}
+
+/* `(?:[xX][0-9a-fA-F]+|[bB][01]+)(?![\w$])` after a `0`. */
+HELPER Py_ssize_t radix_end(const Text *text, Py_ssize_t index)
+{
+    if (index >= text->length)
+        return -1;
+    Py_UCS4 marker = char_at(text, index);
+    Py_ssize_t end = index + 1;
+    if (marker == 'x' || marker == 'X') {
+        while (end < text->length && is_hex_digit(char_at(text, end)))
+            end++;
+    }
+    else if (marker == 'b' || marker == 'B') {
+        while (end < text->length && (char_at(text, end) == '0' || char_at(text, end) == '1'))
+            end++;
+    }
+    else
+        return -1;
+    return end > index + 1 && ends_word(text, end) ? end : -1;
+}
+
+/* `_NUMBER` at `index`: hex, then binary, then decimal, as its alternation orders them. */
+HELPER Py_ssize_t number_end(const Text *text, Py_ssize_t index)
+{
+    if (index >= text->length)
+        return -1;
+    Py_UCS4 c = char_at(text, index);
+    if (c == '0') {
+        Py_ssize_t end = radix_end(text, index + 1);
+        if (end >= 0)
+            return end;
+    }
+    if (is_digit(c))
+        return decimal_end(text, index);
+    if (c == '.')
+        return fraction_end(text, index);
+    return -1;
+}
+
+/* `'(?:[^'\\]|\\.|'')*'` (and its `"` twin) or, with no escapes, `` `(?:[^`]|``)*` ``. With no closing
+ * quote, backtracking gives back the last doubled quote's second half and ends there; with no doubled
+ * quote either, nothing matches. */
+HELPER Py_ssize_t quoted_end(const Text *text, Py_ssize_t index, Py_UCS4 quote, int backslash_escapes)
+{
+    Py_ssize_t last_pair = -1;
+    Py_ssize_t position = index + 1;
+    while (position < text->length) {
+        Py_UCS4 c = char_at(text, position);
+        if (c == quote) {
+            if (position + 1 < text->length && char_at(text, position + 1) == quote) {
+                last_pair = position;
+                position += 2;
+                continue;
+            }
+            return position + 1;
+        }
+        if (c == '\\' && backslash_escapes) {
+            if (position + 1 >= text->length)
+                break;
+            position += 2;
+            continue;
+        }
+        position++;
+    }
+    return last_pair >= 0 ? last_pair + 1 : -1;
+}
+
+/* `_LITERAL_BODY` at `index`; its lookbehinds look at the character before the literal. */
+HELPER Py_ssize_t literal_end(const Text *text, Py_ssize_t index, Py_UCS4 c)
+{
+    if (c == '\'' || c == '"')
+        return quoted_end(text, index, c, 1);
+    if (c == '+' || c == '-') {
+        if (index > 0 && is_operand_end(char_at(text, index - 1)))
+            return -1;
+        return number_end(text, index + 1);
+    }
+    if (!(c == '.' || is_digit(c)) || (index > 0 && continues_name(char_at(text, index - 1))))
+        return -1;
+    return number_end(text, index);
+}
+
+/* `/\*(?!!).*?\*\/|--(?=[\s]|$)[^\n]*|\#[^\n]*` at `index`. `$` adds only the end of the text to `\s`:
+ * its other place, before a final newline, is a `\s` already. */
+HELPER Py_ssize_t comment_end(const Text *text, Py_ssize_t index, Py_UCS4 c)
+{
+    if (c == '#')
+        return line_end(text, index + 1);
+    if (index + 1 >= text->length || char_at(text, index + 1) != (c == '/' ? '*' : '-'))
+        return -1;
+    Py_ssize_t body = index + 2;
+    if (c == '-')
+        return body == text->length || Py_UNICODE_ISSPACE(char_at(text, body)) ? line_end(text, body) : -1;
+    if (body < text->length && char_at(text, body) == '!')
+        return -1;
+    for (Py_ssize_t position = body; position + 1 < text->length; position++) {
+        if (char_at(text, position) == '*' && char_at(text, position + 1) == '/')
+            return position + 2;
+    }
+    return -1;
+}
+
+/* Characters of the input's kind, written to memory the caller owns. */
+typedef struct {
+    char *data;
+    Py_ssize_t length;
+} Buffer;
+
+HELPER void put_text(Buffer *buffer, const Text *text, Py_ssize_t start, Py_ssize_t end)
+{
+    memcpy(buffer->data + buffer->length * text->kind, (const char *)text->data + start * text->kind,
+           (size_t)(end - start) * text->kind);
+    buffer->length += end - start;
+}
+
+HELPER void put_char(Buffer *buffer, const Text *text, Py_UCS4 c)
+{
+    PyUnicode_WRITE(text->kind, buffer->data, buffer->length, c);
+    buffer->length++;
+}
+
+/* The ASCII characters that can start a backquoted name, a comment or a literal: the scan steps over
+ * the others at once. */
+static const unsigned char can_start_token[128] = {
+    ['`'] = 1, ['/'] = 1, ['-'] = 1, ['#'] = 1, ['\''] = 1, ['"'] = 1, ['+'] = 1, ['.'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+};
+
+/* `_TOKEN.sub` over the text: names stay, comments become a space, literals a `?` in the template and
+ * themselves in `literals`. */
+HELPER void scan(const Text *text, Buffer *template, Buffer *literals)
+{
+    Py_ssize_t copied = 0;  /* the text before it is in the template */
+    Py_ssize_t index = 0;
+    while (index < text->length) {
+        Py_UCS4 c = char_at(text, index);
+        if (c < 128 && !can_start_token[c]) {
+            index++;
+            continue;
+        }
+        Py_ssize_t end;
+        if (c == '`') {
+            end = quoted_end(text, index, '`', 0);
+            if (end >= 0) {
+                index = end;
+                continue;
+            }
+        }
+        else if (c == '/' || c == '-' || c == '#') {
+            end = comment_end(text, index, c);
+            if (end >= 0) {
+                put_text(template, text, copied, index);
+                put_char(template, text, ' ');
+                index = copied = end;
+                continue;
+            }
+        }
+        end = literal_end(text, index, c);
+        if (end >= 0) {
+            put_text(template, text, copied, index);
+            put_char(template, text, '?');
+            if (literals->length > 0)  /* no literal is empty */
+                put_char(literals, text, 0x1f);
+            put_text(literals, text, index, end);
+            index = copied = end;
+            continue;
+        }
+        index++;
+    }
+    put_text(template, text, copied, text->length);
+}
+
+/* One copy of the scan per kind, each with its kind a constant. */
+static void scan_any_kind(const Text *text, Buffer *template, Buffer *literals)
+{
+    if (text->kind == PyUnicode_1BYTE_KIND) {
+        const Text one_byte = {PyUnicode_1BYTE_KIND, text->data, text->length};
+        scan(&one_byte, template, literals);
+    }
+    else if (text->kind == PyUnicode_2BYTE_KIND) {
+        const Text two_bytes = {PyUnicode_2BYTE_KIND, text->data, text->length};
+        scan(&two_bytes, template, literals);
+    }
+    else {
+        const Text four_bytes = {PyUnicode_4BYTE_KIND, text->data, text->length};
+        scan(&four_bytes, template, literals);
+    }
+}
+
+/* A str of the buffer: ASCII input gives ASCII output, copied as it is; any other goes through
+ * PyUnicode_FromKindAndData, which picks the narrowest kind (as `re` does, so that `==` holds). */
+static PyObject *buffer_to_str(const Buffer *buffer, int kind, int ascii)
+{
+    if (!ascii)
+        return PyUnicode_FromKindAndData(kind, buffer->data, buffer->length);
+    PyObject *result = PyUnicode_New(buffer->length, 127);
+    if (result != NULL)
+        memcpy(PyUnicode_DATA(result), buffer->data, buffer->length);
+    return result;
+}
+
+/* Statements are short: their output fits on the stack. */
+#define STACK_BUFFER_BYTES 6144
+
+static PyObject *split(PyObject *Py_UNUSED(module), PyObject *sql)
+{
+    if (!PyUnicode_Check(sql)) {
+        PyErr_Format(PyExc_TypeError, "split() argument must be str, not %.100s", Py_TYPE(sql)->tp_name);
+        return NULL;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(sql) < 0)
+        return NULL;
+#endif
+    Text text = {PyUnicode_KIND(sql), PyUnicode_DATA(sql), PyUnicode_GET_LENGTH(sql)};
+    /* The template is at most as long as the text (each literal or comment becomes one character), the
+     * literals with their separators at most twice as long. */
+    size_t template_bytes = (size_t)text.length * text.kind;
+    size_t needed = 3 * template_bytes;
+    char stack_memory[STACK_BUFFER_BYTES];
+    char *memory = stack_memory;
+    if (needed > sizeof(stack_memory)) {
+        memory = PyMem_Malloc(needed);
+        if (memory == NULL)
+            return PyErr_NoMemory();
+    }
+    Buffer template = {memory, 0};
+    Buffer literals = {memory + template_bytes, 0};
+
+    scan_any_kind(&text, &template, &literals);
+
+    int ascii = PyUnicode_IS_ASCII(sql);
+    PyObject *template_str = buffer_to_str(&template, text.kind, ascii);
+    PyObject *literals_str = template_str == NULL ? NULL : buffer_to_str(&literals, text.kind, ascii);
+    if (memory != stack_memory)
+        PyMem_Free(memory);
+    if (literals_str == NULL) {
+        Py_XDECREF(template_str);
+        return NULL;
+    }
+    PyObject *result = PyTuple_Pack(2, template_str, literals_str);
+    Py_DECREF(template_str);
+    Py_DECREF(literals_str);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"split", split, METH_O,
+     "split(sql) -> (template, literals): fingerprint._split's template, and its literals joined by \"\\x1f\"."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef literal_scan_module = {
+    .m_base = PyModuleDef_HEAD_INIT,
+    .m_name = "query_audit.analyze._literal_scan",
+    .m_doc = "The fingerprint's literal scan in C (see fingerprint.py).",
+    .m_size = 0,
+    .m_methods = methods,
+};
+
+PyMODINIT_FUNC PyInit__literal_scan(void)
+{
+    return PyModuleDef_Init(&literal_scan_module);
+}
