@@ -44,6 +44,11 @@ NO_EQUALITY = {
     "other comparisons": [f"SELECT * FROM t WHERE a <> {i} AND b <=> {i} AND c != {i} AND d >= 'x{i}'"
                           for i in range(3)],
     "a value in parentheses": [f"SELECT * FROM t WHERE a = ({i})" for i in range(3)],
+    "a comment and LIKE": [f"SELECT /* t.list */ * FROM `t` WHERE `s` LIKE 'a{i}%' ORDER BY c DESC LIMIT {i}, 20"
+                           for i in range(3)],
+    "`=` only in comments": [f"SELECT * FROM t /* a = 5 */ WHERE b LIKE 'x{i}' -- a = 5\n AND c > 1 # a = 5"
+                             for i in range(3)],
+    "a comment sign in a backquoted name": [f"SELECT `a#b` FROM t WHERE c LIKE 'x{i}' AND d >= {i}" for i in range(3)],
 }
 MAY_HAVE_ONE = {
     "value after the sign": "SELECT * FROM t WHERE a = - 5",
@@ -53,6 +58,10 @@ MAY_HAVE_ONE = {
     "a comment between": "SELECT * FROM t WHERE a = /* id */ 5",
     "a string on a new line": "SELECT * FROM t WHERE a =\n  'x'",
     "beside other comparisons": "SELECT * FROM t WHERE a >= 1 AND b='x'",
+    "a comment between the value and `=`": "SELECT * FROM t WHERE 5 /* k */ = a",
+    "a line comment between": "SELECT * FROM t WHERE a = -- c\n 5",
+    "a comment between `=` and a constant": "SELECT * FROM t WHERE a = /* c */ NULL",
+    "a comment sign in a backquoted name": "SELECT * FROM t WHERE `a#` = 5 -- x",
 }
 
 

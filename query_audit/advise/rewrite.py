@@ -4,21 +4,28 @@ The rewrites are suggestions shown to a developer, built from the samples' liter
 `WHERE id = 1` x N  ->  `WHERE id IN (1, 2, ...)`; N single-row INSERTs -> one multi-row INSERT;
 N UPDATEs with per-row values -> one UPDATE with CASE, or INSERT ... ON DUPLICATE KEY UPDATE.
 Every function returns None when the samples do not have the expected shape.
+
+A loop's samples usually share a template (the same text around their literals): they are then read from
+ONE parse of a copy whose literals are numbered markers, each sample's literal put where its marker stands
+(`_Template`), instead of one parse per sample.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 
-from query_audit.analyze.fingerprint import literal_pieces, statement_kind
-from query_audit.model import Kind
+from query_audit.analyze.fingerprint import literal_pieces
 
-DIALECT = "mysql"
+# One instance for every parse and `.sql()`: a dialect named by a string is built anew for each call.
+# (`.sql(copy=False)` below writes trees built for that one answer: by default sqlglot copies a tree before
+# writing it, which is a third of the cost.)
+DIALECT = Dialect.get_or_raise("mysql")
 # How many distinct samples of a loop a rewrite reads: enough to find the column that changes and to
 # show a few rows or values; the loop's size comes from its counts, not from its samples. Parsing is
 # the advisor's main cost (about 1 ms a statement), so this bounds it per finding.
@@ -41,15 +48,54 @@ def _parsed(sql: str) -> exp.Expression | None:
         return None
 
 
+def _distinct(samples) -> tuple[str, ...]:
+    """The samples a rewrite reads: the first SAMPLE_LIMIT distinct ones."""
+    return tuple(dict.fromkeys(samples))[:SAMPLE_LIMIT]
+
+
 def _trees(samples) -> list[exp.Expression | None]:
     """The shared, read-only trees of the first SAMPLE_LIMIT distinct samples (None where unparsable)."""
-    return [_parsed(sql) for sql in list(dict.fromkeys(samples))[:SAMPLE_LIMIT]]
+    return [_parsed(sql) for sql in _distinct(samples)]
+
+
+def _first_tree(samples) -> exp.Expression | None:
+    """A tree of the first sample the caller may change: rebuilt from the marked tree `loop_key` read
+    when the samples' template vouches for it, else parsed."""
+    distinct = _distinct(samples)
+    template = _template(distinct)
+    if template is not None and template.rebuildable:
+        return template.rebuild(template.literals[0])
+    return _parse(distinct[0])
 
 
 @lru_cache(maxsize=512)
 def _literal(sql: str) -> exp.Expression:
-    """A value or column reference written as SQL (`42`, `'a'`, `o.id`), parsed once."""
+    """A value or column reference written as SQL (`42`, `'a'`, `o.id`), parsed once (shared, read-only)."""
     return sqlglot.parse_one(sql, read=DIALECT)
+
+
+# Most literals of a loop are plain integers and strings (no quote, backslash or control character, which
+# sqlglot would unescape or escape): sqlglot reads them as these nodes and writes them back unchanged.
+# Building a node is ten times cheaper than copying a parsed one, and a hundred than parsing it.
+_PLAIN_INTEGER = re.compile(r"\d+")
+_PLAIN_STRING = re.compile(r"'[^'\\\x00-\x1f]*'")
+
+
+def _new_literal(sql: str) -> exp.Expression:
+    """A fresh node of `_literal(sql)`, for a caller to put in a tree."""
+    if _PLAIN_INTEGER.fullmatch(sql):
+        return exp.Literal.number(sql)
+    if _PLAIN_STRING.fullmatch(sql):
+        return exp.Literal.string(sql[1:-1])
+    return _literal(sql).copy()
+
+
+@lru_cache(maxsize=512)
+def _literal_sql(sql: str) -> str:
+    """A literal as sqlglot writes it (`"a"` -> `'a'`): the rewrites compare and show values this way."""
+    if _PLAIN_INTEGER.fullmatch(sql) or _PLAIN_STRING.fullmatch(sql):
+        return sql
+    return _new_literal(sql).sql(dialect=DIALECT, copy=False)
 
 
 def _is_value(node: exp.Expression) -> bool:
@@ -95,28 +141,34 @@ class LoopKey:
 
 def loop_key(samples) -> LoopKey | None:
     """The first `column = literal` whose literal differs between the samples."""
-    distinct = list(dict.fromkeys(samples))[:SAMPLE_LIMIT]
+    distinct = list(_distinct(samples))
     if not any(_may_compare_a_value(sql) for sql in distinct):
         return None  # no `column = value` to parse for (a report query's ranges and IN lists)
-    if statement_kind(distinct[0]) is Kind.UPDATE:
-        # An UPDATE loop's rewrite reads every sample's SET values from their trees: parse them once now.
-        return _loop_key_from_trees(distinct)
     found = _loop_key_by_position(distinct)
     return _loop_key_from_trees(distinct) if found is _UNRESOLVED else found
 
 
-# `= value` or `value =` written in the text: without one (and without a comment, which may sit between
-# them), no tree of the statement has a `column = literal` for `loop_key` to find.
+# `= value` or `value =` written in the text (comments aside): without one, no tree of the statement has a
+# `column = literal` for `loop_key` to find.
 _EQUALS_BEFORE = re.compile(r"(?<![<>!:])=\s*[-+]?\s*\Z")  # not `>=`, `<=`, `!=`, `:=`
 _EQUALS_AFTER = re.compile(r"\s*=")
 _EQUALS_CONSTANT = re.compile(r"=\s*(?:null|true|false)\b|\b(?:null|true|false)\s*=", re.IGNORECASE)  # wider
+# Comments as fingerprint.py reads them (sqlglot reads a few more: `/*!...*/`, `--` without a space, whose
+# text staying here can only make the test say "may"), and backquoted names, which may hold the same signs.
+_COMMENT_OR_NAME = re.compile(r"(?P<name>`(?:[^`]|``)*`)|/\*(?!!).*?\*/|--(?=\s|$)[^\n]*|\#[^\n]*", re.DOTALL)
 
 
 def _may_compare_a_value(sql: str) -> bool:
     """False only when `sql` surely has no `column = literal` (a cheap test that saves a parse)."""
-    if "/*" in sql or "--" in sql or "#" in sql or _EQUALS_CONSTANT.search(sql):
+    if "=" not in sql:
+        return False
+    pieces, _ = literal_pieces(sql)
+    if "/*" in sql or "--" in sql or "#" in sql:  # a comment may sit between `=` and its value: drop them
+        pieces = [_COMMENT_OR_NAME.sub(lambda match: match["name"] or " ", piece) for piece in pieces]
+    text = "?".join(pieces)
+    lowered = text.lower()  # a quick look first: the regex below is slow on a long statement
+    if ("null" in lowered or "true" in lowered or "false" in lowered) and _EQUALS_CONSTANT.search(text):
         return True
-    pieces, literals = literal_pieces(sql)
     return any(_EQUALS_BEFORE.search(before) or _EQUALS_AFTER.match(after)
                for before, after in zip(pieces, pieces[1:]))
 
@@ -146,67 +198,189 @@ _MARKER_BASE = 7_310_000_000  # numbers no real loop sample is written with (che
 # reads as something other than a plain literal.
 _GLUED = re.compile(r"[\w$]\Z")
 _HEX_OR_BIT = re.compile(r"[-+]?0[xXbB]")
+# Where sqlglot reads any literal the same way, whatever its value: a sample's tree is then the marked
+# tree with the sample's literal in place of the marker. Elsewhere the value can change the tree
+# (`INTERVAL '1 day'` becomes `INTERVAL '1' DAY`, DATE_FORMAT translates its format string).
+_PLAIN_VALUE_PARENTS = (exp.EQ, exp.NEQ, exp.NullSafeEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.In,
+                        exp.Between, exp.Tuple, exp.Limit, exp.Offset, exp.Add, exp.Sub, exp.Mul, exp.Div,
+                        exp.Neg, exp.Paren)
+# A sign is part of a literal only after an operator or a bracket: after an operand (`stock -1`) it is a
+# minus, which the marked copy (`stock 7310000000`) does not show.
+_SIGN_MAY_START_A_VALUE = re.compile(r"[=<>(,]\s*\Z")
+
+
+@dataclass(frozen=True, eq=False)
+class _Template:
+    """Samples that share one template (the same text around their literals), read from ONE parse of a
+    copy of the first whose literals are numbered markers. A sample read from its own tree is a
+    template without markers (`_Template.of`)."""
+
+    tree: exp.Expression  # the marked copy's tree: shared, read-only
+    position: dict[str, int]  # a marker's value -> the position of the literal it stands for
+    literals: tuple[list[str], ...]  # each sample's literals as written
+    rebuildable: bool  # every literal stands where its value cannot change the tree around it
+    holding_markers: frozenset[int]  # ids of the markers and of every node above one (the tree keeps them)
+    _shared_sql: dict[int, str] = field(default_factory=dict)  # by id: the SQL of nodes without markers
+
+    @classmethod
+    def of(cls, tree: exp.Expression) -> _Template:
+        """One sample's own tree, as a template without markers."""
+        return cls(tree, {}, ([],), True, frozenset())
+
+    @cached_property
+    def equalities(self) -> list[tuple[str, exp.EQ]]:
+        return _column_equalities(self.tree)  # columns hold no literals: the same for every sample
+
+    def rebuild(self, literals: list[str]) -> exp.Expression:
+        """The tree of the sample with these literals, instead of a parse of the whole sample."""
+        return self._substituted(self.tree.copy(), literals)
+
+    def value(self, node: exp.Expression, literals: list[str]) -> exp.Expression:
+        """`node` of the marked tree as the sample with these literals has it (read-only)."""
+        if id(node) not in self.holding_markers:
+            return node  # the same in every sample
+        if isinstance(node, exp.Literal):  # a marker
+            return _new_literal(literals[self.position[node.this]])
+        return self._substituted(node.copy(), literals)
+
+    def sql(self, node: exp.Expression, literals: list[str]) -> str:
+        """The SQL of `node` as the sample with these literals has it."""
+        if id(node) not in self.holding_markers:  # the same in every sample: written once
+            if id(node) not in self._shared_sql:
+                self._shared_sql[id(node)] = node.sql(dialect=DIALECT)
+            return self._shared_sql[id(node)]
+        if isinstance(node, exp.Literal):  # a marker
+            return _literal_sql(literals[self.position[node.this]])
+        return self._substituted(node.copy(), literals).sql(dialect=DIALECT, copy=False)
+
+    def _substituted(self, copy: exp.Expression, literals: list[str]) -> exp.Expression:
+        """A copy of marked nodes with each marker replaced by its literal (parsed once each)."""
+        for node in list(copy.find_all(exp.Literal)):
+            if node.this in self.position:
+                replacement = _new_literal(literals[self.position[node.this]])
+                if node is copy:
+                    return replacement
+                node.replace(replacement)
+        return copy
+
+
+@dataclass(frozen=True)
+class _Sample:
+    """One sample of a loop, read from its template's tree: where a marker stands, the sample's literal."""
+
+    template: _Template
+    literals: list[str]
+
+    @property
+    def tree(self) -> exp.Expression:
+        return self.template.tree  # shared, read-only: read its nodes through `value` and `sql`
+
+    def value(self, node: exp.Expression) -> exp.Expression:
+        return self.template.value(node, self.literals)
+
+    def sql(self, node: exp.Expression) -> str:
+        return self.template.sql(node, self.literals)
+
+    def fresh_tree(self) -> exp.Expression:
+        return self.template.rebuild(self.literals)
+
+
+def _samples(samples) -> list[_Sample]:
+    """The first SAMPLE_LIMIT distinct samples: read by position from one parse when their template
+    vouches for it, else each from its own parse (unparsable ones left out)."""
+    distinct = _distinct(samples)
+    template = _template(distinct)
+    if template is not None and template.rebuildable:
+        return [_Sample(template, literals) for literals in template.literals]
+    return [_Sample(_Template.of(tree), []) for tree in map(_parsed, distinct) if tree is not None]
+
+
+@lru_cache(maxsize=16)
+def _template(samples: tuple[str, ...]) -> _Template | None:
+    """The samples' shared template, or None when they do not share one the markers can stand in."""
+    split = [literal_pieces(sql) for sql in samples]
+    pieces, literals = split[0]
+    if any(other != pieces for other, _ in split[1:]):
+        return None
+    if any(_GLUED.search(piece) for piece in pieces[:-1]) or any(_HEX_OR_BIT.match(lit) for lit in literals):
+        return None
+    markers = [f"'qa_marker_{i}'" if lit[0] in "'\"" else str(_MARKER_BASE + i) for i, lit in enumerate(literals)]
+    if any(marker.strip("'") in piece for marker in markers for piece in pieces):
+        return None
+    marked = "".join(piece + marker for piece, marker in zip(pieces, markers)) + pieces[-1]
+    tree = _parsed(marked)
+    if tree is None:
+        return None
+    position = {marker.strip("'"): i for i, marker in enumerate(markers)}
+    found = [node for node in tree.find_all(exp.Literal) if node.this in position]
+    holding_markers = {id(ancestor) for node in found for ancestor in _and_above(node)}
+    rebuildable = (
+        sorted(position[node.this] for node in found) == list(range(len(markers)))  # each marker once, as a value
+        and all(isinstance(node.parent, _PLAIN_VALUE_PARENTS) and not node.comments for node in found)
+        and all(_SIGN_MAY_START_A_VALUE.search(piece)
+                for _, lits in split for piece, lit in zip(pieces, lits) if lit[0] in "+-"))
+    return _Template(tree, position, tuple(lits for _, lits in split), rebuildable, frozenset(holding_markers))
+
+
+def _and_above(node: exp.Expression):
+    while node is not None:
+        yield node
+        node = node.parent
 
 
 def _loop_key_by_position(samples: list[str]):
     """`loop_key` with one parse instead of one per sample, or `_UNRESOLVED`.
 
-    Samples of one loop usually share a template (the same text around their literals): then one
-    copy of the first, its literals replaced by numbered markers, says which literal each `column =
+    Samples of one loop usually share a template: then its marked tree says which literal each `column =
     literal` holds, and every sample's value is read at that position without parsing the sample.
     """
     if len(samples) < 2:
         return None
-    split = [literal_pieces(sql) for sql in samples]
-    pieces, literals = split[0]
-    if any(other != pieces for other, _ in split[1:]):
+    template = _template(tuple(samples))
+    if template is None:
         return _UNRESOLVED
-    if any(_GLUED.search(piece) for piece in pieces[:-1]) or any(_HEX_OR_BIT.match(lit) for lit in literals):
-        return _UNRESOLVED
-    markers = [f"'qa_marker_{i}'" if lit[0] in "'\"" else str(_MARKER_BASE + i) for i, lit in enumerate(literals)]
-    if any(marker.strip("'") in piece for marker in markers for piece in pieces):
-        return _UNRESOLVED
-    marked = "".join(piece + marker for piece, marker in zip(pieces, markers)) + pieces[-1]
-    tree = _parsed(marked)
-    if tree is None:
-        return _UNRESOLVED
-    position = {marker.strip("'"): i for i, marker in enumerate(markers)}
     columns: dict[str, list[int | str]] = {}  # per column: a literal's position, or a constant's SQL
     names: dict[str, str] = {}
-    for column, eq in _column_equalities(tree):
+    for column, eq in template.equalities:
         value = _value_of(eq)
         if value.comments:
             return _UNRESOLVED  # sqlglot attached a comment to the value: each sample's value SQL shows it
         if isinstance(value, exp.Literal):
-            if value.this not in position:
+            if value.this not in template.position:
                 return _UNRESOLVED
-            columns.setdefault(column, []).append(position[value.this])
+            columns.setdefault(column, []).append(template.position[value.this])
         elif isinstance(value, (exp.Null, exp.Boolean)):
             columns.setdefault(column, []).append(value.sql(dialect=DIALECT))
         else:
             return _UNRESOLVED  # a sign written apart from its number (`= - 5`)
         names[column] = eq.find(exp.Column).name
     for column, slots in columns.items():
-        written = [(slot, lits[slot] if isinstance(slot, int) else slot) for _, lits in split for slot in slots]
+        written = [(slot, lits[slot] if isinstance(slot, int) else slot)
+                   for lits in template.literals for slot in slots]
         if len({text for _, text in written}) < 2:
             continue  # one text everywhere: one value
         distinct: dict[str, None] = {}  # in the order the samples wrote them, as SQL
         for slot, text in written:
-            distinct[_literal(text).sql(dialect=DIALECT) if isinstance(slot, int) else text] = None
+            distinct[_literal_sql(text) if isinstance(slot, int) else text] = None
         if len(distinct) > 1:
             return LoopKey(column, names[column], tuple(distinct))
     return None
 
 
-def as_in_list(sample: str, key: LoopKey) -> str | None:
-    """The sample with `key = v` replaced by `key IN (v1, v2, ...)`; a SELECT also returns the key and
-    loses a LIMIT (which would now cap all the keys together)."""
-    tree = _parse(sample)
+def as_in_list(samples, key: LoopKey) -> str | None:
+    """The first sample with `key = v` replaced by `key IN (v1, v2, ...)`; a SELECT also returns the key
+    and loses a LIMIT (which would now cap all the keys together)."""
+    tree = _with_in_list(_first_tree(samples), key)
+    return tree.sql(dialect=DIALECT, copy=False) if tree is not None else None
+
+
+def _with_in_list(tree: exp.Expression | None, key: LoopKey) -> exp.Expression | None:
+    """`as_in_list` on a tree it may change (the same tree, or None)."""
     if tree is None:
         return None
     for column, eq in _column_equalities(tree):
         if column == key.column:
-            values = [_literal(value).copy() for value in key.values]
+            values = [_new_literal(value) for value in key.values]
             eq.replace(exp.In(this=exp.column(key.name, table=eq.find(exp.Column).table or None),
                               expressions=values))
             break
@@ -217,8 +391,8 @@ def as_in_list(sample: str, key: LoopKey) -> str | None:
         selected = tree.expressions
         if not any(isinstance(e, exp.Star) or (isinstance(e, exp.Column) and e.name == "*") for e in selected) \
                 and not any(e.alias_or_name.lower() == key.name.lower() for e in selected):
-            tree.select(_literal(key.column).copy(), copy=False)
-    return tree.sql(dialect=DIALECT)
+            tree.select(_new_literal(key.column), copy=False)
+    return tree
 
 
 def multi_row_insert(samples) -> tuple[str, int] | None:
@@ -229,64 +403,68 @@ def multi_row_insert(samples) -> tuple[str, int] | None:
     template = trees[0].copy()
     rows = [row.copy() for tree in trees for row in tree.expression.expressions]
     template.set("expression", exp.Values(expressions=rows))
-    return template.sql(dialect=DIALECT), len(rows)
+    return template.sql(dialect=DIALECT, copy=False), len(rows)
 
 
-def _assignments(tree: exp.Update) -> list[tuple[str, exp.Expression]]:
-    return [(eq.this.sql(dialect=DIALECT), eq.expression) for eq in tree.expressions if isinstance(eq, exp.EQ)]
+def _updates(samples) -> list[_Sample]:
+    return [sample for sample in _samples(samples) if isinstance(sample.tree, exp.Update)]
+
+
+def _assignments(sample: _Sample) -> list[tuple[str, exp.Expression]]:
+    """The SET clause: each column as written, and its value as a node of the sample's tree."""
+    return [(sample.sql(eq.this), eq.expression) for eq in sample.tree.expressions if isinstance(eq, exp.EQ)]
 
 
 def set_values_vary(samples) -> bool:
     """True when the UPDATE samples write different SET values (not only different keys)."""
-    trees = [t for t in _trees(samples) if isinstance(t, exp.Update)]
-    seen = {tuple((c, v.sql(dialect=DIALECT)) for c, v in _assignments(tree)) for tree in trees}
+    seen = {tuple((column, sample.sql(value)) for column, value in _assignments(sample))
+            for sample in _updates(samples)}
     return len(seen) > 1
 
 
 def update_with_case(samples, key: LoopKey) -> str | None:
     """One UPDATE: `SET col = CASE key WHEN k1 THEN v1 ... END WHERE key IN (k1, ...)`."""
-    trees = [t for t in _trees(samples) if isinstance(t, exp.Update)]
-    if len(trees) < 2:
+    updates = _updates(samples)
+    if len(updates) < 2:
         return None
-    rewritten = _parse(as_in_list(trees[0].sql(dialect=DIALECT), key) or "")
+    rewritten = _with_in_list(updates[0].fresh_tree(), key)
     if not isinstance(rewritten, exp.Update):
         return None
     per_key: dict[str, dict[str, exp.Expression]] = {}
-    for tree in trees:
-        value = next((_value_of(eq) for column, eq in _column_equalities(tree) if column == key.column), None)
+    for sample in updates:
+        value = next((_value_of(eq) for column, eq in sample.template.equalities if column == key.column), None)
         if value is not None:
-            per_key.setdefault(value.sql(dialect=DIALECT), dict(_assignments(tree)))
-    key_column = _literal(key.column)
+            per_key.setdefault(sample.sql(value),
+                               {column: sample.value(assigned) for column, assigned in _assignments(sample)})
     new_set = []
-    for column, _ in _assignments(trees[0]):
-        case = exp.Case(this=key_column.copy(), ifs=[
-            exp.If(this=_literal(k).copy(), true=values[column].copy())
+    for column, _ in _assignments(updates[0]):
+        case = exp.Case(this=_new_literal(key.column), ifs=[
+            exp.If(this=_new_literal(k), true=values[column].copy())
             for k, values in per_key.items() if column in values])
-        new_set.append(exp.EQ(this=_literal(column).copy(), expression=case))
+        new_set.append(exp.EQ(this=_new_literal(column), expression=case))
     rewritten.set("expressions", new_set)
-    return rewritten.sql(dialect=DIALECT)
+    return rewritten.sql(dialect=DIALECT, copy=False)
 
 
 def upsert(samples, key: LoopKey) -> str | None:
     """`INSERT INTO t (key, cols) VALUES ... ON DUPLICATE KEY UPDATE col = VALUES(col)`, for UPDATEs whose
     WHERE is exactly `key = literal` (anything else in the WHERE cannot be expressed this way)."""
-    trees = [t for t in _trees(samples) if isinstance(t, exp.Update)]
-    if len(trees) < 2 or any(not isinstance(t.args.get("where").this if t.args.get("where") else None, exp.EQ)
-                             for t in trees):
+    updates = _updates(samples)
+    if len(updates) < 2 or any(not isinstance(u.tree.args.get("where").this if u.tree.args.get("where") else None,
+                                              exp.EQ) for u in updates):
         return None
-    columns = [column for column, _ in _assignments(trees[0])]
+    columns = [column for column, _ in _assignments(updates[0])]
     rows, seen = [], set()
-    for tree in trees:
-        assigned = dict(_assignments(tree))
-        if any(not _is_value(assigned.get(column, exp.Column())) for column in columns):
+    for sample in updates:
+        assigned = dict(_assignments(sample))
+        if any(column not in assigned or not _is_value(sample.value(assigned[column])) for column in columns):
             return None  # `stock = stock - 1` cannot become a VALUES row
-        key_value = _value_of(tree.args["where"].this)
-        if key_value.sql(dialect=DIALECT) in seen:
+        key_value = sample.sql(_value_of(sample.tree.args["where"].this))
+        if key_value in seen:
             continue
-        seen.add(key_value.sql(dialect=DIALECT))
-        rows.append("(" + ", ".join([key_value.sql(dialect=DIALECT)] +
-                                    [assigned[c].sql(dialect=DIALECT) for c in columns]) + ")")
-    table = trees[0].this.sql(dialect=DIALECT)
+        seen.add(key_value)
+        rows.append("(" + ", ".join([key_value] + [sample.sql(assigned[c]) for c in columns]) + ")")
+    table = updates[0].sql(updates[0].tree.this)
     names = ", ".join([key.name] + [c.split(".")[-1] for c in columns])
-    updates = ", ".join(f"{c.split('.')[-1]} = VALUES({c.split('.')[-1]})" for c in columns)
-    return f"INSERT INTO {table} ({names}) VALUES {', '.join(rows)} ON DUPLICATE KEY UPDATE {updates}"
+    updates_sql = ", ".join(f"{c.split('.')[-1]} = VALUES({c.split('.')[-1]})" for c in columns)
+    return f"INSERT INTO {table} ({names}) VALUES {', '.join(rows)} ON DUPLICATE KEY UPDATE {updates_sql}"

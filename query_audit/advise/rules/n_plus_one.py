@@ -110,7 +110,7 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
         worst = found[0]
         samples = samples_of(query.group, worst)
         key = loop_key(samples)
-        rewritten = as_in_list(samples[0], key) if key else None
+        rewritten = as_in_list(samples, key) if key else None
         hint = None
         if key:
             neighbours = _Neighbours(queries, schemas) if neighbours is None else neighbours

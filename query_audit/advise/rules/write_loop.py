@@ -29,7 +29,7 @@ def _rewrite(query, samples, schemas) -> tuple[str | None, str | None]:
             if sql:
                 return sql, "INSERT ... ON DUPLICATE KEY UPDATE (only when every key already exists)"
         return update_with_case(samples, key), "UPDATE with CASE"
-    return as_in_list(samples[0], key), "IN list"
+    return as_in_list(samples, key), "IN list"
 
 
 def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
