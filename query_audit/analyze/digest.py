@@ -43,7 +43,7 @@ class _Unit:
     def __init__(self, first: int):
         self.first = first  # the position of the unit's first statement: units are listed in that order
         self.count = 0
-        self.values: set[int] = set()
+        self.values: set[int] | None = set()  # None once it holds max_unit_values: only the count is read
         self.samples: list[str] = []
 
 
@@ -70,7 +70,7 @@ class _Group:
         self.first = first  # the position of the first statement, the sample: groups are listed in that order
         self.count = 0
         self.sample: Statement | None = None  # the first statement
-        self.values: set[int] = set()
+        self.values: set[int] | None = set()  # None once it holds max_values: only the count is read
         self.databases: dict[str, int] = {}  # an ordered set: the position where each was first seen
         self.units: tuple[dict[str, _Unit], ...] = tuple({} for _ in range(SHARDS))
         self.after_write = 0
@@ -146,8 +146,10 @@ class Digest:
         # different (its position is unique), since a loop of executions is a loop of round trips either way.
         key = hash(("?", position)) if placeholders else hash(values)
         group_values = group.values
-        if len(group_values) < self.max_values:
+        if group_values is not None:
             group_values.add(key)
+            if len(group_values) >= self.max_values:
+                group.values = None  # full: the count is all that is read, and a busy shape's keys go
         if database is not None:
             databases = group.databases
             if database not in databases and len(databases) < 100:
@@ -165,8 +167,10 @@ class Digest:
             unit = units[unit_name] = _Unit(position)
         unit.count += 1
         unit_values = unit.values
-        if len(unit_values) < self.max_unit_values:
+        if unit_values is not None:
             unit_values.add(key)
+            if len(unit_values) >= self.max_unit_values:
+                unit.values = None
         samples = unit.samples
         if len(samples) < self.max_samples and sql not in samples:
             samples.append(sql)
@@ -203,13 +207,15 @@ class Digest:
                 ours.first, ours.sample = theirs.first, theirs.sample
             ours.count += theirs.count
             ours.after_write += theirs.after_write
-            # The first max_values keys of either side cover the first max_values of both, so the
-            # count (all that is read of them) is exact.
-            values = ours.values
-            for key in theirs.values:
-                if len(values) >= self.max_values:
-                    break
-                values.add(key)
+            # A side that is full makes the merge full; otherwise both sets are whole, so the count of
+            # their union (all that is read of them) is exact.
+            if ours.values is not None:
+                if theirs.values is None:
+                    ours.values = None
+                else:
+                    ours.values.update(theirs.values)
+                    if len(ours.values) >= self.max_values:
+                        ours.values = None
             databases = dict(ours.databases)
             for name, position in theirs.databases.items():
                 if position < databases.get(name, position + 1):
@@ -241,12 +247,14 @@ class Digest:
         units = sorted(((name, unit) for shard in group.units for name, unit in shard.items()),
                        key=lambda item: item[1].first)
         repetitions = tuple(
-            Repetition(name, unit.count, len(unit.values), tuple(unit.samples))
+            Repetition(name, unit.count, self.max_unit_values if unit.values is None else len(unit.values),
+                       tuple(unit.samples))
             for name, unit in units if unit.count >= 2
         )
         return QueryGroup(
             id=query_id(group.fingerprint), fingerprint=group.fingerprint, kind=group.kind, count=group.count,
-            sample=group.sample, distinct_values=len(group.values), databases=tuple(group.databases),
+            sample=group.sample, databases=tuple(group.databases),
+            distinct_values=self.max_values if group.values is None else len(group.values),
             repetitions=repetitions, after_write_count=group.after_write,
             total_query_time=group.query_time, max_query_time=group.max_query_time,
             total_rows_examined=group.rows_examined, total_rows_sent=group.rows_sent,
