@@ -2,8 +2,10 @@
 
 `digest_general_log` hands each entry of the file to the Digest as plain fields (no Statement per
 line). `digest_general_log_in_two` forks a child that digests the connections of shard 1 while this
-process digests shard 0; the child sends its Digest back through a pipe and `Digest.merge` puts the
-two together, exactly as one process would have built it (see analyze/digest.py). Both processes
+process digests shard 0; the child writes its Digest to an unnamed temporary file and ends, and
+`Digest.merge` puts the two together, exactly as one process would have built it (see
+analyze/digest.py). A file rather than a pipe: the child's memory is given back before this process
+reads its answer, so the two never hold their digests and the copy at the same time. Both processes
 parse every line (only a line tells where an entry ends and whose it is), so the split saves the
 rest: noise filtering, fingerprints and grouping, about 80% of the work.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import tempfile
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -70,26 +73,25 @@ def digest_general_log_in_two(reader: GeneralLogReader, extractor: StatementExtr
                               progress: Progress | None = None) -> None:
     """`digest_general_log` with a forked child doing shard 1: the same Digest, in about 60% of the time.
 
-    If the child dies without an answer (killed, out of memory), this process reads shard 1 itself.
+    If the child fails without an answer (killed, out of memory, no room for its file), this process
+    reads shard 1 itself.
     """
     theirs = digest.empty_like()  # shard 1's, from the same starting position
-    read_end, write_end = os.pipe()
-    child = os.fork()
-    if child == 0:
-        os.close(read_end)
-        _child(reader, extractor, theirs, write_end)  # never returns
-    os.close(write_end)
-    try:
-        with open(read_end, "rb") as answer:
+    with tempfile.TemporaryFile(prefix="query-audit-") as answer:
+        child = os.fork()
+        if child == 0:
+            _child(reader, extractor, theirs, answer.fileno())  # never returns
+        ended = False
+        try:
             both = None if progress is None else (
                 lambda stage, done, total: progress(stage, done * SHARDS, total))  # about: the child counts its own
             digest_general_log(reader, extractor, digest, both, shard=0)
-            try:
-                result = pickle.load(answer)
-            except (EOFError, pickle.UnpicklingError):
-                result = None
-    finally:
-        _reap(child)
+            _, status = os.waitpid(child, 0)
+            ended = True
+        finally:
+            if not ended:
+                _reap(child)
+        result = _answer(answer) if os.waitstatus_to_exitcode(status) == 0 else None
     if result is None:
         result = _shard_one_here(reader, extractor, theirs)
     if result[0] == "error":
@@ -101,18 +103,27 @@ def digest_general_log_in_two(reader: GeneralLogReader, extractor: StatementExtr
         extractor.noise.dropped.update(dropped)
 
 
-def _child(reader: GeneralLogReader, extractor: StatementExtractor, theirs: Digest, write_end: int) -> None:
-    """In the forked child: digest shard 1, send ("ok", Digest, noise dropped, by pattern) or ("error",
-    message), and leave without running anything of the parent's (no atexit, no buffered output)."""
+def _answer(answer) -> tuple | None:
+    answer.seek(0)
+    try:
+        return pickle.load(answer)
+    except (EOFError, pickle.UnpicklingError):
+        return None
+
+
+def _child(reader: GeneralLogReader, extractor: StatementExtractor, theirs: Digest, answer: int) -> None:
+    """In the forked child: digest shard 1, write ("ok", Digest, noise dropped, by pattern) or ("error",
+    message) to the file `answer`, and leave without running anything of the parent's (no atexit, no
+    buffered output). Exit status 0 only when the whole answer is written."""
     status = 1
     try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # on Ctrl-C the parent reports, the child just stops
         result = _shard_one_here(reader, extractor, theirs)
-        status = 0 if result[0] == "ok" else 1
-        with open(write_end, "wb") as out:
+        with open(answer, "wb", closefd=False) as out:
             pickler = pickle.Pickler(out, protocol=pickle.HIGHEST_PROTOCOL)
             pickler.fast = True  # no memo of every object sent: the Digest has no cycles, and memory stays low
             pickler.dump(result)
+        status = 0
     finally:
         os._exit(status)
 
