@@ -27,7 +27,7 @@ def test_markdown_of_empty_and_static_reports_match_their_snapshots():
 
 def test_there_is_one_details_block_per_finding_with_the_ddl_in_a_sql_fence():
     text = render(sample_report(), Format.MARKDOWN)
-    assert text.count("<details>") == text.count("</details>") == 7
+    assert text.count("<details>") == text.count("</details>") == 7 + 1  # and the profile's
     assert "```sql\nALTER TABLE `shop`.`orders` ADD INDEX" in text
 
 
@@ -45,3 +45,20 @@ def test_sql_containing_a_code_fence_gets_a_longer_fence():
                                                                    sql="SELECT '```' FROM orders")))
     text = render(replace(report, queries=(odd, *report.queries[1:])), Format.MARKDOWN)
     assert "````sql\nSELECT '```' FROM orders\n````" in text
+
+
+def test_the_profile_ranks_by_total_time_when_timed_else_by_calls_and_shows_the_top_ten():
+    timed = render(sample_report(), Format.MARKDOWN)
+    assert "<details><summary>Profile: 6 shapes, by total time</summary>" in timed
+    assert "| 1 | `3F2A9C1B7D4E6A80` | 31.1 ms | 73.7% | 1 | 31.1 ms | SELECT orders |" in timed
+    static = render(static_report(), Format.MARKDOWN)
+    assert "Profile: 1 shape, by calls" in static and "| 1 | `A1B2C3D4E5F60718` | 12 | 100.0% | SELECT products |" in static
+
+    report = sample_report()
+    many = tuple(replace(report.queries[0], group=replace(report.queries[0].group, id=f"{i:02X}".ljust(32, "0"), count=i,
+                                                          total_query_time=None, max_query_time=None))
+                 for i in range(1, 13))
+    text = render(replace(report, queries=many, findings=()), Format.MARKDOWN)
+    assert "Profile: the top 10 of 12 shapes, by calls" in text
+    assert "| 1 | `0C00000000000000` | 12 |" in text and "| 10 | `0300000000000000` | 3 |" in text
+    assert "\n| 11 | `" not in text  # no 11th rank

@@ -1,7 +1,8 @@
 """The Markdown report, for a pull-request comment or `$GITHUB_STEP_SUMMARY`.
 
 A verdict line, a findings table a reviewer can scan, then one collapsed `<details>` block per
-finding with its SQL, evidence and fix, so the comment stays short until someone opens it.
+finding with its SQL, evidence and fix, and a collapsed profile of the busiest shapes, so the comment
+stays short until someone opens it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from query_audit.gate.baseline import GateResult
 
 SEVERITY_ICON = {"high": "🔴", "medium": "🟠", "low": "🔵", "info": "⚪"}
+# A comment is read, not searched: the rest of the ranking is in the text and JSON reports.
+PROFILE_ROWS = 10
 
 
 def _cell(text: str) -> str:
@@ -62,6 +65,29 @@ def _details(finding: Finding, report: Report) -> list[str]:
     return lines
 
 
+def _profile(report: Report) -> list[str]:
+    """The busiest shapes, by total time when the source timed them (a slow log), else by calls."""
+    if not report.queries:
+        return []
+    timed = common.is_timed(report)
+    ranking = common.profile(report, by_time=timed)
+    shown = ranking[:PROFILE_ROWS]
+    which = common.plural(len(ranking), "shape") if len(shown) == len(ranking) else \
+        f"the top {len(shown)} of {len(ranking)} shapes"
+    lines = [f"<details><summary>Profile: {which}, by {'total time' if timed else 'calls'}</summary>", ""]
+    if timed:
+        lines += ["| rank | query | time | % | calls | max | item |", "|---|---|---|---|---|---|---|"]
+        lines += [f"| {r.rank} | `{common.short_id(r.query.group.id)}` "
+                  f"| {common.seconds(r.query.group.total_query_time)} | {(r.share_of_time or 0) * 100:.1f}% "
+                  f"| {r.query.group.count} | {common.seconds(r.query.group.max_query_time)} "
+                  f"| {_cell(common.item_label(r.query))} |" for r in shown]
+    else:
+        lines += ["| rank | query | calls | % | item |", "|---|---|---|---|---|"]
+        lines += [f"| {r.rank} | `{common.short_id(r.query.group.id)}` | {r.query.group.count} "
+                  f"| {r.share_of_calls * 100:.1f}% | {_cell(common.item_label(r.query))} |" for r in shown]
+    return lines + ["", "</details>", ""]
+
+
 def render_markdown(report: Report, gate: GateResult | None = None) -> str:
     findings = common.sorted_findings(report.findings)
     lines = ["## query-audit", ""]
@@ -86,6 +112,7 @@ def render_markdown(report: Report, gate: GateResult | None = None) -> str:
         lines.append("")
         for finding in findings:
             lines += _details(finding, report)
+    lines += _profile(report)
     if report.notes:
         lines += ["Notes:", ""] + [f"- {_cell(note)}" for note in report.notes] + [""]
     return "\n".join(lines).rstrip() + "\n"
