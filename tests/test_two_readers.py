@@ -127,3 +127,13 @@ def test_an_interrupt_while_reading_ends_the_second_reader_too(generated, monkey
     assert len(forked) == 1
     with pytest.raises(ChildProcessError):  # the child was ended and collected: nothing is left to wait for
         os.waitpid(forked[0], os.WNOHANG)
+
+
+@pytest.mark.parametrize("failing", ["tempfile.TemporaryFile", "os.fork"])
+def test_without_a_temporary_file_or_a_fork_one_process_reads_it_all(generated, monkeypatch, failing):
+    def fails(*_, **__):
+        raise OSError(28, "No space left on device")
+
+    module, name = failing.split(".")
+    monkeypatch.setattr(getattr(general_log_digest, module), name, fails)
+    assert read(generated, True, **TIGHT) == read(generated, False, **TIGHT)

@@ -12,6 +12,7 @@ rest: noise filtering, fingerprints and grouping, about 80% of the work.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import signal
@@ -74,11 +75,16 @@ def digest_general_log_in_two(reader: GeneralLogReader, extractor: StatementExtr
     """`digest_general_log` with a forked child doing shard 1: the same Digest, in about 60% of the time.
 
     If the child fails without an answer (killed, out of memory, no room for its file), this process
-    reads shard 1 itself.
+    reads shard 1 itself; if there is no child at all (no temporary file, no fork), it reads everything.
     """
     theirs = digest.empty_like()  # shard 1's, from the same starting position
-    with tempfile.TemporaryFile(prefix="query-audit-") as answer:
-        child = os.fork()
+    with contextlib.ExitStack() as cleanup:
+        try:
+            answer = cleanup.enter_context(tempfile.TemporaryFile(prefix="query-audit-"))
+            child = os.fork()
+        except OSError:  # no temporary directory, or no more processes: one reader does it all
+            digest_general_log(reader, extractor, digest, progress)
+            return
         if child == 0:
             _child(reader, extractor, theirs, answer.fileno())  # never returns
         ended = False
