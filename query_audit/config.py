@@ -19,7 +19,8 @@ passed over, as ruff and black do.
 Keys may be written with `-` or `_`. Environment: QUERY_AUDIT_FAIL_ON and QUERY_AUDIT_DISABLE
 (comma-separated), QUERY_AUDIT_FORMAT, QUERY_AUDIT_BASELINE, QUERY_AUDIT_N_PLUS_ONE_THRESHOLD,
 QUERY_AUDIT_BULK_INSERT_THRESHOLD, QUERY_AUDIT_WRITE_LOOP_THRESHOLD, QUERY_AUDIT_FULL_SCAN_ROWS,
-QUERY_AUDIT_LARGE_SCAN_ROWS. The CLI passes the options the user gave to `Config.override`.
+QUERY_AUDIT_LARGE_SCAN_ROWS, QUERY_AUDIT_INDEX_WRITES_LOW, QUERY_AUDIT_INDEX_WRITES_MEDIUM. The CLI
+passes the options the user gave to `Config.override`.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ THRESHOLD_ENV = {
     "QUERY_AUDIT_WRITE_LOOP_THRESHOLD": "write_loop",
     "QUERY_AUDIT_FULL_SCAN_ROWS": "full_scan_rows",
     "QUERY_AUDIT_LARGE_SCAN_ROWS": "large_scan_rows",
+    "QUERY_AUDIT_INDEX_WRITES_LOW": "index_writes_low",
+    "QUERY_AUDIT_INDEX_WRITES_MEDIUM": "index_writes_medium",
 }
 LIST_ENV = {"QUERY_AUDIT_FAIL_ON": "fail_on", "QUERY_AUDIT_DISABLE": "disabled_rules"}
 

@@ -291,6 +291,8 @@ class Thresholds:
     write_loop: int = 3  # UPDATE/DELETE of one shape by key in one unit
     full_scan_rows: int = 1000  # a full scan of a smaller table is at most `info`
     large_scan_rows: int = 100_000  # a full scan of a larger table is `high`
+    index_writes_low: int = 20  # write_amplification: index entries per unit from which it is `low`, not `info`
+    index_writes_medium: int = 200  # ... and from which it is `medium`
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from advise_cases.build import loop, query, row, schemas, table, traditional_plan
 from conftest import reference_file
@@ -70,6 +72,16 @@ def test_inserts_maintain_every_secondary_index_per_unit():
     assert finding.evidence["index_writes"] == 30  # 10 rows x 3 secondary indexes
     assert finding.evidence["unit"] == "request 1"
     assert finding.severity is Severity.LOW
+
+
+def test_the_index_writes_cut_offs_set_the_severity():
+    samples = [f"INSERT INTO orders (number, customer_id, status) VALUES ('A-{i}', {i}, 'new')" for i in range(10)]
+    q = query(samples[0], count=10, repetitions=(loop("request 1", samples),))  # 30 index entries
+    severity = {(low, medium): write_amplification.check(
+        [q], SCHEMAS, replace(T, index_writes_low=low, index_writes_medium=medium))[0].severity
+        for low, medium in ((31, 200), (30, 200), (20, 31), (20, 30))}
+    assert severity == {(31, 200): Severity.INFO, (30, 200): Severity.LOW, (20, 31): Severity.LOW,
+                        (20, 30): Severity.MEDIUM}
 
 
 def test_update_counts_only_indexes_containing_its_set_columns():

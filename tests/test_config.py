@@ -54,6 +54,7 @@ ignore = ["3F2A9C1B7D4E6A803F2A9C1B7D4E6A80", "FROM health_check"]
 [thresholds]
 n-plus-one = 5
 full_scan_rows = 2000
+index-writes-medium = 500
 """)
     config = load_config(tmp_path, {})
     assert config.fail_on == ("full_table_scan", "missing_index")
@@ -61,7 +62,7 @@ full_scan_rows = 2000
     assert config.format is Format.TEXT
     assert config.disabled_rules == ("repeated_identical_query",) and not config.rule_enabled("repeated_identical_query")
     assert config.noise == ("^SELECT @@session",)
-    assert config.thresholds == Thresholds(n_plus_one=5, full_scan_rows=2000)
+    assert config.thresholds == Thresholds(n_plus_one=5, full_scan_rows=2000, index_writes_medium=500)
 
 
 def test_ignore_matches_a_query_id_or_a_regex_of_the_sql():
@@ -77,12 +78,14 @@ def test_environment_overrides_the_file(tmp_path):
         "QUERY_AUDIT_FAIL_ON": "full_table_scan, n_plus_one",
         "QUERY_AUDIT_N_PLUS_ONE_THRESHOLD": "8",
         "QUERY_AUDIT_FULL_SCAN_ROWS": "50",
+        "QUERY_AUDIT_INDEX_WRITES_LOW": "7",
         "QUERY_AUDIT_FORMAT": "sarif",
         "QUERY_AUDIT_BASELINE": "other.json",
         "QUERY_AUDIT_DSN": "mysql://u@h/db",  # another module's variable: not an error here
     })
     assert config.fail_on == ("full_table_scan", "n_plus_one")
     assert config.thresholds.n_plus_one == 8 and config.thresholds.full_scan_rows == 50
+    assert config.thresholds.index_writes_low == 7
     assert config.format is Format.SARIF and config.baseline == Path("other.json")
 
 

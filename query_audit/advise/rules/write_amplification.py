@@ -23,9 +23,6 @@ from query_audit.model import (
 )
 
 RULE = "write_amplification"
-# Index entries maintained per unit: below SMALL it is info, from LARGE it is medium.
-SMALL = 20
-LARGE = 200
 
 
 def touched_indexes(query: AnalyzedQuery, table: str, schema: TableSchema,
@@ -106,8 +103,8 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
             worst[key] = (unit, tally)
     findings = []
     for unit, tally in worst.values():
-        severity = (Severity.INFO if tally.index_writes < SMALL else
-                    Severity.LOW if tally.index_writes < LARGE else Severity.MEDIUM)
+        severity = (Severity.INFO if tally.index_writes < thresholds.index_writes_low else
+                    Severity.LOW if tally.index_writes < thresholds.index_writes_medium else Severity.MEDIUM)
         secondary = len(tally.schema.secondary_indexes)
         message = (f"{_count(tally.writes, 'row write')} to `{tally.table}` in {unit} maintain "
                    f"{_count(tally.index_writes, 'secondary index entry', 'secondary index entries')} "
