@@ -119,6 +119,9 @@ class QueryGroup:
     max_query_time: float | None = None
     total_rows_examined: int | None = None
     total_rows_sent: int | None = None
+    # Every unit the shape ran in, once or more (as far as the Digest still tracks them), in order:
+    # `repetitions` holds only those where it ran twice or more.
+    units: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +201,16 @@ class Column:
 
 
 @dataclass(frozen=True, slots=True)
+class ForeignKey:
+    """A FOREIGN KEY constraint: `columns` of its table point to `referenced_columns` of another."""
+
+    columns: tuple[str, ...]
+    referenced_database: str
+    referenced_table: str
+    referenced_columns: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class TableSchema:
     database: str
     name: str
@@ -205,6 +218,14 @@ class TableSchema:
     columns: tuple[Column, ...] = ()
     indexes: tuple[Index, ...] = ()
     engine: str = "InnoDB"
+    foreign_keys: tuple[ForeignKey, ...] = ()
+
+    def foreign_key_of(self, column: str) -> ForeignKey | None:
+        """The single-column foreign key on `column`, if there is one."""
+        for key in self.foreign_keys:
+            if len(key.columns) == 1 and key.columns[0].lower() == column.lower():
+                return key
+        return None
 
     @property
     def primary_key(self) -> tuple[str, ...]:

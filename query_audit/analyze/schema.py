@@ -1,6 +1,8 @@
-"""The schema of the tables statements touch: indexes, columns, size and engine, from information_schema.
+"""The schema of the tables statements touch: indexes, columns, foreign keys, size and engine, from
+information_schema.
 
-One query per information_schema table (TABLES, COLUMNS, STATISTICS) covers every wanted table at once.
+One query per information_schema table (TABLES, COLUMNS, STATISTICS, KEY_COLUMN_USAGE) covers every
+wanted table at once.
 Views, unknown tables and tables the account cannot see are simply absent from the result.
 
 Table names are case-sensitive on Linux (`lower_case_table_names=0`), but information_schema compares
@@ -16,7 +18,7 @@ from collections.abc import Iterable
 import pymysql
 
 from query_audit.errors import ConnectionFailed, QueryAuditError
-from query_audit.model import Column, Index, IndexColumn, SchemaMap, TableSchema
+from query_audit.model import Column, ForeignKey, Index, IndexColumn, SchemaMap, TableSchema
 
 # Keep each IN list well below max_allowed_packet and the server's expression limits.
 _CHUNK = 500
@@ -85,6 +87,11 @@ def _load(cur, wanted: set[tuple[str, str]]) -> SchemaMap:
         index_parts[(db, name)][index].append(part)
         uniqueness[(db, name, index)] = not int(non_unique)
 
+    key_parts = defaultdict(lambda: defaultdict(list))
+    for db, name, constraint, _position, column, referenced_db, referenced_table, referenced_column in _select(
+            cur, _FOREIGN_KEYS_SQL, server_keys):
+        key_parts[(db, name)][constraint].append((column, referenced_db, referenced_table, referenced_column))
+
     schemas: SchemaMap = {}
     for db, name, engine, rows in tables_rows:
         server_key = (db, name)
@@ -93,8 +100,11 @@ def _load(cur, wanted: set[tuple[str, str]]) -> SchemaMap:
         indexes = [Index(index, tuple(parts), uniqueness[(db, name, index)])
                    for index, parts in index_parts[server_key].items()]
         indexes.sort(key=lambda i: (not i.primary, i.name))
+        foreign_keys = tuple(
+            ForeignKey(tuple(p[0] for p in parts), parts[0][1], parts[0][2], tuple(p[3] for p in parts))
+            for _, parts in sorted(key_parts[server_key].items()))
         schema = TableSchema(database=db, name=name, rows=_int(rows) or 0, columns=tuple(columns[server_key]),
-                             indexes=tuple(indexes), engine=engine or "")
+                             indexes=tuple(indexes), engine=engine or "", foreign_keys=foreign_keys)
         for caller_key in asked[found[server_key]]:
             schemas[caller_key] = schema
     return schemas
@@ -112,6 +122,13 @@ _STATISTICS_SQL = (
     "SELECT TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, NON_UNIQUE, SEQ_IN_INDEX, COLUMN_NAME, SUB_PART, CARDINALITY "
     "FROM information_schema.STATISTICS WHERE {where} "
     "ORDER BY TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX"
+)
+
+_FOREIGN_KEYS_SQL = (
+    "SELECT TABLE_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION, COLUMN_NAME, REFERENCED_TABLE_SCHEMA, "
+    "REFERENCED_TABLE_NAME, REFERENCED_COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE "
+    "WHERE REFERENCED_TABLE_NAME IS NOT NULL AND {where} "
+    "ORDER BY TABLE_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION"
 )
 
 
