@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from advise_cases.build import loop, query, row, schemas, table
+from dataclasses import replace
+
+from advise_cases.build import DB, loop, query, row, schemas, table
 
 from query_audit.advise.rules import (
     bulk_insert,
@@ -10,7 +12,7 @@ from query_audit.advise.rules import (
     repeated_identical_query,
     write_loop,
 )
-from query_audit.model import Severity, Thresholds
+from query_audit.model import ForeignKey, Severity, Thresholds
 
 T = Thresholds()
 ITEMS = table("order_items", 5_000, {"id": "int", "order_id": "int", "qty": "int", "note": "varchar"},
@@ -187,6 +189,49 @@ def test_an_update_loop_parses_only_its_marked_copy_for_the_key_and_the_rewrite(
         "UPDATE order_items SET qty = 7310000000 WHERE order_id = 7310000001"]
 
 
+# Names that the `<table>_id` guess cannot pair: only the FOREIGN KEYs tell.
+AUTHORS = table("authors", 5_000, {"id": "int", "name": "varchar"})
+BOOKS = replace(table("books", 5_000, {"id": "int", "written_by": "int", "title": "varchar"},
+                      {"PRIMARY": ("id",), "idx_writer": ("written_by",)}),
+                foreign_keys=(ForeignKey(("written_by",), DB, "authors", ("id",)),))
+LIBRARY = schemas(AUTHORS, BOOKS)
+
+
+def test_a_loop_by_primary_key_joins_the_table_whose_foreign_key_holds_the_keys():
+    parent = query("SELECT id, written_by FROM books WHERE title LIKE 'a%'", repetitions=(loop("request 1", [
+        "SELECT id, written_by FROM books WHERE title LIKE 'a%'"]),))
+    samples = selects(4, "SELECT * FROM authors WHERE id = {}")
+    child = query(samples[0], count=4, repetitions=(loop("request 1", samples),))
+    [finding] = n_plus_one.check([parent, child], LIBRARY, T)
+    assert "JOIN authors ON authors.id = books.written_by" in finding.suggestion
+    assert "a foreign key to authors" in finding.suggestion and parent.group.id in finding.suggestion
+    # without the foreign key, the name `written_by` points nowhere: no JOIN is guessed
+    [guess] = n_plus_one.check([parent, child], schemas(AUTHORS, replace(BOOKS, foreign_keys=())), T)
+    assert "JOIN" not in guess.suggestion
+
+
+def test_a_loop_over_a_foreign_key_joins_the_table_it_references():
+    parent = query("SELECT id FROM authors WHERE name LIKE 'a%'", repetitions=(loop("request 1", [
+        "SELECT id FROM authors WHERE name LIKE 'a%'"]),))
+    samples = selects(4, "SELECT * FROM books WHERE written_by = {}")
+    child = query(samples[0], count=4, repetitions=(loop("request 1", samples),))
+    [finding] = n_plus_one.check([parent, child], LIBRARY, T)
+    assert "(foreign key books.written_by -> authors.id)" in finding.suggestion
+    assert "JOIN books ON books.written_by = authors.id" in finding.suggestion
+
+
+def test_a_foreign_key_wins_over_a_name_that_points_elsewhere():
+    clients = table("clients", 5_000, {"id": "int"})
+    customers = table("customers", 5_000, {"id": "int"})
+    orders = replace(ORDERS, foreign_keys=(ForeignKey(("customer_id",), DB, "clients", ("id",)),))
+    read_both = [query(f"SELECT id FROM {name} WHERE id > 5", repetitions=(loop("request 1", [
+        f"SELECT id FROM {name} WHERE id > 5"]),)) for name in ("customers", "clients")]
+    samples = selects(4, "SELECT * FROM orders WHERE customer_id = {}")
+    child = query(samples[0], count=4, repetitions=(loop("request 1", samples),))
+    [finding] = n_plus_one.check([*read_both, child], schemas(clients, customers, orders), T)
+    assert "JOIN orders ON orders.customer_id = clients.id" in finding.suggestion
+
+
 def test_the_join_hint_looks_only_at_selects_of_the_same_unit():
     parent = query("SELECT id FROM orders WHERE customer_id = 9", repetitions=(loop("request 2", [
         "SELECT id FROM orders WHERE customer_id = 9"]),))
@@ -194,3 +239,23 @@ def test_the_join_hint_looks_only_at_selects_of_the_same_unit():
     child = query(samples[0], count=3, repetitions=(loop("request 1", samples),))
     [finding] = n_plus_one.check([parent, child], SCHEMAS, T)
     assert "JOIN" not in finding.suggestion
+
+
+def test_the_query_that_fetched_the_keys_once_is_found_for_the_join_hint():
+    """From the Digest, as a capture builds it: the parent ran once in the request (no repetition), the
+    child once per key; the hint still names the parent."""
+    from query_audit.advise import advise
+    from query_audit.analyze.digest import Digest
+    from query_audit.analyze.sql_model import describe
+    from query_audit.model import AnalyzedQuery, Statement
+
+    digest = Digest()
+    digest.add(Statement("SELECT id FROM orders WHERE customer_id = 9", request=1))
+    for order in (11, 12, 13, 14):
+        digest.add(Statement(f"SELECT * FROM order_items WHERE order_id = {order}", request=1))
+    parent, child = digest.groups()
+    assert parent.repetitions == () and parent.units == ("request 1",)
+    queries = [AnalyzedQuery(group, describe(group.sample.sql)) for group in (parent, child)]
+    [finding] = [f for f in advise(queries, {}, T) if f.rule == "n_plus_one"]
+    assert "JOIN order_items ON order_items.order_id = orders.id" in finding.suggestion
+    assert parent.id in finding.suggestion

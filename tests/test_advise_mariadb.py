@@ -63,3 +63,28 @@ def test_mariadb_insert_values_is_not_a_scan(advised):
 @pytest.mark.parametrize("sql", BY_PRIMARY_KEY)
 def test_mariadb_primary_key_lookups_raise_nothing_but_write_cost(advised, sql):
     assert rules(advised[sql]) <= {"write_amplification"}
+
+
+def test_mariadb_foreign_keys_name_the_join_of_an_n_plus_one(scratch_db):
+    """The schema read from the real server carries the FOREIGN KEY that pairs `books.written_by` with
+    `authors.id`, which no naming rule would guess."""
+    from query_audit.model import Repetition
+
+    conn = connect(scratch_db)
+    database = scratch_db.database
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE authors (id INT PRIMARY KEY, name VARCHAR(50)) ENGINE=InnoDB")
+        cur.execute("CREATE TABLE books (id INT PRIMARY KEY, written_by INT NOT NULL, title VARCHAR(50), "
+                    "CONSTRAINT fk_books_writer FOREIGN KEY (written_by) REFERENCES authors (id)) ENGINE=InnoDB")
+    schemas = load_schema(conn, {(database, "authors"), (database, "books")})
+    conn.close()
+    parent_sql = "SELECT id, written_by FROM books WHERE title LIKE 'a%'"
+    loop_sql = [f"SELECT * FROM authors WHERE id = {i}" for i in range(1, 6)]
+    queries = []
+    for sql, count, samples in ((parent_sql, 1, (parent_sql,)), (loop_sql[0], 5, tuple(loop_sql))):
+        group = QueryGroup(hashlib.md5(sql.encode()).hexdigest().upper(), sql.lower(), describe(sql).kind, count,
+                           Statement(sql, database=database), distinct_values=len(samples),
+                           repetitions=(Repetition("request 1", count, len(samples), samples),))
+        queries.append(AnalyzedQuery(group, describe(sql)))
+    [finding] = [f for f in advise(queries, schemas, Thresholds()) if f.rule == "n_plus_one"]
+    assert "JOIN authors ON authors.id = books.written_by" in finding.suggestion

@@ -258,6 +258,7 @@ class Digest:
             repetitions=repetitions, after_write_count=group.after_write,
             total_query_time=group.query_time, max_query_time=group.max_query_time,
             total_rows_examined=group.rows_examined, total_rows_sent=group.rows_sent,
+            units=tuple(name for name, _ in units),
         )
 
     @staticmethod

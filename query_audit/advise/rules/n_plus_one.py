@@ -1,7 +1,8 @@
 """n_plus_one: one SELECT shape run again and again with different values inside one request (a loop).
 
 The fix is one query: the sample rewritten to `WHERE key IN (...)` from the values the loop sent, or a
-JOIN when the keys came from another query of the same request.
+JOIN when the keys came from another query of the same request: found through the schema's FOREIGN KEYs
+where there are some, else guessed from names (`orders.customer_id` -> `customers`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from query_audit.model import (
     Kind,
     SchemaMap,
     Severity,
+    TableSchema,
     Thresholds,
 )
 
@@ -30,12 +32,13 @@ def _singular(name: str) -> str:
 
 
 def _selects_by_unit(queries) -> dict[str, list[AnalyzedQuery]]:
-    """The SELECTs that repeated in each unit, in query order: built once, not once per loop (a big log
-    has thousands of queries and hundreds of loops)."""
+    """The SELECTs that ran in each unit (the one that fetched the keys usually ran once), in query order:
+    built once, not once per loop (a big log has thousands of queries and hundreds of loops)."""
     by_unit: dict[str, list[AnalyzedQuery]] = {}
     for query in queries:
         if query.group.kind is Kind.SELECT:
-            for unit in dict.fromkeys(rep.unit for rep in query.group.repetitions):
+            units = query.group.units or tuple(rep.unit for rep in query.group.repetitions)
+            for unit in dict.fromkeys(units):
                 by_unit.setdefault(unit, []).append(query)
     return by_unit
 
@@ -50,20 +53,42 @@ class _Neighbours:
     def __init__(self, queries, schemas: SchemaMap):
         self._by_unit = _selects_by_unit(queries)
         self._schemas = schemas
-        self._parents: dict[str, dict[str, list[tuple[AnalyzedQuery, str]]]] = {}
+        self._indexes: dict[tuple[str, str], dict] = {}  # (index name, unit) -> key -> entries
         self._referencing: dict[tuple[str, str], list[tuple[AnalyzedQuery, str]]] = {}
+
+    def _index(self, name: str, unit: str, entries_of) -> dict:
+        """One index of the unit's tables, built on first use: `entries_of(query, table)` gives the
+        `(key, entry)` pairs each table read there contributes."""
+        index = self._indexes.get((name, unit))
+        if index is None:
+            index = self._indexes[(name, unit)] = {}
+            for other in self._by_unit.get(unit, ()):
+                for other_table in other.model.tables:
+                    for key, entry in entries_of(other, other_table):
+                        index.setdefault(key, []).append(entry)
+        return index
+
+    def reading(self, unit: str, table: str) -> list[tuple[AnalyzedQuery, str]]:
+        """The tables read in `unit` named `table` (bare, lower case), as each query wrote them."""
+        return self._index("reading", unit, lambda other, other_table: [
+            (bare_name(other_table), (other, other_table))]).get(table, [])
+
+    def foreign_keys_to(self, unit: str, table: str, column: str) -> list[tuple[AnalyzedQuery, str, str]]:
+        """`(query, table, its column)` for the tables read in `unit` with a foreign key to `table`.`column`
+        (both bare, lower case)."""
+        def entries(other, other_table):
+            schema = schema_for(other, other_table, self._schemas)
+            return [((key.referenced_table.lower(), key.referenced_columns[0].lower()),
+                     (other, other_table, key.columns[0]))
+                    for key in (schema.foreign_keys if schema is not None else ()) if len(key.columns) == 1]
+        return self._index("foreign keys to", unit, entries).get((table, column), [])
 
     def parents(self, unit: str, key_name: str) -> list[tuple[AnalyzedQuery, str]]:
         """The tables read in `unit` whose `<name>_id` or `<singular name>_id` is `key_name` (lower case)."""
-        index = self._parents.get(unit)
-        if index is None:
-            index = self._parents[unit] = {}
-            for other in self._by_unit.get(unit, ()):
-                for other_table in other.model.tables:
-                    parent = bare_name(other_table)
-                    for name in dict.fromkeys((f"{parent}_id", f"{_singular(parent)}_id")):
-                        index.setdefault(name, []).append((other, other_table))
-        return index.get(key_name, [])
+        def entries(other, other_table):
+            parent = bare_name(other_table)
+            return [(name, (other, other_table)) for name in dict.fromkeys((f"{parent}_id", f"{_singular(parent)}_id"))]
+        return self._index("parents", unit, entries).get(key_name, [])
 
     def referencing(self, unit: str, reference: str) -> list[tuple[AnalyzedQuery, str]]:
         """The tables read in `unit` whose known schema has the column `reference`."""
@@ -83,6 +108,9 @@ def _join_hint(query: AnalyzedQuery, key_name: str, unit: str, neighbours: _Neig
     table = query.model.tables[0]
     schema = schema_for(query, table, schemas)
     loop_by_primary_key = schema is not None and [c.lower() for c in schema.primary_key] == [key_name.lower()]
+    declared = _foreign_key_hint(query, table, schema, key_name, loop_by_primary_key, unit, neighbours)
+    if declared is not None:
+        return declared
     if not loop_by_primary_key:
         for other, other_table in neighbours.parents(unit, key_name.lower()):
             if other is not query:
@@ -95,6 +123,29 @@ def _join_hint(query: AnalyzedQuery, key_name: str, unit: str, neighbours: _Neig
             return (f"the keys come from `{other_table}`.{reference} (query {other.group.id}): read both at "
                     f"once with `... FROM {other_table} JOIN {table} ON {table}.{key_name} = "
                     f"{other_table}.{reference}`")
+    return None
+
+
+def _foreign_key_hint(query: AnalyzedQuery, table: str, schema: TableSchema | None, key_name: str,
+                      loop_by_primary_key: bool, unit: str, neighbours: _Neighbours) -> str | None:
+    """The JOIN a FOREIGN KEY declares: the loop's keys point to rows another SELECT of the unit read, or
+    (a loop by primary key) another SELECT of the unit read the rows that point to them."""
+    if schema is None:
+        return None
+    key = schema.foreign_key_of(key_name)
+    if key is not None:
+        parent_column = key.referenced_columns[0]
+        for other, other_table in neighbours.reading(unit, key.referenced_table.lower()):
+            if other is not query:
+                return (f"the keys come from query {other.group.id} on `{other_table}` (foreign key {table}.{key_name}"
+                        f" -> {key.referenced_table}.{parent_column}): read both at once with `... FROM "
+                        f"{other_table} JOIN {table} ON {table}.{key_name} = {other_table}.{parent_column}`")
+    if loop_by_primary_key:
+        for other, other_table, column in neighbours.foreign_keys_to(unit, bare_name(table), key_name.lower()):
+            if other is not query:
+                return (f"the keys come from `{other_table}`.{column} (query {other.group.id}, a foreign key to "
+                        f"{table}): read both at once with `... FROM {other_table} JOIN {table} ON "
+                        f"{table}.{key_name} = {other_table}.{column}`")
     return None
 
 
