@@ -113,6 +113,9 @@ def test_unique_key_lookup_raises_no_finding(shop):
 def test_every_pattern_of_the_sample_app_is_found(shop):
     report = capture_json(shop, *READ_ENDPOINTS, "--method", "GET")
     assert {f["table"] for f in findings(report, "n_plus_one")} == {"order_items", "products"}
+    # the orders query ran once in the request, and fetched the keys the items loop ran over
+    [items_loop] = findings(report, "n_plus_one", "order_items")
+    assert "FROM orders JOIN order_items ON order_items.order_id = orders.id" in items_loop["suggestion"]
     [index] = findings(report, "missing_index", "products")
     assert index["columns"] == ["category_id", "price"]
     assert index["ddl"].endswith("(`category_id`, `price`)")
