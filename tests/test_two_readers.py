@@ -105,7 +105,7 @@ def test_merge_orders_groups_units_and_databases_by_position():
 
 
 def test_an_interrupt_while_reading_ends_the_second_reader_too(generated, monkeypatch):
-    monkeypatch.setattr(general_log_digest, "_PROGRESS_EVERY", 100)
+    monkeypatch.setattr(general_log_digest, "PROGRESS_EVERY", 100)
     forked = []
     fork = os.fork
 

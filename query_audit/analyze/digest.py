@@ -187,7 +187,7 @@ class Digest:
         """`thread 12` and its shard, made once per connection."""
         if len(self._thread_units) >= 100_000:  # thread ids of a long log; names are cheap to redo
             self._thread_units.clear()
-        named = self._thread_units[thread_id] = (f"thread {thread_id}", thread_id % SHARDS if thread_id else 0)
+        named = self._thread_units[thread_id] = (f"thread {thread_id}", shard_of(thread_id))
         return named
 
     def merge(self, other: Digest) -> None:

@@ -23,6 +23,7 @@ from query_audit.capture.statements import StatementExtractor
 from query_audit.errors import SourceError
 from query_audit.model import ServerInfo, SourceInfo, Statement
 from query_audit.sources.general_log_digest import (
+    PROGRESS_EVERY,
     digest_general_log,
     digest_general_log_in_two,
     two_readers_pay,
@@ -36,7 +37,6 @@ SLOW_LOG = "slow_log"
 SAVED_CAPTURE = "saved_capture"
 
 Progress = Callable[[str, int, int], None]  # the pipeline's progress callback: (stage, done, total)
-_PROGRESS_EVERY = 50_000
 _SNIFF_BYTES = 64 * 1024
 _SNIFF_LINES = 50
 _SLOW_MARKERS = ("# Time:", "# User@Host:", "# Query_time:")
@@ -79,7 +79,7 @@ class SourceStream:
         whenever possible; the Digest is the same either way). Use either this or `statements`, not
         both: the files (or stdin) are read once.
         """
-        every = _PROGRESS_EVERY
+        every = PROGRESS_EVERY
         for part in self._parts:
             if isinstance(part, _GeneralLog):
                 if two_readers_possible(part.reader, digest) and (

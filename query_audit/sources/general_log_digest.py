@@ -27,7 +27,7 @@ from query_audit.errors import SourceError
 from query_audit.sources.general_log_file import GeneralLogReader
 
 Progress = Callable[[str, int, int], None]
-_PROGRESS_EVERY = 50_000
+PROGRESS_EVERY = 50_000  # statements between two progress reports
 # Below this size the file is read in a fraction of a second: a second process is not worth its start.
 TWO_READERS_MIN_BYTES = 4 * 2**20
 
@@ -40,7 +40,7 @@ def digest_general_log(reader: GeneralLogReader, extractor: StatementExtractor, 
     """
     fields_of = extractor.statement_fields
     add_fields = digest.add_fields
-    every = _PROGRESS_EVERY
+    every = PROGRESS_EVERY
     start = digest.position
     last = -1  # the index of the file's last entry of this shard
     for index, thread_id, command, argument, time in reader.numbered_entries(shard):
