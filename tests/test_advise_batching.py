@@ -220,6 +220,17 @@ def test_a_loop_over_a_foreign_key_joins_the_table_it_references():
     assert "JOIN books ON books.written_by = authors.id" in finding.suggestion
 
 
+def test_without_foreign_keys_a_loop_by_primary_key_joins_a_table_with_a_column_named_after_it():
+    products = table("products", 5_000, {"id": "int", "name": "varchar"})
+    lines = table("order_lines", 5_000, {"id": "int", "Product_ID": "int"})
+    parent = query("SELECT Product_ID FROM order_lines WHERE id < 9", repetitions=(loop("request 1", [
+        "SELECT Product_ID FROM order_lines WHERE id < 9"]),))
+    samples = selects(4, "SELECT * FROM products WHERE id = {}")
+    child = query(samples[0], count=4, repetitions=(loop("request 1", samples),))
+    [finding] = n_plus_one.check([parent, child], schemas(products, lines), T)
+    assert "JOIN products ON products.id = order_lines.product_id" in finding.suggestion  # any case of the name
+
+
 def test_a_foreign_key_wins_over_a_name_that_points_elsewhere():
     clients = table("clients", 5_000, {"id": "int"})
     customers = table("customers", 5_000, {"id": "int"})

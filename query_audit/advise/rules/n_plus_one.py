@@ -54,7 +54,6 @@ class _Neighbours:
         self._by_unit = _selects_by_unit(queries)
         self._schemas = schemas
         self._indexes: dict[tuple[str, str], dict] = {}  # (index name, unit) -> key -> entries
-        self._referencing: dict[tuple[str, str], list[tuple[AnalyzedQuery, str]]] = {}
 
     def _index(self, name: str, unit: str, entries_of) -> dict:
         """One index of the unit's tables, built on first use: `entries_of(query, table)` gives the
@@ -92,12 +91,10 @@ class _Neighbours:
 
     def referencing(self, unit: str, reference: str) -> list[tuple[AnalyzedQuery, str]]:
         """The tables read in `unit` whose known schema has the column `reference`."""
-        found = self._referencing.get((unit, reference))
-        if found is None:
-            found = self._referencing[(unit, reference)] = [
-                (other, other_table) for other in self._by_unit.get(unit, ()) for other_table in other.model.tables
-                if (schema := schema_for(other, other_table, self._schemas)) is not None and schema.column(reference)]
-        return found
+        def entries(other, other_table):
+            schema = schema_for(other, other_table, self._schemas)
+            return [(column.name.lower(), (other, other_table)) for column in (schema.columns if schema else ())]
+        return self._index("columns", unit, entries).get(reference.lower(), [])
 
 
 def _join_hint(query: AnalyzedQuery, key_name: str, unit: str, neighbours: _Neighbours,
