@@ -163,7 +163,7 @@ class Digest:
         unit = units.get(unit_name)
         if unit is None:
             if request is None and len(units) >= 4 * self._kept_per_shard():
-                units = self._prune_units(group, shard)
+                self._prune_units(group, shard)
             unit = units[unit_name] = _Unit(position)
         unit.count += 1
         unit_values = unit.values
@@ -276,7 +276,7 @@ class Digest:
     def _kept_per_shard(self) -> int:
         return max(1, self.max_thread_units // SHARDS)
 
-    def _prune_units(self, group: _Group, shard: int) -> dict[str, _Unit]:
+    def _prune_units(self, group: _Group, shard: int) -> None:
         """Keep the busiest and the newest connection units of one shard of a group (in their order).
 
         The newest may still be running their loop; the busiest are the evidence worth showing.
@@ -287,9 +287,8 @@ class Digest:
         busiest = sorted(names, key=lambda name: units[name].count, reverse=True)
         keep = set(busiest[:kept]) | set(names[-kept:])
         pruned = {name: unit for name, unit in units.items() if name in keep}
-        units.clear()
+        units.clear()  # in place: the shard's dict is the one the caller holds
         units.update(pruned)
-        return units
 
     def _mark_writer(self, shard: int, unit_name: str) -> None:
         writers = self._writers[shard]
