@@ -278,6 +278,31 @@ class Plan:
 
 
 @dataclass(frozen=True, slots=True)
+class Origin:
+    """Where in the application a statement came from, as its own SQL comment says (sqlcommenter's
+    `/*controller='orders',file='app.js%3A42'*/` or Rails query log tags `/*controller:posts,action:index*/`).
+
+    `file` and `line` name the source line when the tag carries one; `route`, `controller` and `action`
+    the endpoint otherwise. All None when the statement carries no such comment.
+    """
+
+    route: str | None = None
+    controller: str | None = None
+    action: str | None = None
+    file: str | None = None
+    line: int | None = None
+    application: str | None = None
+    framework: str | None = None
+
+    @property
+    def endpoint(self) -> str | None:
+        """`orders#index` (controller and action), else the route, else None: a name for the caller."""
+        if self.controller and self.action:
+            return f"{self.controller}#{self.action}"
+        return self.route or self.controller or self.action
+
+
+@dataclass(frozen=True, slots=True)
 class AnalyzedQuery:
     """A query group with everything known about it: the input of the advisor and of the report."""
 
@@ -285,6 +310,7 @@ class AnalyzedQuery:
     model: StatementModel
     plan: Plan | None = None
     error: str | None = None  # why there is no plan (no --dsn, EXPLAIN refused, ...)
+    origin: Origin | None = None  # where in the application the sample came from, when its comment says
 
 
 def table_key(table: str, default_db: str | None) -> tuple[str, str]:
@@ -338,6 +364,7 @@ class Finding:
     ddl: str | None = None
     evidence: dict = field(default_factory=dict, hash=False, compare=False)
     verified: bool | None = None
+    origin: Origin | None = None  # the origin of the finding's query (attribution comments), if known
 
     @property
     def baseline_key(self) -> tuple[str, str, str]:
@@ -382,6 +409,23 @@ class Summary:
 
 
 @dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """One captured statement in the order it ran, for the HTML report's waterfall.
+
+    `unit` is the request (or connection) it belongs to, as the Digest names units; `position` its
+    place in the capture; `time` when the server logged it; `query_time` its duration where
+    performance_schema or the slow log measured it, else None (the waterfall then draws by order).
+    """
+
+    query_id: str
+    unit: str
+    position: int
+    time: str | None = None
+    query_time: float | None = None
+    rows_examined: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     server: ServerInfo | None
     source: SourceInfo
@@ -390,3 +434,4 @@ class Report:
     findings: tuple[Finding, ...]
     notes: tuple[str, ...] = ()  # things the user should know (placeholders filled, EXPLAIN skipped...)
     version: int = 1
+    timeline: tuple[TimelineEntry, ...] = ()  # a capture's statements in order (the HTML waterfall)

@@ -60,6 +60,7 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
     # Imported only now: sqlglot and the rest are big, and a big log's second reader is forked above.
     from query_audit.advise import advise
     from query_audit.advise.summary import summarize
+    from query_audit.analyze.attribution import attach_origins, parse_origin
     from query_audit.analyze.explain import explain_query
     from query_audit.analyze.schema import load_schema
     from query_audit.analyze.sql_model import describe
@@ -88,7 +89,8 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
             notes.append("static analysis: no --dsn given, so no schema and no EXPLAIN")
 
         queries = tuple(
-            AnalyzedQuery(group, models[group.id], *plans.get(group.id, (None, None)))
+            AnalyzedQuery(group, models[group.id], *plans.get(group.id, (None, None)),
+                          origin=parse_origin(group.sample.sql))
             for group in groups
         )
         findings = advise(queries, schemas, options.thresholds)
@@ -96,6 +98,7 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
             from query_audit.advise.verify import verify_findings
 
             findings = verify_findings(conn, findings, queries, schemas)
+        findings = attach_origins(findings, queries)
     finally:
         if conn is not None:
             conn.close()
@@ -103,4 +106,12 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
     summary = summarize(queries, stream.source, noise_dropped=stream.noise_dropped,
                         skipped_lines=stream.skipped_lines)
     return Report(server=server, source=stream.source, summary=summary, queries=queries,
-                  findings=tuple(findings), notes=tuple(notes))
+                  findings=tuple(findings), notes=tuple(notes), timeline=_timeline(stream))
+
+
+def _timeline(stream: StatementStream) -> tuple:
+    """A capture's statements in order (it holds them in memory); log files, streamed, have none."""
+    from query_audit.analyze.timeline import build_timeline
+
+    statements = getattr(stream, "statements", None)
+    return build_timeline(statements) if isinstance(statements, tuple) else ()

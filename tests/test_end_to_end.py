@@ -242,3 +242,19 @@ def test_gate_exit_codes(shop, tmp_path, server):
     finally:
         with server.cursor() as cur:
             cur.execute("DROP USER 'qa_gate'@'%'")
+
+
+def test_sarif_places_a_finding_on_the_sample_apps_source_line_that_sends_the_statement(shop):
+    settings, base_url, env = shop
+    done = cli(env, "capture", "--dsn", settings.to_dsn(), "--endpoint", base_url + "/products?category=7",
+               "--format", "sarif")
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)["runs"][0]["results"]
+    scan = next(r for r in results if r["ruleId"] == "full_table_scan")
+    physical = scan["locations"][0]["physicalLocation"]
+    assert physical["artifactLocation"]["uri"] == "fixtures/sample_app/shop.py"
+    line = (REPO / "fixtures/sample_app/shop.py").read_text().splitlines()[physical["region"]["startLine"] - 1]
+    assert 'tagged(f"SELECT {PRODUCT_COLUMNS} FROM products WHERE category_id = %s "' in line
+    report = capture_json(shop, "/products?category=7")
+    (query,) = report["queries"]
+    assert query["origin"]["action"] == "products" and query["origin"]["file"] == "fixtures/sample_app/shop.py"

@@ -5,6 +5,7 @@ from dataclasses import replace
 from report_samples import empty_report, sample_report, static_report
 
 from query_audit.gate import compare, create_baseline
+from query_audit.model import Origin
 from query_audit.report import Format, render
 from query_audit.report.github import command, escape_data, escape_property
 
@@ -62,3 +63,17 @@ def test_sql_with_newlines_and_percent_stays_on_one_annotation_line():
 
 def test_an_empty_report_gives_only_the_verdict():
     assert render(empty_report(), Format.GITHUB) == "::notice title=query-audit::no findings\n"
+
+
+def test_a_finding_whose_query_names_its_source_line_is_annotated_on_that_file_and_line():
+    report = sample_report()
+    origin = Origin(route="/api/orders", file="app/orders.py", line=42)
+    report = replace(report, findings=tuple(replace(f, origin=origin) for f in report.findings))
+    first = render(report, Format.GITHUB).splitlines()[0]
+    assert first.startswith("::error file=app/orders.py,line=42,title=query-audit ")
+    assert "%0AEndpoint: /api/orders%0A" in first
+
+
+def test_without_an_origin_no_line_is_given():
+    first = render(sample_report(), Format.GITHUB).splitlines()[0]
+    assert "line=" not in first

@@ -1,12 +1,14 @@
 """SARIF 2.1.0 for GitHub code scanning: structure, levels, locations and stable fingerprints."""
 
 import json
+import re
 from dataclasses import replace
 
+from conftest import REPO
 from report_samples import ORDERS_BY_EMAIL, empty_report, sample_report, static_report
 
 from query_audit.gate import compare, create_baseline
-from query_audit.model import SourceInfo
+from query_audit.model import Origin, SourceInfo
 from query_audit.report import Format, render
 from query_audit.report.sarif import FINGERPRINT_KEY, artifact_uri, endpoint_uri
 
@@ -52,12 +54,41 @@ def test_levels_follow_severity():
     assert levels["unparsed_statement"] == "note"
 
 
-def test_a_capture_result_points_at_its_endpoint_as_a_relative_path_and_names_table_and_query():
+def test_a_capture_result_points_at_its_endpoint_as_a_relative_path_and_names_endpoint_table_and_query():
     result = next(r for r in sarif(sample_report())["runs"][0]["results"] if r["ruleId"] == "full_table_scan")
     location = result["locations"][0]
     assert location["physicalLocation"]["artifactLocation"]["uri"] == "127.0.0.1_8000/api/orders"
+    assert "region" not in location["physicalLocation"]
     names = {logical["name"] for logical in location["logicalLocations"]}
-    assert names == {"orders", ORDERS_BY_EMAIL}
+    assert names == {"GET http://127.0.0.1:8000/api/orders?email=ann@example.com", "orders", ORDERS_BY_EMAIL}
+
+
+def _with_origin(report, origin):
+    return replace(report, findings=tuple(replace(f, origin=origin) for f in report.findings))
+
+
+def test_a_finding_whose_query_names_its_source_line_is_placed_on_that_line():
+    report = _with_origin(sample_report(), Origin(route="/api/orders", file="app/orders.py", line=42))
+    location = sarif(report)["runs"][0]["results"][0]["locations"][0]
+    assert location["physicalLocation"] == {"artifactLocation": {"uri": "app/orders.py"},
+                                            "region": {"startLine": 42}}
+    assert "/api/orders" not in {logical["name"] for logical in location["logicalLocations"]}
+
+
+def test_without_a_file_the_endpoint_the_comment_names_is_a_logical_location():
+    report = _with_origin(sample_report(), Origin(controller="posts", action="index"))
+    location = sarif(report)["runs"][0]["results"][0]["locations"][0]
+    assert location["physicalLocation"]["artifactLocation"]["uri"] == "127.0.0.1_8000/api/orders"
+    assert location["logicalLocations"][0] == {"name": "posts#index", "kind": "function",
+                                               "fullyQualifiedName": "endpoint/posts#index"}
+
+
+def test_every_rule_descriptor_links_to_its_section_of_the_rules_documentation():
+    rules = sarif(sample_report())["runs"][0]["tool"]["driver"]["rules"]
+    documented = set(re.findall(r"^## (\w+)$", (REPO / "docs" / "rules.md").read_text(), re.M))
+    for rule in rules:
+        assert rule["helpUri"].endswith(f"/docs/rules.md#{rule['id']}")
+        assert rule["id"] in documented
 
 
 def test_a_log_file_result_points_at_the_log_file():

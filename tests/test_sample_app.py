@@ -8,6 +8,7 @@ each test switches on only around its own requests and puts back as it was.
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -16,6 +17,7 @@ from dataclasses import replace
 
 import pytest
 
+from conftest import REPO
 from fixtures.sample_app.harness import prepare_database, running_app
 from fixtures.sample_app.seed import SCALES, seed
 from query_audit.connection import connect
@@ -59,11 +61,17 @@ def call(base_url: str, method: str, path: str, body=None) -> tuple[int, object]
         return exc.code, json.loads(exc.read())
 
 
+# The sqlcommenter comment the shop appends to each statement (its own test reads it): the other tests
+# compare the statements without it.
+TRAILING_TAG = re.compile(r" /\*[^*]*\*/$")
+
+
 @contextmanager
-def general_log(conn):
+def general_log(conn, keep_tags: bool = False):
     """Collect (thread_id, command, argument) of every other connection while the block runs.
 
     Turns the general log on with TABLE output, then restores both settings exactly as they were.
+    The shop's sqlcommenter comments are cut off unless `keep_tags`.
     """
     rows: list[tuple[int, str, str]] = []
     with conn.cursor() as cur:
@@ -84,7 +92,7 @@ def general_log(conn):
             for thread_id, command, argument in cur.fetchall():
                 if isinstance(argument, bytes):
                     argument = argument.decode(errors="replace")
-                rows.append((thread_id, command, argument))
+                rows.append((thread_id, command, argument if keep_tags else TRAILING_TAG.sub("", argument)))
 
 
 def statements(rows) -> list[tuple[str, str]]:
@@ -372,3 +380,25 @@ def test_an_unknown_route_answers_404_without_sql(app_url, server):
         assert call(app_url, "GET", "/nope")[0] == 404
         assert call(app_url, "POST", "/countries")[0] == 404
     assert rows == []
+
+
+def test_every_statement_of_the_shop_names_its_source_line_in_a_sqlcommenter_comment(app_url, server):
+    from query_audit.analyze.attribution import parse_origin
+
+    with general_log(server, keep_tags=True) as rows:
+        for path in ("/products?category=7", "/customers/42/orders", "/reports/categories"):
+            assert call(app_url, "GET", path)[0] == 200
+    tagged = [argument for _, command, argument in rows
+              if command in ("Query", "Execute") and argument != "SELECT 1" and "@@" not in argument
+              and not argument.startswith("SET ")]
+    assert tagged
+    for sql in tagged:
+        origin = parse_origin(sql)
+        assert origin is not None and origin.file == "fixtures/sample_app/shop.py", sql
+        assert origin.controller == "shop" and origin.action in ("products", "customer_orders", "category_report")
+        lines = (REPO / origin.file).read_text().splitlines()
+        # The named line is where the statement's text starts (its SQL literal may go on to the next line).
+        source_line, statement_text = lines[origin.line - 1], " ".join(lines[origin.line - 1:origin.line + 1])
+        assert f'tagged(f"{sql.split()[0]} ' in source_line or f'tagged("{sql.split()[0]} ' in source_line
+        table = re.search(r"FROM (\w+)", sql).group(1)
+        assert f"FROM {table}" in statement_text, (sql, source_line)

@@ -43,6 +43,8 @@ def _level(finding: Finding, gate: GateResult | None) -> str:
 def _message(finding: Finding, report: Report) -> str:
     query = common.query_index(report).get(finding.query_id or "")
     lines = [finding.message]
+    if finding.origin is not None and finding.origin.endpoint:
+        lines.append(f"Endpoint: {finding.origin.endpoint}")
     if query is not None:
         lines.append(f"SQL: {query.group.sample.sql}")
     if common.fix_text(finding):
@@ -50,13 +52,20 @@ def _message(finding: Finding, report: Report) -> str:
     return "\n".join(lines)
 
 
+def _place(finding: Finding, report: Report) -> dict[str, str]:
+    """`file=`/`line=` of the source line the query's attribution comment names, else the analysed file."""
+    origin = finding.origin
+    if origin is not None and origin.file:
+        return {"file": origin.file, "line": str(origin.line) if origin.line else ""}
+    return {"file": report.source.files[0] if report.source.files else ""}
+
+
 def render_github(report: Report, gate: GateResult | None = None) -> str:
-    file = report.source.files[0] if report.source.files else ""
     lines = []
     for finding in common.sorted_findings(report.findings):
         where = f" on {finding.table}" if finding.table else ""
         lines.append(command(_level(finding, gate), _message(finding, report),
-                             file=file, title=f"query-audit {finding.rule}{where}"))
+                             **_place(finding, report), title=f"query-audit {finding.rule}{where}"))
     summary_level = "error" if gate is not None and not gate.passed else "notice"
     lines.append(command(summary_level, common.verdict(report, gate), title="query-audit"))
     return "\n".join(lines) + "\n"

@@ -14,10 +14,12 @@ from query_audit import __version__
 from query_audit.model import (
     AnalyzedQuery,
     Finding,
+    Origin,
     Plan,
     PlanRow,
     Report,
     StatementModel,
+    TimelineEntry,
 )
 from query_audit.report.common import sorted_findings
 
@@ -53,6 +55,19 @@ def _model(model: StatementModel) -> dict:
     }
 
 
+def origin_to_dict(origin: Origin | None) -> dict | None:
+    if origin is None:
+        return None
+    return {"route": origin.route, "controller": origin.controller, "action": origin.action,
+            "file": origin.file, "line": origin.line, "application": origin.application,
+            "framework": origin.framework}
+
+
+def _timeline(entry: TimelineEntry) -> dict:
+    return {"query_id": entry.query_id, "unit": entry.unit, "position": entry.position, "time": entry.time,
+            "query_time": entry.query_time, "rows_examined": entry.rows_examined}
+
+
 def _query(query: AnalyzedQuery) -> dict:
     group = query.group
     timed = group.total_query_time is not None or group.total_rows_examined is not None
@@ -73,6 +88,7 @@ def _query(query: AnalyzedQuery) -> dict:
         "model": _model(query.model),
         "explain": _explain(query.plan),
         "error": query.error,
+        "origin": origin_to_dict(query.origin),
     }
 
 
@@ -82,7 +98,7 @@ def finding_to_dict(finding: Finding) -> dict:
         "columns": list(finding.columns), "query_id": finding.query_id, "query_ids": list(finding.query_ids),
         "fingerprint": finding.fingerprint, "count": finding.count, "message": finding.message,
         "suggestion": finding.suggestion, "ddl": finding.ddl, "evidence": finding.evidence,
-        "verified": finding.verified,
+        "verified": finding.verified, "origin": origin_to_dict(finding.origin),
     }
 
 
@@ -125,6 +141,7 @@ def report_to_dict(report: Report, gate: GateResult | None = None) -> dict:
         "queries": [_query(q) for q in report.queries],
         "findings": [finding_to_dict(f) for f in sorted_findings(report.findings)],
         "notes": list(report.notes),
+        "timeline": [_timeline(entry) for entry in report.timeline],
     }
     if gate is not None:
         document["gate"] = gate_to_dict(gate)

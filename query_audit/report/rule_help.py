@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 from query_audit.model import Severity
 
+# The project's home; docs/rules.md there has one section per rule, anchored by the rule's id.
+PROJECT_URL = "https://github.com/query-audit/query-audit"
+
 
 @dataclass(frozen=True)
 class RuleHelp:
@@ -28,3 +31,8 @@ def rule_help(rule: str) -> RuleHelp:
     if known is None:
         return RuleHelp(rule.replace("_", " ").capitalize(), f"query-audit rule {rule}.")
     return RuleHelp(known.description, known.help, known.severity)
+
+
+def rule_help_uri(rule: str) -> str:
+    """Where docs/rules.md explains `rule` (its section's anchor is the rule id)."""
+    return f"{PROJECT_URL}/blob/main/docs/rules.md#{rule}"

@@ -2,9 +2,11 @@
 
 Code scanning needs, per result, a location whose artifact URI is a path (it rejects `http://` and
 other schemes, and empty or space-containing URIs), and it matches alerts across runs by
-`partialFingerprints`. Our findings have no source line, so the location is the log file or saved
-capture that was analysed, else the endpoint written as a scheme-less `host/path`; a logical location
-names the table and query. The fingerprint hashes (rule, table, query id) only: never line numbers or
+`partialFingerprints`. Where the query's attribution comment names its source file (sqlcommenter's
+`file='app.js%3A42'`), the location is that file and line, and code scanning shows the result on the
+diff; otherwise it is the log file or saved capture that was analysed, else the endpoint written as a
+scheme-less `host/path`, and a logical location names the endpoint. Logical locations also name the
+table and query. The fingerprint hashes (rule, table, query id) only: never line numbers or
 row estimates, which change with the data.
 """
 
@@ -16,16 +18,16 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
 from query_audit import __version__
-from query_audit.model import Finding, Report, Severity, SourceInfo
+from query_audit.model import Finding, Origin, Report, Severity, SourceInfo
 from query_audit.report import common
-from query_audit.report.rule_help import rule_help
+from query_audit.report.rule_help import PROJECT_URL, rule_help, rule_help_uri
 
 if TYPE_CHECKING:
     from query_audit.gate.baseline import GateResult
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 FINGERPRINT_KEY = "queryAuditFinding/v1"
-INFORMATION_URI = "https://github.com/query-audit/query-audit"
+INFORMATION_URI = PROJECT_URL
 LEVELS = {Severity.HIGH: "error", Severity.MEDIUM: "warning", Severity.LOW: "note", Severity.INFO: "note"}
 
 
@@ -56,10 +58,36 @@ def artifact_uri(source: SourceInfo, request: int | None = None) -> str:
     if source.files:
         return _path_uri(source.files[0])
     if source.endpoints:
-        one_request_each = source.requests == len(source.endpoints)
-        index = request - 1 if one_request_each and request and request <= len(source.endpoints) else 0
-        return endpoint_uri(source.endpoints[index])
+        return endpoint_uri(_replayed_endpoint(source, request))
     return "query-audit/command" if source.command else "query-audit"
+
+
+def _names_a_line(origin: Origin | None) -> bool:
+    return origin is not None and bool(origin.file)
+
+
+def _physical_location(origin: Origin | None, source: SourceInfo, request: int | None) -> dict:
+    """The source line the attribution comment names, else the analysed file or the endpoint."""
+    if _names_a_line(origin):
+        physical: dict = {"artifactLocation": {"uri": _path_uri(origin.file)}}
+        if origin.line:
+            physical["region"] = {"startLine": origin.line}
+        return {"physicalLocation": physical}
+    return {"physicalLocation": {"artifactLocation": {"uri": artifact_uri(source, request)}}}
+
+
+def _endpoint_name(origin: Origin | None, source: SourceInfo, request: int | None) -> str | None:
+    """The endpoint as the comment names it (`orders#index`, a route), else the replayed one."""
+    if origin is not None and origin.endpoint:
+        return origin.endpoint
+    return _replayed_endpoint(source, request) if source.endpoints else None
+
+
+def _replayed_endpoint(source: SourceInfo, request: int | None) -> str:
+    """The endpoint whose replay was request number `request` (the first when that cannot be told)."""
+    one_request_each = source.requests == len(source.endpoints)
+    index = request - 1 if one_request_each and request and request <= len(source.endpoints) else 0
+    return source.endpoints[index]
 
 
 def _rule(rule: str) -> dict:
@@ -70,6 +98,7 @@ def _rule(rule: str) -> dict:
         "shortDescription": {"text": help_.title},
         "fullDescription": {"text": help_.help},
         "help": {"text": help_.help, "markdown": help_.help},
+        "helpUri": rule_help_uri(rule),
         "defaultConfiguration": {"level": LEVELS[help_.severity]},
         "properties": {"tags": ["performance", "sql", "database"]},
     }
@@ -86,7 +115,10 @@ def _result(finding: Finding, report: Report, rule_index: int, state: str | None
     if finding.query_id:
         logical.append({"name": finding.query_id, "kind": "resource",
                         "fullyQualifiedName": f"query/{finding.query_id}"})
-    location: dict = {"physicalLocation": {"artifactLocation": {"uri": artifact_uri(report.source, request)}}}
+    location = _physical_location(finding.origin, report.source, request)
+    endpoint = _endpoint_name(finding.origin, report.source, request)
+    if endpoint and not _names_a_line(finding.origin):
+        logical.insert(0, {"name": endpoint, "kind": "function", "fullyQualifiedName": f"endpoint/{endpoint}"})
     if logical:
         location["logicalLocations"] = logical
     fix = common.fix_text(finding)
