@@ -19,8 +19,8 @@ def plain(report, **kwargs) -> str:
 
 def test_sections_come_in_the_documented_order():
     text = plain(sample_report(), width=100)
-    order = ["query-audit", "Verdict: 2 high, 3 medium, 1 low, 1 info findings", "HIGH (2)", "MEDIUM (3)",
-             "LOW (1)", "INFO (1)", "Batching", "Writes and load", "Profile", "Notes"]
+    order = ["query-audit", "Verdict: 2 high, 3 medium, 1 low, 1 info findings", "HIGH (2 FINDINGS)",
+             "MEDIUM (4 FINDINGS)", "INFO (1 FINDING)", "Batching", "Writes and load", "Profile", "Notes"]
     positions = [text.index(marker) for marker in order]
     assert positions == sorted(positions)
 
@@ -38,14 +38,14 @@ def test_a_finding_shows_its_plan_row_sql_reason_and_ddl():
     text = plain(sample_report(), width=160)
     assert "no index serves WHERE customer_email = ? ORDER BY created_at DESC" in text
     assert "SELECT id, status, total FROM orders WHERE customer_email = 'ann@example.com'" in text
-    assert re.search(r"orders\s+ALL\s+NULL\s+NULL\s+NULL\s+NULL\s+48210", text)  # the full plan row, wide
+    assert re.search(r"orders\s+ALL\s+-\s+-\s+-\s+-\s+48210", text)  # the full plan row, wide (no NULL)
     assert "ADD INDEX `idx_orders_customer_email_created_at` (`customer_email`, `created_at`)" in text
     assert "verified: yes" in text
 
 
 def test_at_80_columns_the_plan_row_keeps_the_columns_that_matter_and_nothing_is_wider():
     text = plain(sample_report(), width=80, verbosity=1)
-    assert re.search(r"orders\s+ALL\s+NULL\s+NULL\s+48210\s+100\s+Using where", text)
+    assert re.search(r"orders\s+ALL\s+-\s+-\s+48210\s+100\s+Using where", text)
     assert max(len(line) for line in text.splitlines()) <= 80
 
 
@@ -67,7 +67,7 @@ def test_quiet_shows_only_the_verdict_and_the_findings():
     assert text.startswith("Verdict:")
     for absent in ("query-audit ─", "Batching", "Profile", "Notes"):
         assert absent not in text
-    assert "full_table_scan on orders" in text
+    assert "SELECT orders: full_table_scan, missing_index" in text
 
 
 def test_verbose_adds_each_querys_plan_rows():
@@ -82,7 +82,7 @@ def test_a_gate_adds_its_verdict_and_marks_new_findings():
     gate = compare(report, create_baseline(report, ["full_table_scan"]), ["full_table_scan", "missing_index"])
     text = plain(report, width=100, gate=gate)
     assert "gate: 1 new missing_index finding" in text
-    assert "missing_index on orders NEW" in text and "full_table_scan on orders NEW" not in text
+    assert "missing_index NEW" in text and "full_table_scan NEW" not in text
 
 
 def test_an_empty_report_says_no_findings_and_no_statements():
@@ -121,3 +121,18 @@ def test_every_format_renders_every_sample_to_a_string():
     for fmt in Format:
         for report in (sample_report(), empty_report(), static_report()):
             assert isinstance(render(report, fmt, width=80), str)
+
+
+def test_a_query_with_three_findings_is_one_panel_with_its_sql_plan_and_fix_once():
+    text = plain(sample_report(), width=120)
+    assert text.count("SELECT id, status, total FROM orders WHERE customer_email") == 1
+    assert text.count("ADD INDEX `idx_orders_customer_email_created_at`") == 1
+    panel = text.split("SELECT orders: full_table_scan, missing_index")[1].split("╰")[0]
+    assert panel.index("full_table_scan") < panel.index("missing_index") < panel.index("Fix")
+    assert "add the index below so the lookup seeks" not in text  # the scan's advice is the index itself
+
+
+def test_no_python_boolean_or_raw_null_reaches_the_reader():
+    for text in (plain(sample_report(), width=120, verbosity=1), render(sample_report(), Format.TEXT, verbosity=1),
+                 render(sample_report(), Format.MARKDOWN)):
+        assert not re.search(r"\b(True|False|NULL|None)\b", text), re.search(r".*\b(True|False|NULL|None)\b.*", text)

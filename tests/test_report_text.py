@@ -112,7 +112,7 @@ def test_tables_show_32_character_query_ids_by_their_first_16_without_wrapping_a
 def test_a_finding_header_too_long_for_its_query_id_moves_the_whole_id_to_the_next_line():
     report, _ids = with_full_length_ids(sample_report())
     text = render(report, Format.TEXT, width=80)
-    assert "[MEDIUM] write_not_by_primary_key on customers\n(query " in text
+    assert "[MEDIUM] UPDATE customers: write_not_by_primary_key\n(query " in text
     assert "(query\n" not in text
 
 
@@ -146,7 +146,7 @@ def test_verify_evidence_reads_as_explain_before_and_after_one_line_a_query():
                           "error": None, "uses_index": True}]}
     finding = Finding("missing_index", Severity.MEDIUM, "m", evidence={"verify": proof}, verified=True)
     assert evidence_lines(finding) == [
-        "verify 14A0D866CD970109: type ALL, key NULL, rows 19785 -> type ref, key idx_products_category_id_price, "
+        "verify 14A0D866CD970109: type ALL, key none, rows 19785 -> type ref, key idx_products_category_id_price, "
         "rows 400",
         "verified: yes, EXPLAIN after creating the index uses it",
     ]

@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 import pytest
-
 from conftest import REPO
+
 from fixtures.sample_app.harness import prepare_database, running_app
 from fixtures.sample_app.seed import SCALES, seed
 from query_audit.connection import connect

@@ -124,9 +124,9 @@ PLAN_HEADERS = ("id", "select_type", "table", "type", "possible_keys", "key", "k
 
 
 def plan_cells(row: PlanRow) -> list[str]:
-    """One plan row as EXPLAIN prints it (NULL where the server printed NULL)."""
+    """One plan row as EXPLAIN prints it, with `-` where the server printed NULL (no key, no estimate)."""
     def show(value) -> str:
-        return "NULL" if value in (None, "", ()) else str(value)
+        return "-" if value in (None, "", ()) else str(value)
 
     filtered = None if row.filtered is None else f"{row.filtered:g}"
     return [show(row.select_id), row.select_type, show(row.table), show(row.access_type),
@@ -160,7 +160,8 @@ def _verify_lines(verify: dict) -> list[str]:
         def access(row):
             if not row:
                 return "no plan"
-            return f"type {row.get('access_type')}, key {row.get('key') or 'NULL'}, rows {row.get('rows')}"
+            return (f"type {row.get('access_type') or '-'}, key {row.get('key') or 'none'}, "
+                    f"rows {'-' if row.get('rows') is None else row.get('rows')}")
 
         after = access(result.get("after")) if not result.get("error") else f"error: {result['error']}"
         lines.append(f"verify {short_id(result.get('query_id'))}: {access(result.get('before'))} -> {after}")
@@ -170,9 +171,11 @@ def _verify_lines(verify: dict) -> list[str]:
 def _plain(value) -> str:
     """An evidence value on one line: dicts as k=v, lists joined, tuples of a plan row flattened."""
     if isinstance(value, dict):
-        return ", ".join(f"{k}={_plain(v) if v not in (None, '') else 'NULL'}" for k, v in value.items())
+        return ", ".join(f"{k}={_plain(v) if v not in (None, '') else '-'}" for k, v in value.items())
     if isinstance(value, (list, tuple)):
         return " | ".join(_plain(item) for item in value)
+    if isinstance(value, bool):
+        return yes_no(value)
     return str(value)
 
 
@@ -244,16 +247,16 @@ def shorten(text: str, limit: int) -> str:
 
 
 def plan_row_summary(row: PlanRow) -> str:
-    """A plan row on one line: `orders: type ALL, key NULL, rows 48210, Using where`."""
-    parts = [f"type {row.access_type or 'NULL'}", f"key {row.key or 'NULL'}"]
+    """A plan row on one line: `orders: type ALL, key none, rows 48210, Using where` (`-`: no estimate)."""
+    parts = [f"type {row.access_type or '-'}", f"key {row.key or 'none'}"]
     if row.ref:
         parts.append(f"ref {row.ref}")
-    parts.append(f"rows {'NULL' if row.rows is None else row.rows}")
+    parts.append(f"rows {'-' if row.rows is None else row.rows}")
     if row.filtered is not None:
         parts.append(f"filtered {row.filtered:g}%")
     if row.extra:
         parts.append(row.extra)
-    return f"EXPLAIN {row.table or 'NULL'}: " + ", ".join(parts)
+    return f"EXPLAIN {row.table or '-'}: " + ", ".join(parts)
 
 
 # Statements whose second word names an object (a procedure, a database, a savepoint, a table): keep
@@ -297,3 +300,107 @@ def write_shapes(report: Report) -> list[AnalyzedQuery]:
     """The writing statement shapes, most frequent first."""
     writes = [q for q in report.queries if q.group.kind.is_write]
     return sorted(writes, key=lambda q: (-q.group.count, q.group.id))
+
+
+# ---------------------------------------------------------------------------------------------
+# One story per query: the reports for people group a query's findings under it
+# ---------------------------------------------------------------------------------------------
+
+# Findings whose advice is "add an index": the story's index, when it has one, is their fix.
+_INDEX_ADVICE = ("full_table_scan", "filesort", "temporary_table")
+# Rules whose fix rewrites the application's SQL (one statement instead of many, by key...).
+_REWRITES = ("n_plus_one", "bulk_insert", "write_loop", "write_not_by_primary_key", "repeated_identical_query")
+
+
+@dataclass(frozen=True)
+class Story:
+    """A query and every finding about it, worst first, with the one fix to show.
+
+    `query` is None for a finding about no query (a redundant index). `fix` is the finding whose fix
+    is shown: the verified index, else the suggested index, else the rewrite, else the worst finding's
+    advice. `also` are the other findings whose advice the fix does not already cover.
+    """
+
+    query: AnalyzedQuery | None
+    findings: tuple[Finding, ...]
+    fix: Finding | None
+    also: tuple[Finding, ...] = ()
+
+    @property
+    def severity(self) -> Severity:
+        return self.findings[0].severity
+
+    @property
+    def table(self) -> str | None:
+        return next((f.table for f in self.findings if f.table), None)
+
+
+def _story_fix(findings: list[Finding]) -> Finding | None:
+    with_index = [f for f in findings if f.ddl and "ADD INDEX" in f.ddl.upper()]
+    for candidates in ([f for f in with_index if f.verified], with_index,
+                       [f for f in findings if f.rule in _REWRITES and fix_text(f)],
+                       [f for f in findings if fix_text(f)]):
+        if candidates:
+            return candidates[0]
+    return None
+
+
+def _covered(finding: Finding, fix: Finding | None) -> bool:
+    """True when the story's fix already answers this finding (an index for a scan, a sort...)."""
+    if fix is None or finding is fix or not fix_text(finding):
+        return True
+    adds_index = bool(fix.ddl and "ADD INDEX" in fix.ddl.upper())
+    return adds_index and finding.rule in _INDEX_ADVICE and finding.evidence.get("index_removes_it") is not False
+
+
+def stories(report: Report) -> list[Story]:
+    """The findings grouped by query (worst query first; within a query, worst finding first)."""
+    queries = query_index(report)
+    by_query: dict[str, list[Finding]] = {}
+    alone: list[list[Finding]] = []
+    for finding in sorted_findings(report.findings):
+        if finding.query_id:
+            by_query.setdefault(finding.query_id, []).append(finding)
+        else:
+            alone.append([finding])
+    told = []
+    for query_id, findings in by_query.items():
+        fix = _story_fix(findings)
+        also = tuple(f for f in findings if not _covered(f, fix))
+        told.append(Story(queries.get(query_id), tuple(findings), fix, also))
+    told += [Story(None, tuple(findings), _story_fix(findings)) for findings in alone]
+    order = {id(f): n for n, f in enumerate(sorted_findings(report.findings))}
+    return sorted(told, key=lambda story: (story.severity.rank, order[id(story.findings[0])]))
+
+
+def story_title(story: Story) -> str:
+    """`SELECT orders: full_table_scan, missing_index` or, for a finding about no query, its rule and table."""
+    if story.query is None:
+        finding = story.findings[0]
+        return finding.rule + (f" on {finding.table}" if finding.table else "")
+    return f"{item_label(story.query)}: {', '.join(f.rule for f in story.findings)}"
+
+
+def origin_line(origin) -> str | None:
+    """`fixtures/app.py:42 (orders#index, route /orders)`: where the query came from, if its comment says."""
+    if origin is None:
+        return None
+    place = f"{origin.file}:{origin.line}" if origin.file and origin.line else origin.file
+    named = [origin.endpoint] if origin.endpoint else []
+    if origin.route and origin.route != origin.endpoint:
+        named.append(f"route {origin.route}")
+    if place:
+        return place + (f" ({', '.join(named)})" if named else "")
+    return ", ".join(named) or None
+
+
+def yes_no(value: bool | None) -> str:
+    return "-" if value is None else ("yes" if value else "no")
+
+
+def story_plan_rows(story: Story) -> tuple[PlanRow, ...]:
+    """The plan rows the story's findings are about: those of its table, or all when they name several."""
+    if story.query is None or all(f.rule == "unparsed_statement" for f in story.findings):
+        return ()
+    tables = {f.table for f in story.findings}
+    return plan_rows_for(story.query, tables.pop() if len(tables) == 1 else None)

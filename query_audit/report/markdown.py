@@ -38,31 +38,40 @@ def _html(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _details(finding: Finding, report: Report) -> list[str]:
-    query = common.query_index(report).get(finding.query_id or "")
-    where = f" on `{finding.table}`" if finding.table else ""
-    summary = f"<b>{finding.severity.value}</b> {finding.rule}{where}: {_html(finding.message)}"
+def _details(story: common.Story) -> list[str]:
+    """One collapsed block per query: its SQL and plan once, each finding with its evidence, one fix."""
+    head = story.findings[0]
+    summary = (f"<b>{story.severity.value}</b> {_html(common.story_title(story))}"
+               + (f": {_html(head.message)}" if len(story.findings) == 1 else ""))
     lines = [f"<details><summary>{summary}</summary>", ""]
-    lines.append(f"_{_html(rule_help(finding.rule).help)}_")
-    lines.append("")
-    if query is not None:
+    origin = common.origin_line(story.query.origin if story.query is not None else head.origin)
+    if origin:
+        lines += [f"From `{_cell(origin)}`", ""]
+    if story.query is not None:
+        query = story.query
         lines += [f"Query `{query.group.id}`, {query.group.count}x:", ""] + _code(query.group.sample.sql, "sql") + [""]
-    rows = common.plan_rows_for(query, finding.table) if finding.rule != "unparsed_statement" else ()
+    rows = common.story_plan_rows(story)
     if rows:
         lines.append("| " + " | ".join(common.PLAN_HEADERS) + " |")
         lines.append("|" + "---|" * len(common.PLAN_HEADERS))
         lines += ["| " + " | ".join(_cell(c) for c in common.plan_cells(row)) + " |" for row in rows]
         lines.append("")
-    evidence = common.evidence_lines(finding, plan_shown=bool(rows))
-    if evidence:
-        lines += [f"- {_cell(line)}" for line in evidence] + [""]
-    advice, ddl = common.fix_parts(finding)
-    if advice or ddl:
-        lines += [f"**Fix:** {advice}".rstrip(), ""]
-    if ddl:
-        lines += _code(ddl, "sql") + [""]
+    for finding in story.findings:
+        lines.append(f"- **{finding.severity.value}** {finding.rule}: {_cell(finding.message)} "
+                     f"_({_html(rule_help(finding.rule).title)})_")
+        lines += [f"  - {_cell(line)}" for line in common.evidence_lines(finding, plan_shown=bool(rows))]
+    lines.append("")
+    lines += _fix("Fix", story.fix)
+    for finding in story.also:
+        lines += _fix(f"Also ({finding.rule})", finding)
     lines += ["</details>", ""]
     return lines
+
+
+def _fix(label: str, finding: Finding | None) -> list[str]:
+    advice, ddl = common.fix_parts(finding) if finding is not None else ("", None)
+    lines = [f"**{label}:** {advice}".rstrip(), ""] if advice or ddl else []
+    return lines + (_code(ddl, "sql") + [""] if ddl else [])
 
 
 def _profile(report: Report) -> list[str]:
@@ -110,8 +119,8 @@ def render_markdown(report: Report, gate: GateResult | None = None) -> str:
             lines.append(f"| {icon} {f.severity.value} | {f.rule} | {_cell(f.table or '')} | "
                          f"`{f.query_id or ''}` | {_cell(f.message)} |")
         lines.append("")
-        for finding in findings:
-            lines += _details(finding, report)
+        for story in common.stories(report):
+            lines += _details(story)
     lines += _profile(report)
     if report.notes:
         lines += ["Notes:", ""] + [f"- {_cell(note)}" for note in report.notes] + [""]

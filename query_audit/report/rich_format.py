@@ -58,33 +58,49 @@ def _indented(renderable: RenderableType) -> Padding:
     return Padding(renderable, (0, 0, 0, 2))
 
 
-def _finding(finding: Finding, report: Report, new: bool, width: int) -> Panel:
-    query = common.query_index(report).get(finding.query_id or "")
-    parts: list[RenderableType] = [Text(finding.message)]
-    if query is not None:
-        parts += [Text("SQL", style="bold"), _indented(_sql(query.group.sample.sql))]
-    rows = common.plan_rows_for(query, finding.table) if finding.rule != "unparsed_statement" else ()
-    evidence = common.evidence_lines(finding, plan_shown=bool(rows))
-    if rows or evidence:
-        parts.append(Text("Evidence", style="bold"))
-        if rows:
-            parts.append(_indented(_plan_table(rows, width - 6)))
-        parts += [_indented(Text(line)) for line in evidence]
-    advice, ddl = common.fix_parts(finding)
-    if advice or ddl:
-        parts.append(Text("Fix", style="bold"))
-        if advice:
-            parts.append(_indented(Text(advice)))
-        if ddl:
-            parts.append(_indented(_sql(ddl)))
-    style = SEVERITY_STYLE[finding.severity]
-    title = Text(f"{finding.severity.value.upper()} ", style=style)
-    title.append(f"{finding.rule}" + (f" on {finding.table}" if finding.table else ""), style="bold")
-    if new:
+def _story(story: common.Story, new: set, width: int) -> Panel:
+    """One query's panel: where it came from, its SQL and plan once, its findings worst first, one fix."""
+    parts: list[RenderableType] = []
+    origin = common.origin_line(story.query.origin if story.query is not None else story.findings[0].origin)
+    if origin:
+        parts.append(Text(f"from {origin}", style="dim"))
+    if story.query is not None:
+        parts += [Text("SQL", style="bold"), _indented(_sql(story.query.group.sample.sql))]
+    rows = common.story_plan_rows(story)
+    if rows:
+        parts += [Text("Plan", style="bold"), _indented(_plan_table(rows, width - 6))]
+    for finding in story.findings:
+        line = Text("- ")
+        line.append(f"{finding.severity.value} ", style=SEVERITY_STYLE[finding.severity])
+        line.append(finding.rule, style="bold")
+        if finding.baseline_key in new:
+            line.append(" NEW", style="bold red")
+        line.append(f": {finding.message}")
+        parts.append(line)
+        parts += [_indented(_indented(Text(item))) for item in common.evidence_lines(finding, plan_shown=bool(rows))]
+    parts += _fix("Fix", story.fix)
+    for finding in story.also:
+        parts += _fix(f"Also ({finding.rule})", finding)
+    style = SEVERITY_STYLE[story.severity]
+    title = Text(f"{story.severity.value.upper()} ", style=style)
+    title.append(common.story_title(story), style="bold")
+    if any(f.baseline_key in new for f in story.findings):
         title.append(" NEW", style="bold red")
-    subtitle = f"query {finding.query_id}" if finding.query_id else None
+    subtitle = f"query {story.query.group.id}" if story.query is not None else None
     return Panel(Group(*parts), title=title, title_align="left", subtitle=subtitle, subtitle_align="right",
                  border_style=style, box=box.ROUNDED)
+
+
+def _fix(label: str, finding: Finding | None) -> list[RenderableType]:
+    advice, ddl = common.fix_parts(finding) if finding is not None else ("", None)
+    if not advice and not ddl:
+        return []
+    parts: list[RenderableType] = [Text(label, style="bold")]
+    if advice:
+        parts.append(_indented(Text(advice)))
+    if ddl:
+        parts.append(_indented(_sql(ddl)))
+    return parts
 
 
 # EXPLAIN's columns that still fit a narrow terminal; the full set from WIDE_PLAN columns up.
@@ -108,13 +124,14 @@ def _plan_table(rows, width: int) -> Table:
 def _findings(report: Report, gate: GateResult | None, width: int) -> list[RenderableType]:
     out: list[RenderableType] = []
     new = {f.baseline_key for f in gate.new} if gate else set()
-    findings = common.sorted_findings(report.findings)
+    told = common.stories(report)
     for severity in common.SEVERITIES:
-        group = [f for f in findings if f.severity is severity]
+        group = [story for story in told if story.severity is severity]
         if group:
-            out.append(Rule(Text(f"{severity.value} ({len(group)})".upper(), style=SEVERITY_STYLE[severity]),
+            count = common.plural(sum(len(story.findings) for story in group), "finding")
+            out.append(Rule(Text(f"{severity.value} ({count})".upper(), style=SEVERITY_STYLE[severity]),
                             align="left"))
-            out += [_finding(f, report, f.baseline_key in new, width) for f in group]
+            out += [_story(story, new, width) for story in group]
     return out
 
 

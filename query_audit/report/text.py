@@ -35,9 +35,11 @@ class _Writer:
         self.line(text.upper())
         self.line("=" * len(text))
 
-    def wrapped(self, text: str, indent: str = "") -> None:
-        """Wrap prose; words longer than a line (DDL, URLs) stay whole rather than break mid-name."""
-        self.lines.extend(textwrap.wrap(text, self.width, initial_indent=indent, subsequent_indent=indent,
+    def wrapped(self, text: str, indent: str = "", hanging: str | None = None) -> None:
+        """Wrap prose; words longer than a line (DDL, URLs) stay whole rather than break mid-name.
+        `hanging` indents the lines after the first (a list item's continuation)."""
+        self.lines.extend(textwrap.wrap(text, self.width, initial_indent=indent,
+                                        subsequent_indent=indent if hanging is None else hanging,
                                         break_long_words=False, break_on_hyphens=False) or [indent])
 
     def attached(self, text: str) -> None:
@@ -70,37 +72,56 @@ def _header(out: _Writer, report: Report) -> None:
 
 
 def _findings(out: _Writer, report: Report, gate: GateResult | None) -> None:
-    findings = common.sorted_findings(report.findings)
-    if not findings:
+    """One block per query: its findings worst first, its SQL and plan once, one fix."""
+    told = common.stories(report)
+    if not told:
         return
     out.title("Findings")
-    queries = common.query_index(report)
     new = {f.baseline_key for f in gate.new} if gate else set()
-    for finding in findings:
-        query = queries.get(finding.query_id or "")
-        where = f" on {finding.table}" if finding.table else ""
-        tag = " [new]" if finding.baseline_key in new else ""
+    for story in told:
         out.line()
-        out.wrapped(f"[{finding.severity.value.upper()}] {finding.rule}{where}{tag}")
-        if finding.query_id:
-            out.attached(f"(query {finding.query_id})")
-        out.wrapped(finding.message, "  ")
-        if query is not None:
-            out.labelled("SQL", query.group.sample.sql)
-        rows = common.plan_rows_for(query, finding.table) if finding.rule != "unparsed_statement" else ()
-        evidence = ([common.plan_row_summary(row) for row in rows]
-                    + common.evidence_lines(finding, plan_shown=bool(rows)))
-        if evidence:
-            out.line("  Evidence:")
-            for item in evidence:
-                out.wrapped(item, INDENT)
-        advice, ddl = common.fix_parts(finding)
-        if advice or ddl:
-            out.line("  Fix:")
-            if advice:
-                out.wrapped(advice, INDENT)
-            if ddl:
-                out.wrapped(ddl, INDENT)
+        tag = " [new]" if any(f.baseline_key in new for f in story.findings) else ""
+        out.wrapped(f"[{story.severity.value.upper()}] {common.story_title(story)}{tag}")
+        if story.query is not None:
+            out.attached(f"(query {story.query.group.id})")
+        _story_body(out, story, new)
+
+
+def _story_body(out: _Writer, story: common.Story, new: set) -> None:
+    origin = common.origin_line(story.query.origin if story.query is not None else story.findings[0].origin)
+    if origin:
+        out.wrapped(f"from {origin}", "  ")
+    if story.query is not None:
+        out.labelled("SQL", story.query.group.sample.sql)
+    rows = common.story_plan_rows(story)
+    if rows:
+        out.line("  Plan:")
+        for row in rows:
+            out.wrapped(common.plan_row_summary(row), INDENT)
+    single = len(story.findings) == 1 and story.query is None
+    for finding in story.findings:
+        if single:
+            out.wrapped(finding.message, "  ")
+        else:
+            tag = " [new]" if finding.baseline_key in new and len(story.findings) > 1 else ""
+            out.wrapped(f"- [{finding.severity.value}] {finding.rule}{tag}: {finding.message}", "  ", INDENT)
+        for item in common.evidence_lines(finding, plan_shown=bool(rows)):
+            out.wrapped(item, INDENT + "  ")
+    _fix(out, "Fix", story.fix)
+    for finding in story.also:
+        _fix(out, f"Also ({finding.rule})", finding)
+
+
+def _fix(out: _Writer, label: str, finding) -> None:
+    if finding is None:
+        return
+    advice, ddl = common.fix_parts(finding)
+    if advice or ddl:
+        out.line(f"  {label}:")
+        if advice:
+            out.wrapped(advice, INDENT)
+        if ddl:
+            out.wrapped(ddl, INDENT)
 
 
 def _gate(out: _Writer, gate: GateResult | None) -> None:
