@@ -38,6 +38,9 @@ def output_options(func):
 
     func = click.option("-v", "--verbose", "verbose", count=True, help="Show more (each query's plan).")(func)
     func = click.option("-q", "--quiet", "quiet", is_flag=True, help="Show the verdict and findings only.")(func)
+    func = click.option("--html", "html_output", type=click.Path(dir_okay=False, writable=True),
+                        help="Also write the report as one self-contained HTML page (request waterfall, "
+                             "profile chart) to FILE.")(func)
     func = click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
                         help="Write the report to FILE instead of standard output.")(func)
     func = click.option("--format", "fmt", type=click.Choice([f.value for f in Format]),
@@ -261,14 +264,22 @@ def _emit(report, opts, config, gate=None) -> None:
     from query_audit import workflow
 
     text = workflow.render_report(report, opts, config, gate=gate)
+    if opts.get("html_output"):
+        from query_audit.report import Format, render
+
+        _write(opts["html_output"], render(report, Format.HTML, gate=gate), "HTML report")
     if opts.get("output"):
-        try:
-            Path(opts["output"]).write_text(text)
-        except OSError as exc:
-            raise QueryAuditError(f"cannot write {opts['output']}: {exc.strerror}") from None
-        click.echo(f"report written to {opts['output']}", err=True)
+        _write(opts["output"], text, "report")
     else:
         click.echo(text, nl=not text.endswith("\n"))
+
+
+def _write(path: str, text: str, what: str) -> None:
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise QueryAuditError(f"cannot write {path}: {exc.strerror}") from None
+    click.echo(f"{what} written to {path}", err=True)
 
 
 def main(argv=None) -> None:

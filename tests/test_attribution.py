@@ -2,7 +2,7 @@
 
 import pytest
 
-from query_audit.analyze.attribution import parse_origin, parse_tags
+from query_audit.analyze.attribution import parse_origin, parse_tags, without_tags
 from query_audit.analyze.fingerprint import fingerprint
 from query_audit.model import Origin
 
@@ -50,3 +50,17 @@ def test_the_fingerprint_and_so_the_query_id_ignore_the_comment():
 
 def test_an_escaped_quote_inside_a_value_is_kept():
     assert parse_tags(r"SELECT 1 /*action='it\'s'*/") == {"action": "it's"}
+
+
+def test_without_tags_cuts_only_an_attribution_comment():
+    assert without_tags("SELECT 1 /*controller='a',file='b.py%3A3'*/") == "SELECT 1"
+    assert without_tags("SELECT 1 /* a remark */") == "SELECT 1 /* a remark */"
+    assert without_tags("SELECT /*+ BKA(t) */ 1") == "SELECT /*+ BKA(t) */ 1"
+
+
+def test_a_rewritten_in_list_carries_no_attribution_comment():
+    from query_audit.advise.rewrite import as_in_list, loop_key
+
+    samples = [f"SELECT * FROM items WHERE order_id = {n} /*controller='orders',file='a.py%3A9'*/" for n in (1, 2)]
+    rewritten = as_in_list(samples, loop_key(samples))
+    assert rewritten == "SELECT * FROM items WHERE order_id IN (1, 2)"

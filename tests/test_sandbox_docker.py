@@ -81,6 +81,26 @@ def test_engine_available_is_false_without_the_docker_sdk(monkeypatch):
     assert docker_engine.engine_available() is False
 
 
+def test_without_the_docker_extra_a_docker_sandbox_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "docker", None)  # makes `import docker` raise ImportError
+    with pytest.raises(SandboxError, match=r"pip install 'query-audit\[docker\]'"):
+        which_engine("docker")
+    with pytest.raises(SandboxError, match=r"pip install 'query-audit\[docker\]'"):
+        docker_engine.start_docker()
+
+
+def test_the_cli_says_how_to_install_the_docker_extra_in_one_line(monkeypatch, tmp_path, capsys):
+    from query_audit.cli import main
+
+    monkeypatch.setitem(sys.modules, "docker", None)
+    monkeypatch.setenv("QUERY_AUDIT_STATE_DIR", str(tmp_path))
+    with pytest.raises(SystemExit) as exited:
+        main(["sandbox", "up", "--engine", "docker"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == ("query-audit: the Docker SDK is not installed: pip install "
+                                       "'query-audit[docker]' (or: pip install docker)\n")
+
+
 @needs_no_engine
 def test_which_engine_docker_without_an_engine_raises_a_sandbox_error_that_says_what_to_check():
     with pytest.raises(SandboxError, match=r"no Docker engine answers \(is the daemon running, and DOCKER_HOST"):

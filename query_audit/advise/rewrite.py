@@ -20,6 +20,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 
+from query_audit.analyze.attribution import without_tags
 from query_audit.analyze.fingerprint import literal_pieces
 
 # One instance for every parse and `.sql()`: a dialect named by a string is built anew for each call.
@@ -49,8 +50,9 @@ def _parsed(sql: str) -> exp.Expression | None:
 
 
 def _distinct(samples) -> tuple[str, ...]:
-    """The samples a rewrite reads: the first SAMPLE_LIMIT distinct ones."""
-    return tuple(dict.fromkeys(samples))[:SAMPLE_LIMIT]
+    """The samples a rewrite reads: the first SAMPLE_LIMIT distinct ones, without their trailing
+    attribution comment (sqlglot would carry it into every value of a rewritten IN list)."""
+    return tuple(dict.fromkeys(without_tags(sql) for sql in samples))[:SAMPLE_LIMIT]
 
 
 def _trees(samples) -> list[exp.Expression | None]:

@@ -33,6 +33,14 @@ _FILE_LINE = re.compile(r"^(.*?):(\d+)(?::\d+)?$")
 MAX_VALUE = 300  # a comment is hostile input like the rest: keep what is shown bounded
 
 
+def without_tags(sql: str) -> str:
+    """`sql` without its trailing sqlcommenter or Rails tag comment (other comments are kept)."""
+    if not sql.endswith(("*/", "*/;")) or not parse_tags(sql):
+        return sql
+    match = _LAST_COMMENT.search(sql)
+    return sql[:match.start()].rstrip()
+
+
 def parse_tags(sql: str) -> dict[str, str]:
     """The key/value pairs of the statement's trailing sqlcommenter or Rails comment, decoded; {} if none."""
     match = _LAST_COMMENT.search(sql[-4096:])

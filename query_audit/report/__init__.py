@@ -29,6 +29,7 @@ class Format(str, Enum):
     SARIF = "sarif"
     JUNIT = "junit"
     GITHUB = "github"
+    HTML = "html"
 
 
 def default_format(stream: IO | None, environ: dict | None = None) -> Format:
@@ -71,6 +72,10 @@ def render(report: Report, fmt: Format | str, *, verbosity: int = 0, width: int 
         from query_audit.report.junit import render_junit
 
         return render_junit(report, gate=gate, fail_on=fail_on)
+    if fmt is Format.HTML:
+        from query_audit.report.html import render_html
+
+        return render_html(report, gate=gate)
     from query_audit.report.github import render_github
 
     return render_github(report, gate=gate)

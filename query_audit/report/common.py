@@ -404,3 +404,10 @@ def story_plan_rows(story: Story) -> tuple[PlanRow, ...]:
         return ()
     tables = {f.table for f in story.findings}
     return plan_rows_for(story.query, tables.pop() if len(tables) == 1 else None)
+
+
+def shown_sql(query: AnalyzedQuery) -> str:
+    """The query's sample as a person reads it: its attribution comment is shown as `from ...` instead."""
+    from query_audit.analyze.attribution import without_tags
+
+    return without_tags(query.group.sample.sql)

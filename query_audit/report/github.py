@@ -46,7 +46,7 @@ def _message(finding: Finding, report: Report) -> str:
     if finding.origin is not None and finding.origin.endpoint:
         lines.append(f"Endpoint: {finding.origin.endpoint}")
     if query is not None:
-        lines.append(f"SQL: {query.group.sample.sql}")
+        lines.append(f"SQL: {common.shown_sql(query)}")
     if common.fix_text(finding):
         lines.append(f"Fix: {common.fix_text(finding)}")
     return "\n".join(lines)

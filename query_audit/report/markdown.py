@@ -49,7 +49,7 @@ def _details(story: common.Story) -> list[str]:
         lines += [f"From `{_cell(origin)}`", ""]
     if story.query is not None:
         query = story.query
-        lines += [f"Query `{query.group.id}`, {query.group.count}x:", ""] + _code(query.group.sample.sql, "sql") + [""]
+        lines += [f"Query `{query.group.id}`, {query.group.count}x:", ""] + _code(common.shown_sql(query), "sql") + [""]
     rows = common.story_plan_rows(story)
     if rows:
         lines.append("| " + " | ".join(common.PLAN_HEADERS) + " |")

@@ -65,7 +65,7 @@ def _story(story: common.Story, new: set, width: int) -> Panel:
     if origin:
         parts.append(Text(f"from {origin}", style="dim"))
     if story.query is not None:
-        parts += [Text("SQL", style="bold"), _indented(_sql(story.query.group.sample.sql))]
+        parts += [Text("SQL", style="bold"), _indented(_sql(common.shown_sql(story.query)))]
     rows = common.story_plan_rows(story)
     if rows:
         parts += [Text("Plan", style="bold"), _indented(_plan_table(rows, width - 6))]

@@ -92,7 +92,7 @@ def _story_body(out: _Writer, story: common.Story, new: set) -> None:
     if origin:
         out.wrapped(f"from {origin}", "  ")
     if story.query is not None:
-        out.labelled("SQL", story.query.group.sample.sql)
+        out.labelled("SQL", common.shown_sql(story.query))
     rows = common.story_plan_rows(story)
     if rows:
         out.line("  Plan:")

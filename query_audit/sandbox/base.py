@@ -94,6 +94,8 @@ def which_engine(prefer: str = "auto") -> str:
     if prefer in ("auto", "docker") and docker_engine.engine_available():
         return "docker"
     if prefer == "docker":
+        if not docker_engine.sdk_installed():
+            raise SandboxError(docker_engine.INSTALL_HINT)
         raise SandboxError("no Docker engine answers (is the daemon running, and DOCKER_HOST right?)")
     if local.local_server_binary():
         return "local"

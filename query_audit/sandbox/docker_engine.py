@@ -34,6 +34,26 @@ def container_spec(image: str = DEFAULT_IMAGE, host_port: int | None = None) -> 
     }
 
 
+INSTALL_HINT = "the Docker SDK is not installed: pip install 'query-audit[docker]' (or: pip install docker)"
+
+
+def sdk_installed() -> bool:
+    try:
+        import docker  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _docker():
+    """The Docker SDK, imported only when a container is wanted (it is the optional `docker` extra)."""
+    try:
+        import docker
+    except ImportError:
+        raise SandboxError(INSTALL_HINT) from None
+    return docker
+
+
 def engine_available() -> bool:
     """True when the Docker SDK is importable and an engine answers a ping."""
     try:
@@ -49,7 +69,7 @@ def engine_available() -> bool:
 
 
 def start_docker(image: str = DEFAULT_IMAGE, timeout: float = 180) -> SandboxInfo:
-    import docker
+    docker = _docker()
 
     try:
         client = docker.from_env()
@@ -82,7 +102,7 @@ def start_docker(image: str = DEFAULT_IMAGE, timeout: float = 180) -> SandboxInf
 
 
 def stop_docker(info: SandboxInfo) -> None:
-    import docker
+    docker = _docker()
 
     if not info.container_id:  # a record without a container: nothing to remove
         return
