@@ -90,22 +90,25 @@ def advice_options(func):
 # ------------------------------------------------------------------------------------------------
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _InPipelineOrder(click.Group):
+    """Lists commands in the order they are defined (capture before analyze...), not alphabetically."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+
+@click.group(cls=_InPipelineOrder, context_settings={"help_option_names": ["-h", "--help"],
+                                                     "max_content_width": 100})
 @click.version_option(__version__, prog_name="query-audit")
 def cli():
     """Find why an endpoint hurts a MySQL-compatible database, and gate CI on new full-table scans.
 
-    \b
-    capture   turn on the general log, replay endpoints, analyze what they sent, restore the server
-    analyze   the same analysis on general/slow log files and saved captures
-    check     fail CI (exit 1) on findings that are not in the baseline
-    baseline  create or update the baseline that `check` compares with
-    restore   put back the log settings an interrupted capture left changed
-    sandbox   start or stop a throwaway server
+    Every command has --help. Shell completion: eval "$(_QUERY_AUDIT_COMPLETE=bash_source query-audit)"
+    (zsh_source, fish_source for those shells).
     """
 
 
-@cli.command()
+@cli.command(short_help="Switch the general log on, replay endpoints, analyze, restore.")
 @connection_options
 @capture_options
 @advice_options
@@ -129,7 +132,7 @@ def capture(**opts):
     _emit(report, opts, request.config)
 
 
-@cli.command()
+@cli.command(short_help="The same analysis on general/slow log files and saved captures.")
 @click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
 @connection_options
 @advice_options
@@ -154,7 +157,7 @@ def analyze(sources, **opts):
     _emit(report, opts, request.config)
 
 
-@cli.command()
+@cli.command(short_help="Fail CI (exit 1) on findings that are not in the baseline.")
 @click.argument("sources", nargs=-1, metavar="[SOURCE...]")
 @click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False),
               help="The baseline file (default: the configured one, or .query-audit-baseline.json).")
@@ -183,7 +186,7 @@ def check(sources, baseline_path, fail_on, **opts):
     sys.exit(EXIT_OK if outcome.gate.passed else EXIT_GATE)
 
 
-@cli.group()
+@cli.group(short_help="Create or update the baseline that `check` compares with.")
 def baseline():
     """Create or update the baseline `check` compares with: findings the team has accepted."""
 
@@ -213,7 +216,7 @@ _baseline_command("create", "Write a new baseline from the current findings (ove
 _baseline_command("update", "Add new findings to the baseline and remove the fixed ones, keeping reasons.")
 
 
-@cli.command()
+@cli.command(short_help="Put back the log settings an interrupted capture left changed.")
 @connection_options
 def restore(**opts):
     """Put back general_log and log_output from the state file an interrupted capture left.
@@ -225,7 +228,30 @@ def restore(**opts):
     click.echo(workflow.restore(opts), err=True)
 
 
-@cli.group()
+@cli.command(short_help="Write the configuration and an empty baseline (asks nothing).")
+@click.option("--config", "where", type=click.Choice(["auto", "pyproject", "file"]), default="auto",
+              show_default=True, help="Where the settings go: [tool.query-audit] in pyproject.toml (appended), "
+                                      "or .query-audit.toml; auto picks pyproject.toml when there is one.")
+@click.option("--baseline", "baseline_path", default=".query-audit-baseline.json", show_default=True,
+              help="The empty baseline to write, and the path the configuration names.")
+@click.option("--fail-on", "fail_on", multiple=True, metavar="RULE",
+              help="A gating rule to configure (repeatable; default full_table_scan).")
+@click.option("--force", is_flag=True, help="Overwrite an existing configuration table, file or baseline.")
+def init(where, baseline_path, fail_on, force):
+    """Set a project up for `check`: a [tool.query-audit] table (or .query-audit.toml) and an empty
+    baseline, in the current directory. Refuses to overwrite anything without --force.
+
+    \b
+    Example:
+      query-audit init --fail-on full_table_scan --fail-on missing_index
+    """
+    from query_audit import workflow
+
+    for line in workflow.init_project(where, baseline_path, fail_on, force):
+        click.echo(line, err=True)
+
+
+@cli.group(short_help="Start or stop a throwaway server.")
 def sandbox():
     """A throwaway MySQL-compatible server: Docker (MySQL 8) where an engine runs, else local binaries."""
 
@@ -271,7 +297,10 @@ def _emit(report, opts, config, gate=None) -> None:
     if opts.get("output"):
         _write(opts["output"], text, "report")
     else:
-        click.echo(text, nl=not text.endswith("\n"))
+        from query_audit.report import force_color
+
+        # click strips colour codes in a pipe unless told otherwise; FORCE_COLOR tells it.
+        click.echo(text, nl=not text.endswith("\n"), color=True if force_color() else None)
 
 
 def _write(path: str, text: str, what: str) -> None:

@@ -187,6 +187,15 @@ def write_baseline(request: Request, baseline_path: str | None, fail_on, reason:
     return f"baseline {path} written with {len(new_baseline.entries)} entries"
 
 
+def init_project(where: str, baseline_path: str, fail_on, force: bool) -> list[str]:
+    from query_audit.project_init import InitPlan
+    from query_audit.project_init import init_project as write_project_files
+
+    rules = _gating_rules(_config({}), fail_on) if fail_on else ("full_table_scan",)
+    plan = InitPlan(Path.cwd(), where=where, baseline=baseline_path, fail_on=rules, force=force)
+    return write_project_files(plan)
+
+
 def restore(opts: dict) -> str:
     from query_audit.capture.log_settings import restore_from_state, state_path
 
@@ -251,7 +260,7 @@ def sandbox_status() -> str:
 
 
 def render_report(report: Report, opts: dict, config, gate=None) -> str:
-    from query_audit.report import Format, default_format, render
+    from query_audit.report import Format, default_format, output_width, render
 
     fmt = opts.get("fmt") or getattr(config, "format", None)
     if fmt:
@@ -259,7 +268,8 @@ def render_report(report: Report, opts: dict, config, gate=None) -> str:
     else:
         fmt = Format.TEXT if opts.get("output") else default_format(sys.stdout)
     verbosity = -1 if opts.get("quiet") else int(opts.get("verbose") or 0)
-    return render(report, fmt, verbosity=verbosity, gate=gate, fail_on=tuple(config.fail_on))
+    width = output_width(None if opts.get("output") else sys.stdout)
+    return render(report, fmt, verbosity=verbosity, width=width, gate=gate, fail_on=tuple(config.fail_on))
 
 
 @contextmanager
@@ -269,9 +279,9 @@ def progress_on_stderr():
         yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+    with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), MofNCompleteColumn(),
                   console=Console(stderr=True), transient=True) as bar:
         tasks: dict[str, int] = {}
 

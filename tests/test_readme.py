@@ -21,7 +21,26 @@ def test_readme_help_block_is_the_real_help():
     block = code_block_after("## Commands")
     shown = block.split("\n", 1)[1]  # drop the `$ query-audit --help` line
     real = CliRunner().invoke(cli, ["--help"], prog_name="query-audit", terminal_width=80).output
-    assert real.startswith(shown.rstrip("\n"))
+    assert real.rstrip("\n") == shown.rstrip("\n")
+
+
+def test_the_top_level_help_lists_each_command_once():
+    real = CliRunner().invoke(cli, ["--help"], prog_name="query-audit", terminal_width=80).output
+    for name in cli.commands:
+        assert len(re.findall(rf"^  {name}\b", real, re.M)) == 1, name
+
+
+def test_the_readme_analyze_example_is_a_real_run_on_the_sample_logs(monkeypatch):
+    block = code_block_after("### `analyze`")
+    command, *shown = block.splitlines()
+    assert command == "$ query-audit analyze fixtures/logs/general.log fixtures/logs/slow.log --format text"
+    args = command.split()[2:]
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    real = CliRunner().invoke(cli, args, prog_name="query-audit").output.splitlines()
+    excerpt = [line for line in shown if line.strip() != "..."]
+    position = 0
+    for line in excerpt:  # every line shown, in order (the README cuts some out with `...`)
+        position = real.index(line, position) + 1
 
 
 def test_every_command_the_readme_runs_exists():

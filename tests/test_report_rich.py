@@ -112,6 +112,9 @@ class FakeTty(io.StringIO):
     (FakeTty(), {"TERM": "xterm", "NO_COLOR": "1"}, Format.TEXT),
     (FakeTty(), {"TERM": "dumb"}, Format.TEXT),
     (None, {}, Format.TEXT),
+    (io.StringIO(), {"FORCE_COLOR": "1"}, Format.RICH),
+    (io.StringIO(), {"FORCE_COLOR": "1", "NO_COLOR": "1"}, Format.TEXT),
+    (io.StringIO(), {"FORCE_COLOR": ""}, Format.TEXT),
 ])
 def test_default_format_is_rich_only_on_a_colour_terminal(stream, environ, expected):
     assert default_format(stream, environ) is expected
@@ -136,3 +139,32 @@ def test_no_python_boolean_or_raw_null_reaches_the_reader():
     for text in (plain(sample_report(), width=120, verbosity=1), render(sample_report(), Format.TEXT, verbosity=1),
                  render(sample_report(), Format.MARKDOWN)):
         assert not re.search(r"\b(True|False|NULL|None)\b", text), re.search(r".*\b(True|False|NULL|None)\b.*", text)
+
+
+def test_text_follows_the_terminals_width_and_is_80_columns_in_a_pipe(monkeypatch):
+    from query_audit.report import output_width
+
+    monkeypatch.setenv("COLUMNS", "120")
+    assert output_width(FakeTty()) == 120
+    assert output_width(io.StringIO()) == 80 and output_width(None) == 80
+
+
+def test_the_cli_writes_text_at_the_terminals_width_and_colour_under_force_color(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from query_audit.cli import cli
+
+    log = tmp_path / "general.log"
+    long_sql = "SELECT " + ", ".join(f"column_{n}" for n in range(30)) + " FROM t WHERE a = 1"
+    log.write_text("".join(f"2026-11-26T10:00:00.00000{n}Z\t   5 Query\t{long_sql}\n" for n in range(3)))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    piped = CliRunner().invoke(cli, ["analyze", str(log), "--format", "text", "-v"]).output
+    assert max(map(len, piped.splitlines())) <= 80
+    monkeypatch.setattr("query_audit.report._isatty", lambda stream: True)
+    monkeypatch.setenv("COLUMNS", "150")
+    wide = CliRunner().invoke(cli, ["analyze", str(log), "--format", "text", "-v"]).output
+    assert 80 < max(map(len, wide.splitlines())) <= 150
+    monkeypatch.setattr("query_audit.report._isatty", lambda stream: False)
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    assert ANSI.search(CliRunner().invoke(cli, ["analyze", str(log)]).output)

@@ -137,3 +137,20 @@ def test_without_a_temporary_file_or_a_fork_one_process_reads_it_all(generated, 
     module, name = failing.split(".")
     monkeypatch.setattr(getattr(general_log_digest, module), name, fails)
     assert read(generated, True, **TIGHT) == read(generated, False, **TIGHT)
+
+
+def test_a_general_log_file_reports_its_progress_in_bytes_of_its_size(tmp_path, monkeypatch):
+    from query_audit.capture.statements import StatementExtractor
+    from query_audit.sources.general_log_digest import READING, digest_general_log
+    from query_audit.sources.general_log_file import GeneralLogReader
+
+    monkeypatch.setattr(general_log_digest, "PROGRESS_EVERY", 1000)
+    path = tmp_path / "general.log"
+    path.write_text("".join(f"2026-11-26T10:00:00.{n:06d}Z\t   {n % 7} Query\tSELECT {n}\n" for n in range(30_000)))
+    reader = GeneralLogReader(path)
+    seen = []
+    digest_general_log(reader, StatementExtractor(), Digest(), lambda stage, done, total: seen.append((stage, done, total)))
+    assert seen and {stage for stage, _, _ in seen} == {READING}
+    assert {total for _, _, total in seen} == {path.stat().st_size}
+    dones = [done for _, done, _ in seen]
+    assert dones == sorted(dones) and 0 < dones[0] < dones[-1] <= path.stat().st_size

@@ -9,6 +9,7 @@ Every renderer returns a string and never prints; the CLI writes it to stdout or
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Sequence
 from enum import Enum
 from typing import IO, TYPE_CHECKING
@@ -32,15 +33,36 @@ class Format(str, Enum):
     HTML = "html"
 
 
+def _isatty(stream: IO | None) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (AttributeError, ValueError):  # a closed or file-like stream without a terminal
+        return False
+
+
 def default_format(stream: IO | None, environ: dict | None = None) -> Format:
-    """rich on a terminal; text when the stream is not a tty, NO_COLOR is set, or TERM=dumb."""
+    """rich on a terminal or with FORCE_COLOR (CI logs that show colour); text when the stream is not a
+    tty, NO_COLOR is set (it wins over FORCE_COLOR), or TERM=dumb."""
     environ = os.environ if environ is None else environ
     if "NO_COLOR" in environ or environ.get("TERM") == "dumb":
         return Format.TEXT
-    try:
-        return Format.RICH if stream is not None and stream.isatty() else Format.TEXT
-    except (AttributeError, ValueError):  # a closed or file-like stream without a terminal
-        return Format.TEXT
+    if force_color(environ):
+        return Format.RICH
+    return Format.RICH if _isatty(stream) else Format.TEXT
+
+
+def force_color(environ: dict | None = None) -> bool:
+    """FORCE_COLOR set (non-empty) and NO_COLOR not: keep colour codes even in a pipe (CI logs)."""
+    environ = os.environ if environ is None else environ
+    return bool(environ.get("FORCE_COLOR")) and "NO_COLOR" not in environ
+
+
+PIPED_WIDTH = 80
+
+
+def output_width(stream: IO | None) -> int:
+    """The terminal's width (COLUMNS first, as `shutil` reads it) on a terminal; 80 in a pipe or a file."""
+    return shutil.get_terminal_size((PIPED_WIDTH, 24)).columns if _isatty(stream) else PIPED_WIDTH
 
 
 def render(report: Report, fmt: Format | str, *, verbosity: int = 0, width: int | None = None,
@@ -81,4 +103,4 @@ def render(report: Report, fmt: Format | str, *, verbosity: int = 0, width: int 
     return render_github(report, gate=gate)
 
 
-__all__ = ["Format", "default_format", "render"]
+__all__ = ["Format", "default_format", "output_width", "render"]

@@ -106,7 +106,7 @@ def _story_body(out: _Writer, story: common.Story, new: set) -> None:
             tag = " [new]" if finding.baseline_key in new and len(story.findings) > 1 else ""
             out.wrapped(f"- [{finding.severity.value}] {finding.rule}{tag}: {finding.message}", "  ", INDENT)
         for item in common.evidence_lines(finding, plan_shown=bool(rows)):
-            out.wrapped(item, INDENT + "  ")
+            out.wrapped(item, INDENT if single else INDENT + "  ")
     _fix(out, "Fix", story.fix)
     for finding in story.also:
         _fix(out, f"Also ({finding.rule})", finding)

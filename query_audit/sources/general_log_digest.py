@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from query_audit.analyze.digest import SHARDS, Digest
+from query_audit.analyze.digest import Digest
 from query_audit.capture.statements import StatementExtractor
 from query_audit.errors import SourceError
 from query_audit.sources.general_log_file import GeneralLogReader
@@ -30,6 +30,9 @@ Progress = Callable[[str, int, int], None]
 PROGRESS_EVERY = 50_000  # statements between two progress reports
 # Below this size the file is read in a fraction of a second: a second process is not worth its start.
 TWO_READERS_MIN_BYTES = 4 * 2**20
+
+
+READING = "reading the log (bytes)"  # the progress stage of a general log file: bytes read of its size
 
 
 def digest_general_log(reader: GeneralLogReader, extractor: StatementExtractor, digest: Digest,
@@ -50,7 +53,7 @@ def digest_general_log(reader: GeneralLogReader, extractor: StatementExtractor, 
             # (sql, thread_id, database, time, command, request, user, placeholders); request is None here
             add_fields(fields[0], thread_id, fields[2], time, command, fields[6], fields[7], start + index)
             if progress is not None and digest.statements % every == 0:
-                progress("reading statements", digest.statements, 0)
+                progress(READING, reader.bytes_read(), reader.size)
     digest.position = start + last + 1  # with a shard, `merge` takes the later of the two readers' ends
 
 
@@ -89,8 +92,8 @@ def digest_general_log_in_two(reader: GeneralLogReader, extractor: StatementExtr
             _child(reader, extractor, theirs, answer.fileno())  # never returns
         ended = False
         try:
-            both = None if progress is None else (
-                lambda stage, done, total: progress(stage, done * SHARDS, total))  # about: the child counts its own
+            # This process reads the whole file (skipping shard 1's entries), so its bytes are the progress of both.
+            both = progress
             digest_general_log(reader, extractor, digest, both, shard=0)
             _, status = os.waitpid(child, 0)
             ended = True

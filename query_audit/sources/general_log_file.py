@@ -15,6 +15,7 @@ that neither starts nor continues an entry (text before the first entry) is coun
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,6 +50,22 @@ class GeneralLogReader:
         self.source = source
         self.skipped_lines = 0
         self._rows = (LogRow(*entry) for entry in self.entries())
+        self._handle: IO[str] | None = None  # the file being read, for `bytes_read`
+
+    @property
+    def size(self) -> int:
+        """The file's size in bytes (0 for a stream): the total of the progress bar."""
+        try:
+            return os.path.getsize(self.source) if isinstance(self.source, (str, Path)) else 0
+        except OSError:
+            return 0
+
+    def bytes_read(self) -> int:
+        """How far into the file the reader is, in bytes (ahead by at most one buffer): for progress."""
+        try:
+            return self._handle.buffer.tell() if self._handle is not None else 0
+        except (AttributeError, ValueError, OSError):  # a stream without a byte buffer, or closed
+            return 0
 
     def __iter__(self) -> Iterator[LogRow]:
         return self._rows
@@ -68,6 +85,7 @@ class GeneralLogReader:
         return parse_text(self.source, lambda lines: self._parse(lines, shard))
 
     def _parse(self, lines: IO[str], shard: int | None) -> Iterator[tuple[int, int, str, str, str | None]]:
+        self._handle = lines
         entry = _ENTRY.match
         header = _HEADER.match
         last_stamp = None  # the classic format's last written second, raw and as ISO-8601
