@@ -136,3 +136,13 @@ def test_chromium_runs_the_page_shows_what_it_should_and_logs_no_error(tmp_path)
     keep = os.environ.get("QUERY_AUDIT_SCREENSHOT")
     if keep:
         shutil.copy(shot, keep)
+
+
+def test_requests_share_one_time_scale_and_are_named_by_their_endpoint():
+    report = with_timeline(sample_report())
+    second = TimelineEntry(PRODUCT_BY_ID, "request 2", 13, "2026-11-26T10:00:02.000000Z", 0.001, 1)
+    text = render(replace(report, timeline=(*report.timeline, second)), Format.HTML)
+    assert "request 1: GET http://127.0.0.1:8000/api/orders?email=ann@example.com (13 statements" in text
+    assert "request 2: POST http://127.0.0.1:8000/api/cart/checkout (1 statement;" in text
+    widths = re.findall(r'<figure class="waterfall" data-unit="request 2".*?<rect [^>]*width="([\d.]+)"', text, re.S)
+    assert float(widths[0]) < 30  # 1 ms on the 50 ms scale of request 1, not the whole width

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from query_audit.model import AnalyzedQuery, Finding, PlanRow, Report, Severity
+from query_audit.model import AnalyzedQuery, Finding, PlanRow, Report, Severity, SourceInfo
 
 if TYPE_CHECKING:
     from query_audit.gate.baseline import GateResult
@@ -102,6 +102,13 @@ def seconds(value: float | None) -> str:
     if value < 1:
         return f"{value * 1000:.1f} ms"
     return f"{value:.2f} s"
+
+
+def replayed_endpoint(source: SourceInfo, request: int | None) -> str:
+    """The endpoint whose replay was request number `request` (the first when that cannot be told)."""
+    one_request_each = source.requests == len(source.endpoints)
+    index = request - 1 if one_request_each and request and request <= len(source.endpoints) else 0
+    return source.endpoints[index]
 
 
 def query_index(report: Report) -> dict[str, AnalyzedQuery]:

@@ -85,16 +85,26 @@ def _bar(report_ids: dict, entry: TimelineEntry, span: tuple[float, float], tota
             f'<rect x="{x:.1f}" y="{y + 2}" width="{width:.1f}" height="{ROW_HEIGHT - 4}" rx="2"/></g>')
 
 
-def _waterfall(report: Report, unit: str, entries: list[TimelineEntry], marks: tuple[set, set]) -> str:
+def _unit_title(report: Report, unit: str) -> str:
+    """`request 2: GET http://.../products` when the capture replayed one request per endpoint."""
+    source = report.source
+    number = unit.removeprefix("request ")
+    if number.isdigit() and source.endpoints and source.requests == len(source.endpoints):
+        return f"{unit}: {common.replayed_endpoint(source, int(number))}"
+    return unit
+
+
+def _waterfall(report: Report, unit: str, entries: list[TimelineEntry], marks: tuple[set, set],
+               layout: tuple[list, float, bool]) -> str:
     shown = entries[:MAX_ROWS]
-    spans, total, timed = _layout(shown)
+    spans, total, timed = layout
     queries = common.query_index(report)
     bars = "".join(_bar(queries, e, s, total, n, marks) for n, (e, s) in enumerate(zip(shown, spans)))
     height = len(shown) * ROW_HEIGHT
     axis = "time since the first statement" if timed else "statement order (no timings captured)"
     more = f"<p>{len(entries) - len(shown)} more statements not drawn.</p>" if len(entries) > len(shown) else ""
-    return (f'<figure class="waterfall" data-unit="{esc(unit)}"><figcaption>{esc(unit)}: '
-            f'{common.plural(len(entries), "statement")}, x axis: {axis}</figcaption>'
+    return (f'<figure class="waterfall" data-unit="{esc(unit)}"><figcaption>{esc(_unit_title(report, unit))} '
+            f'({common.plural(len(entries), "statement")}; x axis: {axis})</figcaption>'
             f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{LABEL_WIDTH + CHART_WIDTH + 20}" '
             f'height="{height + AXIS_HEIGHT}" viewBox="0 0 {LABEL_WIDTH + CHART_WIDTH + 20} '
             f'{height + AXIS_HEIGHT}">{_axis(total, timed, height)}{bars}</svg>{more}</figure>')
@@ -114,7 +124,12 @@ def waterfalls(report: Report) -> str:
               '<span class="key plain"></span> other statement</p>')
     inspector = ('<div id="inspector"><p class="label">Click a bar to see its statement.</p>'
                  '<pre class="sql"></pre></div>')
-    charts = "".join(_waterfall(report, unit, entries, marks) for unit, entries in units.items())
+    layouts = {unit: _layout(entries[:MAX_ROWS]) for unit, entries in units.items()}
+    if all(timed for _, _, timed in layouts.values()):
+        # One time scale for every request, so a slow request looks slow next to a fast one.
+        longest = max(total for _, total, _ in layouts.values())
+        layouts = {unit: (spans, longest, True) for unit, (spans, _, _) in layouts.items()}
+    charts = "".join(_waterfall(report, unit, entries, marks, layouts[unit]) for unit, entries in units.items())
     return f'<section id="waterfall"><h2>Requests</h2>{legend}{charts}{inspector}</section>'
 
 

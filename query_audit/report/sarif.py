@@ -58,7 +58,7 @@ def artifact_uri(source: SourceInfo, request: int | None = None) -> str:
     if source.files:
         return _path_uri(source.files[0])
     if source.endpoints:
-        return endpoint_uri(_replayed_endpoint(source, request))
+        return endpoint_uri(common.replayed_endpoint(source, request))
     return "query-audit/command" if source.command else "query-audit"
 
 
@@ -80,14 +80,8 @@ def _endpoint_name(origin: Origin | None, source: SourceInfo, request: int | Non
     """The endpoint as the comment names it (`orders#index`, a route), else the replayed one."""
     if origin is not None and origin.endpoint:
         return origin.endpoint
-    return _replayed_endpoint(source, request) if source.endpoints else None
+    return common.replayed_endpoint(source, request) if source.endpoints else None
 
-
-def _replayed_endpoint(source: SourceInfo, request: int | None) -> str:
-    """The endpoint whose replay was request number `request` (the first when that cannot be told)."""
-    one_request_each = source.requests == len(source.endpoints)
-    index = request - 1 if one_request_each and request and request <= len(source.endpoints) else 0
-    return source.endpoints[index]
 
 
 def _rule(rule: str) -> dict:
