@@ -1,6 +1,7 @@
 """The JSON report is the public contract: it must validate against docs/report.schema.json."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
@@ -89,3 +90,23 @@ def test_findings_from_the_real_advisor_validate_against_the_schema():
     findings = advise(report.queries, {}, Thresholds())
     assert {f.rule for f in findings} >= {"full_table_scan", "n_plus_one", "bulk_insert"}
     validate(json.loads(render(replace(report, findings=tuple(findings)), Format.JSON)))
+
+
+def test_origins_and_the_timeline_validate_and_keep_their_values():
+    from query_audit.model import Origin, TimelineEntry
+
+    report = sample_report()
+    origin = Origin(route="/api/orders", controller="orders", action="index", file="app/orders.py", line=42)
+    report = replace(report, queries=(replace(report.queries[0], origin=origin), *report.queries[1:]),
+                     findings=tuple(replace(f, origin=origin) for f in report.findings),
+                     timeline=(TimelineEntry(report.queries[0].group.id, "request 1", 0, "2026-11-26T10:00:01Z",
+                                             0.0311, 48210),))
+    document = json.loads(render(report, Format.JSON))
+    validate(document)
+    assert document["queries"][0]["origin"] == {"route": "/api/orders", "controller": "orders", "action": "index",
+                                                "file": "app/orders.py", "line": 42, "application": None,
+                                                "framework": None}
+    assert document["queries"][1]["origin"] is None
+    assert all(f["origin"]["line"] == 42 for f in document["findings"])
+    assert document["timeline"] == [{"query_id": report.queries[0].group.id, "unit": "request 1", "position": 0,
+                                     "time": "2026-11-26T10:00:01Z", "query_time": 0.0311, "rows_examined": 48210}]
