@@ -105,7 +105,7 @@ def test_command_line_values_override_environment_and_file_and_none_means_not_gi
 @pytest.mark.parametrize("text, words", [
     ('colour = "red"\n', ["unknown key 'colour'"]),
     ('fail-on = "full_table_scan"\n', ["fail_on", "list of strings"]),
-    ('format = "html"\n', ["format", "must be one of"]),
+    ('format = "xml"\n', ["format", "must be one of"]),
     ('[thresholds]\nn-plus-one = "three"\n', ["thresholds.n_plus_one", "positive integer"]),
     ('[thresholds]\nn-plus-one = true\n', ["thresholds.n_plus_one"]),
     ('[thresholds]\nfast = 1\n', ["unknown key thresholds.fast"]),
