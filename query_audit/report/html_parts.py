@@ -144,7 +144,7 @@ def profile_chart(report: Report) -> str:
     rows = []
     for n, (r, value) in enumerate(zip(ranking, values)):
         y = n * 22
-        text = common.seconds(value) if timed else f"{int(value)} calls"
+        text = common.seconds(r.query.group.total_query_time) if timed else f"{int(value)} calls"  # "-": untimed
         rows.append(f'<g class="pbar" data-query="{esc(r.query.group.id)}"><text x="0" y="{y + 15}" class="label">'
                     f'{esc(common.short_id(r.query.group.id))} {esc(common.shorten(common.item_label(r.query), 30))}'
                     f'</text><rect x="330" y="{y + 4}" width="{max(400 * value / top, 2):.1f}" height="14" rx="2"/>'
