@@ -198,6 +198,9 @@ class Column:
     data_type: str  # int, varchar, datetime... (information_schema DATA_TYPE)
     column_type: str = ""  # int(10) unsigned, varchar(255)...
     nullable: bool = True
+    auto_increment: bool = False
+    max_length: int | None = None  # characters of a CHAR/VARCHAR/TEXT column (CHARACTER_MAXIMUM_LENGTH)
+    charset: str | None = None  # utf8mb4, latin1... (None for numbers and binary types)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +214,59 @@ class ForeignKey:
 
 
 @dataclass(frozen=True, slots=True)
+class HistogramBucket:
+    """One bucket of a column histogram: values from `low` to `high` (equal for a singleton), holding
+    `share` of the table's rows over `distinct` values."""
+
+    low: str
+    high: str
+    share: float
+    distinct: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnStatistics:
+    """What the server's statistics say about one column (MariaDB mysql.column_stats, MySQL 8 histograms).
+
+    `rows_per_value` is the rows one equality returns on average (MariaDB's avg_frequency); `source`
+    names the table it came from, for the report.
+    """
+
+    column: str
+    source: str
+    rows_per_value: float | None = None
+    nulls_ratio: float | None = None
+    histogram: tuple[HistogramBucket, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class IndexStatistics:
+    """MariaDB mysql.index_stats: rows per distinct value of the first `prefix` columns of an index."""
+
+    index: str
+    prefix: int
+    rows_per_value: float
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """A bounded count of the rows a captured equality returns (`SELECT COUNT(*) ... LIMIT cap`).
+
+    `rows` counts matches; `at_least` is True when the count reached the cap. `sampled` is the number of
+    rows counted over when the table was above the size cap (a deterministic first-N sample), else None.
+    `error` says why there is no figure (time budget spent, refused).
+    """
+
+    columns: tuple[str, ...]
+    values: tuple[str, ...]
+    rows: int | None
+    at_least: bool = False
+    sampled: int | None = None
+    seconds: float = 0.0
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TableSchema:
     database: str
     name: str
@@ -219,6 +275,11 @@ class TableSchema:
     indexes: tuple[Index, ...] = ()
     engine: str = "InnoDB"
     foreign_keys: tuple[ForeignKey, ...] = ()
+    row_format: str = ""  # Dynamic, Compressed, Compact, Redundant: sets the key-length limit
+    # What the server's statistics and the bounded measurements say (analyze/statistics.py).
+    column_stats: tuple[ColumnStatistics, ...] = ()
+    index_stats: tuple[IndexStatistics, ...] = ()
+    measured: tuple[Measurement, ...] = ()
 
     def foreign_key_of(self, column: str) -> ForeignKey | None:
         """The single-column foreign key on `column`, if there is one."""
@@ -244,6 +305,9 @@ class TableSchema:
                 return column
         return None
 
+    def column_statistics(self, name: str) -> ColumnStatistics | None:
+        return next((stats for stats in self.column_stats if stats.column.lower() == name.lower()), None)
+
 
 @dataclass(frozen=True, slots=True)
 class PlanRow:
@@ -267,6 +331,10 @@ class PlanRow:
     using_filesort: bool = False
     using_temporary: bool = False
     using_index: bool = False  # covering index: the rows are never read
+    # MariaDB's rowid filter (`ref|filter`, key `a|b`, rows `5 (3%)`): the filter's index, and the share
+    # of the `rows` it keeps before they are read.
+    rowid_filter: str | None = None
+    rowid_filter_percent: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,8 +82,15 @@ def finding_to_dict(finding: Finding) -> dict:
         "columns": list(finding.columns), "query_id": finding.query_id, "query_ids": list(finding.query_ids),
         "fingerprint": finding.fingerprint, "count": finding.count, "message": finding.message,
         "suggestion": finding.suggestion, "ddl": finding.ddl, "evidence": finding.evidence,
-        "verified": finding.verified,
+        "verified": finding.verified, "verification": verification_of(finding),
     }
+
+
+def verification_of(finding: Finding) -> str | None:
+    """`verified (shadow)`, `verified (live)` or `heuristic` for an index suggestion; None for other findings."""
+    if not finding.ddl or "index_name" not in finding.evidence:
+        return None
+    return finding.evidence.get("verification") or "heuristic"
 
 
 def _gate_finding(finding: Finding) -> dict:

@@ -64,6 +64,7 @@ def _from_suggestion(suggestion: IndexSuggestion, thresholds: Thresholds, groups
             "rows_after_estimate": after.rows,
             "estimate_basis": after.basis,
             "estimated": after.estimated,
+            "estimate_source": after.source,
             "index_name": suggestion.name,
             "database": suggestion.schema.database,
             "plans_before": list(suggestion.plans),
