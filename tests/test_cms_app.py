@@ -7,10 +7,6 @@ process with its own pool. The expert's answer for each endpoint is in fixtures/
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from collections import Counter
 from dataclasses import replace
 

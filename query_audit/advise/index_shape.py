@@ -50,20 +50,29 @@ def with_primary_key(schema: TableSchema, index: Index) -> tuple[str, ...]:
     return own + tuple(name for name in schema.primary_key if name.lower() not in taken)
 
 
-def expert_shape(candidate, schema: TableSchema):
-    """The candidate without AUTO_INCREMENT key columns, and a link table's reverse composite."""
-    keep = [name for name in candidate.equality if not is_auto_increment_key(schema, name)]
+def without_auto_increment(candidate, schema: TableSchema):
+    """The candidate without the AUTO_INCREMENT primary key column, wherever it stood."""
+    keep = tuple(name for name in candidate.equality if not is_auto_increment_key(schema, name))
     sort = tuple(name for name in candidate.sort if not is_auto_increment_key(schema, name))
     range_column = candidate.range_column
     if range_column and is_auto_increment_key(schema, range_column):
         range_column = None
-    shaped = replace(candidate, equality=tuple(keep), sort=sort, range_column=range_column)
-    primary = schema.primary_key
-    if is_link_table(schema) and keep and not sort and not range_column and \
-            keep[0].lower() != primary[0].lower() and {n.lower() for n in keep} < {n.lower() for n in primary}:
-        rest = tuple(name for name in primary if name.lower() not in {n.lower() for n in keep})
-        shaped = replace(shaped, equality=tuple(keep) + rest)
-    return shaped
+    return replace(candidate, equality=keep, sort=sort, range_column=range_column)
+
+
+def link_table_reverse(candidate, schema: TableSchema):
+    """On a link table, a lookup by the second key column gets the rest of the key after it: (b_id, a_id)."""
+    keep, primary = candidate.equality, schema.primary_key
+    lowered = {name.lower() for name in keep}
+    if is_link_table(schema) and keep and not candidate.sort and not candidate.range_column and \
+            keep[0].lower() != primary[0].lower() and lowered < {name.lower() for name in primary}:
+        return replace(candidate, equality=keep + tuple(name for name in primary if name.lower() not in lowered))
+    return candidate
+
+
+def expert_shape(candidate, schema: TableSchema):
+    """The candidate without AUTO_INCREMENT key columns, and a link table's reverse composite."""
+    return link_table_reverse(without_auto_increment(candidate, schema), schema)
 
 
 def _character_bytes(column: Column) -> int:

@@ -29,6 +29,7 @@ from query_audit.model import ColumnStatistics, HistogramBucket, IndexStatistics
 
 MARIADB_COLUMN_STATS = "mysql.column_stats"
 MYSQL_HISTOGRAMS = "information_schema.COLUMN_STATISTICS"
+MYSQL_HISTOGRAM_STRING = 42  # MySQL 8 keeps the first 42 characters of a string in a histogram
 
 
 @dataclass(frozen=True)
@@ -153,13 +154,17 @@ def histogram_share(stats: ColumnStatistics, value: str) -> float | None:
     """The share of rows equal to `value`, from the histogram; None when there is none."""
     if not stats.histogram:
         return None
+    if stats.source == MYSQL_HISTOGRAMS:
+        value = value[:MYSQL_HISTOGRAM_STRING]
     wanted = _ordered(value)
+    # The last bucket that holds the value: MariaDB's JSON_HB buckets end where the next starts.
+    found = None
     for bucket in stats.histogram:
         if _ordered(bucket.low) <= wanted <= _ordered(bucket.high):
-            if bucket.low == bucket.high:
-                return bucket.share
-            return bucket.share / bucket.distinct
-    return 0.0
+            found = bucket
+    if found is None:
+        return 0.0
+    return found.share if found.low == found.high else found.share / found.distinct
 
 
 # ---------------------------------------------------------------------------------------------

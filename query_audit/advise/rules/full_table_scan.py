@@ -42,15 +42,17 @@ def _why(row, filtered_on: tuple[str, ...], schema, common) -> str:
                if index.columns and index.columns[0].name.lower() in wanted]
     share = (f"{common[0]} = {common[1]!r} matches ~{common[2]:.0%} of the table ({common[3]})"
              if common else None)
-    if ignored and share:
-        return (f"{how}: the optimizer passed {', '.join(ignored)} by because {share}: reading the whole table "
+    passed = [index.name for index in (schema.indexes if schema and common else ())
+              if index.columns and index.columns[0].name.lower() == common[0].lower()]
+    if passed:
+        return (f"{how}: the optimizer passed {', '.join(passed)} by because {share}: reading the whole table "
                 "costs less than that many lookups through the index")
-    if ignored:
-        return (f"{how}: the optimizer did not use {', '.join(ignored)} (too many matching rows for it to "
-                "pay off, or a condition it cannot seek on)")
     if share:
         return (f"{how}: no index suggested, because {share}: the optimizer would scan even with an index "
                 f"on {common[0]} alone")
+    if ignored:
+        return (f"{how}: the optimizer did not use {', '.join(ignored)} (too many matching rows for it to "
+                "pay off, or a condition it cannot seek on)")
     return f"{how}: no index starts with the filtered column(s) {', '.join(filtered_on)}"
 
 
