@@ -1,8 +1,8 @@
 """Shadow verification: the optimizer judges every suggested index, on a copy, never on the user's server.
 
-Dexter's method, with a disposable server instead of hypothetical indexes: copy the tables the capture
-touched into a shadow server the tool starts itself (sandbox/shadow_copy.py), EXPLAIN every captured
-statement there, create all candidate indexes at once (so the optimizer picks among them, as it would
+Dexter's method, with a disposable server instead of hypothetical indexes: copy the tables of every
+captured statement that reads a suggestion's table (only those can plan differently) into a shadow server
+the tool starts itself (sandbox/shadow_copy.py), EXPLAIN each of those statements there, create all candidate indexes at once (so the optimizer picks among them, as it would
 in production), EXPLAIN every statement again. A candidate is kept (`verified (shadow)`) only when
 
 - the optimizer uses it for at least one of the statements it was suggested for,
@@ -58,8 +58,8 @@ class ShadowRun:
         read = sum(table.seconds for table in self.tables)
         sampled = [f"{t.name} ({t.rows} of ~{t.source_rows} rows)" for t in self.tables if t.sampled]
         notes = [f"shadow verification on {self.server}: copied {len(self.tables)} tables, {rows} rows, in "
-                 f"{read:.1f} s of reads on your server (one bounded SELECT per table); {self.seconds:.1f} s in "
-                 f"all; {self.kept} index(es) verified, {len(self.rejected)} rejected"]
+                 f"{read:.1f} s (one bounded SELECT per table on your server, streamed into the copy); "
+                 f"{self.seconds:.1f} s in all; {self.kept} index(es) verified, {len(self.rejected)} rejected"]
         if user_server and user_server.split(" ")[0] != self.server.split(" ")[0]:
             notes.append(f"the shadow server that judged the indexes is {self.server}, not your server's "
                          f"{user_server}: plans may differ")
@@ -252,6 +252,9 @@ def shadow_verify(user_conn, user_flavor: str, findings: Sequence[Finding], quer
         with ExitStack() as stack:
             conn, server = _shadow_connection(options, stack)
             described = f"{server.flavor} {server.version}"
+            # Only a statement that reads a suggestion's table can plan differently with its index.
+            targets = {_suggestion_key(f, schemas, queries) for f in suggestions}
+            queries = [q for q in queries if set(_touched_tables([q], schemas)) & targets]
             tables = _touched_tables(queries, schemas)
             _create_databases(conn, sorted({database for database, _ in tables}), stack)
             has_stats = {key for key, schema in tables.items() if schema.column_stats}
