@@ -83,3 +83,45 @@ def test_every_prefix_the_advisor_prints_is_accepted_by_the_server(scratch_db, r
         # VARCHAR(255) utf8mb4 is 1020 bytes: whole under DYNAMIC's 3072, a 191-character prefix under COMPACT's 767
         meta_key = None if row_format == "DYNAMIC" else 191
         assert [(row[4], row[7]) for row in cur.fetchall()] == [("meta_key", meta_key), ("meta_value", 32)]
+
+
+def _advise_on_server(settings, sql: str):
+    """The pipeline's analyze + advise steps for one statement: schema, EXPLAIN, statistics, counts."""
+    import hashlib
+
+    from query_audit.advise import advise
+    from query_audit.advise.estimates import collect_measurements
+    from query_audit.analyze.explain import explain_query
+    from query_audit.analyze.sql_model import describe
+    from query_audit.model import AnalyzedQuery, QueryGroup, Statement, Thresholds
+
+    model = describe(sql)
+    group = QueryGroup(hashlib.md5(sql.encode()).hexdigest().upper(), sql.lower(), model.kind, 1,
+                       Statement(sql, database=settings.database))
+    with connect(settings) as conn:
+        schemas = load_schema(conn, {(settings.database, table) for table in model.tables})
+        plan, error = explain_query(conn, group, model, schemas)
+        queries = [AnalyzedQuery(group, model, plan, error)]
+        schemas = collect_measurements(conn, queries, load_statistics(conn, schemas, "mariadb"), Thresholds(),
+                                       "mariadb", MeasureLimits())
+    return advise(queries, schemas, Thresholds())
+
+
+def test_eav_lookups_get_the_expert_column_order_whatever_order_the_where_names_them(scratch_db):
+    with connect(scratch_db) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE postmeta (meta_id BIGINT AUTO_INCREMENT PRIMARY KEY, post_id BIGINT NOT NULL, "
+                    "meta_key VARCHAR(255), meta_value LONGTEXT) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
+        keys = ["_price", "_sku", "color", "views"]
+        rows = ", ".join(f"({n // 4}, '{keys[n % 4]}', 'v{n % 40}')" for n in range(8000))
+        cur.execute(f"INSERT INTO postmeta (post_id, meta_key, meta_value) VALUES {rows}")
+        cur.execute("ANALYZE TABLE postmeta")
+        cur.fetchall()
+    by_entity = _advise_on_server(scratch_db, "SELECT meta_value FROM postmeta WHERE meta_key = '_price' "
+                                              "AND post_id = 77")
+    [index] = [f for f in by_entity if f.rule == "missing_index"]
+    assert index.columns == ("post_id", "meta_key")  # the entity is the selective one (a count said so)
+    assert index.evidence["estimate_source"] == "measured"
+    by_value = _advise_on_server(scratch_db, "SELECT post_id FROM postmeta WHERE meta_value = 'v7' "
+                                             "AND meta_key = 'color'")
+    [index] = [f for f in by_value if f.rule == "missing_index"]
+    assert index.ddl.endswith("(`meta_key`, `meta_value`(32))")  # the TEXT prefix goes last

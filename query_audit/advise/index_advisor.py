@@ -14,7 +14,13 @@ from collections import Counter
 from dataclasses import dataclass, replace
 
 from query_audit.advise.estimates import equality_values, low_selectivity, rows_matching
-from query_audit.advise.index_shape import key_parts, link_table_reverse, with_primary_key, without_auto_increment
+from query_audit.advise.index_shape import (
+    PREFIX_REQUIRED,
+    key_parts,
+    link_table_reverse,
+    with_primary_key,
+    without_auto_increment,
+)
 from query_audit.advise.plan_facts import (
     bare_name,
     is_full_scan,
@@ -244,12 +250,25 @@ class _Need:
     after: Estimate
 
 
-def _order_equality_by_use(needs: list[_Need]) -> list[_Need]:
-    """Put equality columns many queries share first, so one index can serve them all."""
+def _order_equality_by_use(needs: list[_Need], schema: TableSchema) -> list[_Need]:
+    """Put equality columns many queries share first, so one index can serve them all; among equals, a
+    column indexed whole before a TEXT/BLOB prefix, and the more selective first where the statistics or a
+    count say so: (post_id, meta_key) and (meta_key, meta_value(32)), as an expert writes them."""
     counts = Counter(name.lower() for need in needs for name in need.candidate.equality)
     reordered = []
     for need in needs:
-        equality = tuple(sorted(need.candidate.equality, key=lambda name: -counts[name.lower()]))
+        values = equality_values(need.query, need.candidate.table)
+        size = table_rows(schema, need.row)
+
+        def order(position: int, name: str, values=values, size=size) -> tuple:
+            column = schema.column(name)
+            prefixed = column is not None and column.data_type in PREFIX_REQUIRED
+            # Only a compared value has a selectivity (a link table's appended key column stays last).
+            found = rows_matching(schema, (name,), values, size) if name.lower() in values else None
+            return -counts[name.lower()], prefixed, found[0] if found else math.inf, position
+
+        ranked = sorted(enumerate(need.candidate.equality), key=lambda item: order(*item))
+        equality = tuple(name for _position, name in ranked)
         reordered.append(replace(need, candidate=replace(need.candidate, equality=equality)))
     return reordered
 
@@ -358,7 +377,7 @@ def suggest_indexes(queries, schemas: SchemaMap, thresholds: Thresholds) -> list
     suggestions = []
     for key, needs in per_table.items():
         schema, table = schema_of[key]
-        for columns, members in _merge(_order_equality_by_use(needs)):
+        for columns, members in _merge(_order_equality_by_use(needs, schema)):
             if covering_index(schema, columns) is not None:
                 continue
             worst = max(members, key=lambda need: (need.row.rows or 0, -len(shared_prefix(need.candidate, columns))))

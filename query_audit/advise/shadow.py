@@ -2,8 +2,9 @@
 
 Dexter's method, with a disposable server instead of hypothetical indexes: copy the tables of every
 captured statement that reads a suggestion's table (only those can plan differently) into a shadow server
-the tool starts itself (sandbox/shadow_copy.py), EXPLAIN each of those statements there, create all candidate indexes at once (so the optimizer picks among them, as it would
-in production), EXPLAIN every statement again. A candidate is kept (`verified (shadow)`) only when
+the tool starts itself (sandbox/shadow_copy.py), EXPLAIN each of those statements there, create all
+candidate indexes at once (so the optimizer picks among them, as it would in production), EXPLAIN each
+statement again. A candidate is kept (`verified (shadow)`) only when
 
 - the optimizer uses it for at least one of the statements it was suggested for,
 - it cuts that statement's rows examined on its table by at least `threshold` (default 50%), and

@@ -146,9 +146,16 @@ def evidence_lines(finding: Finding, *, plan_shown: bool = False) -> list[str]:
         if key == "verify" and isinstance(value, dict):
             lines.extend(_verify_lines(value))
             continue
+        if key == "shadow" and isinstance(value, dict):  # the same proof, from the shadow copy
+            lines.append(f"shadow: judged by {value.get('server')}, threshold {value.get('threshold'):.0%}")
+            lines.extend(line.replace("verify ", "shadow ", 1)
+                         for line in _verify_lines({"queries": value.get("statements", ())}))
+            continue
         lines.append(f"{key.replace('_', ' ')}: {_plain(value)}")
-    if finding.verified is not None:
+    reason = (finding.evidence.get("verify") or {}).get("reason")
+    if finding.verified is not None and "verification" not in finding.evidence:
         lines.append("verified: " + ("yes, EXPLAIN after creating the index uses it" if finding.verified
+                                     else f"no, {reason}" if reason
                                      else "no, EXPLAIN after creating the index did not use it"))
     return lines
 
@@ -163,7 +170,8 @@ def _verify_lines(verify: dict) -> list[str]:
             return f"type {row.get('access_type')}, key {row.get('key') or 'NULL'}, rows {row.get('rows')}"
 
         after = access(result.get("after")) if not result.get("error") else f"error: {result['error']}"
-        lines.append(f"verify {short_id(result.get('query_id'))}: {access(result.get('before'))} -> {after}")
+        worse = " (rows estimate rose)" if result.get("regressed") else ""
+        lines.append(f"verify {short_id(result.get('query_id'))}: {access(result.get('before'))} -> {after}{worse}")
     return lines
 
 
