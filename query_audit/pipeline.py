@@ -102,7 +102,7 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
             from query_audit.advise.shadow import shadow_verify
 
             progress("shadow verification", 0, 0)
-            findings, run, skipped = shadow_verify(conn, server.flavor, findings, queries, schemas, options.shadow)
+            findings, run, skipped = shadow_verify(conn, server, findings, queries, schemas, options.shadow)
             notes += run.notes(f"{server.flavor} {server.version}") if run else ()
             notes += [f"shadow verification skipped: {skipped}"] if skipped else []
         if options.verify and conn is not None:

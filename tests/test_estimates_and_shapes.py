@@ -12,7 +12,7 @@ from advise_cases.build import query, row, table
 from query_audit.advise import advise
 from query_audit.advise.index_advisor import QueryCandidate
 from query_audit.advise.index_shape import expert_shape, key_parts
-from query_audit.advise.shadow import plan_cost, regressed
+from query_audit.advise.shadow import ShadowRun, plan_cost, regressed, shadow_choice
 from query_audit.advise.verify import INVISIBLE_HINT, create_ddl
 from query_audit.analyze.explain import parse_rows, parse_traditional, with_hint
 from query_audit.analyze.statistics import (
@@ -215,3 +215,26 @@ def test_a_measured_estimate_is_named_in_the_message_and_evidence():
     [index] = [f for f in findings if f.rule == "missing_index"]
     assert index.evidence["rows_after_estimate"] == 12 and index.evidence["estimate_source"] == "measured"
     assert "~12 rows after (measured: customer_id = 7 matches 12 rows" in index.message
+
+
+# --- which server judges -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flavor, version, docker, local, expected", [
+    ("mysql", "8.0.40", True, "mariadb", ("docker", "mysql:8.0")),
+    ("aurora-mysql", "8.0.28", True, None, ("docker", "mysql:8.0")),
+    ("mysql", "8.0.40", False, "mariadb", ("local", None)),  # the report then says MariaDB judged
+    ("mariadb", "10.11.19", True, "mariadb", ("local", None)),
+    ("mariadb", "10.6.20", True, None, ("docker", "mariadb:10.6")),
+    ("mariadb", "10.11.19", False, None, ("docker", None)),  # nothing here: start_docker says why
+])
+def test_the_shadow_matches_the_users_flavor_and_major_version_where_it_can(flavor, version, docker, local,
+                                                                           expected):
+    assert shadow_choice(flavor, version, docker, local) == expected
+
+
+def test_the_report_names_the_judge_when_it_is_not_the_users_flavor_or_major_version():
+    run = ShadowRun("mariadb 10.11.19", (), 1.0, 1, ())
+    assert any("not your server's mysql 8.0.40" in note for note in run.notes("mysql 8.0.40"))
+    assert not any("not your server" in note for note in run.notes("mariadb 10.11.6"))
+    assert any("not your server" in note for note in run.notes("mariadb 10.6.20"))

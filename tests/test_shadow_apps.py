@@ -171,3 +171,24 @@ def test_no_suggested_index_leads_with_an_auto_increment_key_or_carries_text_wit
     for finding in index_suggestions(report):
         assert finding["columns"][0] != "id"
         assert "`meta_value`)" not in finding["ddl"] and "`meta_value`," not in finding["ddl"]
+
+
+def test_a_shadow_that_cannot_start_leaves_the_suggestions_heuristic_and_says_why(shop):
+    settings, base_url, env = shop
+    unreachable = dict(env, QUERY_AUDIT_SHADOW_DSN="mysql://root@127.0.0.1:9/x")
+    report = capture((settings, base_url, unreachable), "/products?category=7")
+    [finding] = index_suggestions(report)
+    assert finding["verification"] == "heuristic"
+    assert "shadow verification did not run" in finding["evidence"]["heuristic_reason"]
+    assert any(note.startswith("shadow verification skipped: cannot connect") for note in report["notes"])
+
+
+def test_a_shadow_pointed_at_the_users_own_server_refuses_and_drops_nothing(shop, server_settings):
+    settings, base_url, env = shop
+    own = dict(env, QUERY_AUDIT_SHADOW_DSN=server_settings.to_dsn(with_password=True))
+    before = indexes(settings)
+    report = capture((settings, base_url, own), "/products?category=7")
+    [finding] = index_suggestions(report)
+    assert finding["verification"] == "heuristic"
+    assert any("already has a database named shop_shadow" in note for note in report["notes"])
+    assert indexes(settings) == before  # the user's database is still there, untouched

@@ -61,7 +61,7 @@ class ShadowRun:
         notes = [f"shadow verification on {self.server}: copied {len(self.tables)} tables, {rows} rows, in "
                  f"{read:.1f} s (one bounded SELECT per table on your server, streamed into the copy); "
                  f"{self.seconds:.1f} s in all; {self.kept} index(es) verified, {len(self.rejected)} rejected"]
-        if user_server and user_server.split(" ")[0] != self.server.split(" ")[0]:
+        if user_server and _major(user_server) != _major(self.server):
             notes.append(f"the shadow server that judged the indexes is {self.server}, not your server's "
                          f"{user_server}: plans may differ")
         if sampled:
@@ -69,6 +69,12 @@ class ShadowRun:
         notes += [f"shadow: table {t.name} not copied: {t.error}" for t in self.tables if t.error]
         notes += [f"shadow: {reason}" for reason in self.rejected]
         return tuple(notes)
+
+
+def _major(described: str) -> tuple[str, str]:
+    """("mariadb", "10.11") of "mariadb 10.11.19": what must match for the shadow's plans to be the user's."""
+    flavor, _, version = described.partition(" ")
+    return flavor.replace("aurora-", ""), ".".join(version.split(".")[:2])
 
 
 def access(row: PlanRow | None) -> dict:
@@ -160,16 +166,47 @@ def _proven(finding: Finding, rows_after: int, basis: str, proof: dict) -> Findi
                              "estimate_source": "measured", "verification": VERIFIED_SHADOW, "shadow": proof})
 
 
-def _shadow_connection(options: ShadowOptions, stack):
+def shadow_choice(flavor: str, version: str, docker: bool, local_flavor: str | None) -> tuple[str, str | None]:
+    """(engine, image) of the shadow: the user's flavor and major version where this machine can start it.
+
+    MySQL (and Aurora MySQL) -> a Docker `mysql:<major.minor>` where an engine answers; MariaDB -> the local
+    mariadbd, else a Docker `mariadb:<major.minor>`; otherwise whatever this machine has (the report then
+    says which server judged).
+    """
+    major = ".".join(version.split(".")[:2]) if version[:1].isdigit() else None
+    wants_mysql = flavor in ("mysql", "aurora-mysql")
+    if docker and wants_mysql and major:
+        return "docker", f"mysql:{major}"
+    if local_flavor == flavor or (local_flavor and not docker):
+        return "local", None
+    if docker and major:
+        return "docker", f"{'mysql' if wants_mysql else 'mariadb'}:{major}"
+    return ("local", None) if local_flavor else ("docker", None)
+
+
+def _start_shadow(user_flavor: str, user_version: str, stack):
+    from query_audit.errors import SandboxError
+    from query_audit.sandbox import Sandbox, docker_engine, local
+
+    binary = local.local_server_binary()
+    local_flavor = ("mariadb" if local.is_mariadb(binary) else "mysql") if binary else None
+    docker = docker_engine.engine_available()
+    if not docker and not binary:
+        raise SandboxError("no Docker engine and no local server binaries to start a shadow server on")
+    engine, image = shadow_choice(user_flavor, user_version, docker, local_flavor)
+    info = docker_engine.start_docker(image or docker_engine.DEFAULT_IMAGE) if engine == "docker" else \
+        local.start_local()
+    return stack.enter_context(Sandbox(info))
+
+
+def _shadow_connection(options: ShadowOptions, stack, user_flavor: str = "mariadb", user_version: str = ""):
     """A connection to the shadow server and its description; starts a sandbox unless a DSN was given."""
     from query_audit.connection import connect, detect_server, parse_dsn
-    from query_audit.sandbox import start_sandbox
 
     if options.dsn:
         settings = parse_dsn(options.dsn)
     else:
-        sandbox = stack.enter_context(start_sandbox(prefer="auto"))
-        settings = parse_dsn(sandbox.dsn)
+        settings = parse_dsn(_start_shadow(user_flavor, user_version, stack).dsn)
     conn = connect(settings, database="")
     stack.callback(conn.close)
     server = detect_server(conn)
@@ -238,7 +275,7 @@ def mark_heuristic(finding: Finding, reason: str) -> Finding:
     return replace(finding, evidence={**finding.evidence, "verification": HEURISTIC, "heuristic_reason": reason})
 
 
-def shadow_verify(user_conn, user_flavor: str, findings: Sequence[Finding], queries: Sequence[AnalyzedQuery],
+def shadow_verify(user_conn, user_server, findings: Sequence[Finding], queries: Sequence[AnalyzedQuery],
                   schemas: SchemaMap, options: ShadowOptions) -> tuple[list[Finding], ShadowRun | None, str | None]:
     """Every missing_index finding judged on a shadow copy: (findings, the run, why it did not run)."""
     from contextlib import ExitStack
@@ -251,7 +288,7 @@ def shadow_verify(user_conn, user_flavor: str, findings: Sequence[Finding], quer
     started = time.monotonic()
     try:
         with ExitStack() as stack:
-            conn, server = _shadow_connection(options, stack)
+            conn, server = _shadow_connection(options, stack, user_server.flavor, user_server.version)
             described = f"{server.flavor} {server.version}"
             # Only a statement that reads a suggestion's table can plan differently with its index.
             targets = {_suggestion_key(f, schemas, queries) for f in suggestions}
@@ -259,7 +296,8 @@ def shadow_verify(user_conn, user_flavor: str, findings: Sequence[Finding], quer
             tables = _touched_tables(queries, schemas)
             _create_databases(conn, sorted({database for database, _ in tables}), stack)
             has_stats = {key for key, schema in tables.items() if schema.column_stats}
-            copied = [copy_table(user_conn, conn, schema, user_flavor, server.flavor, options.copy, key in has_stats)
+            copied = [copy_table(user_conn, conn, schema, user_server.flavor, server.flavor, options.copy,
+                                 key in has_stats)
                       for key, schema in tables.items()]
             present = {(t.database, t.name) for t in copied if not t.error}
             runnable = _explainable(queries, schemas, present)
