@@ -28,3 +28,20 @@ def loop_evidence(found: list[Repetition]) -> dict:
 
 def samples_of(group: QueryGroup, repetition: Repetition) -> tuple[str, ...]:
     return repetition.samples or (group.sample.sql,)
+
+
+def transaction_phrase(repetition: Repetition) -> str:
+    """How the loop's runs were committed: in one transaction, in several, or each on its own (autocommit)."""
+    runs, inside, transactions = repetition.count, repetition.in_transaction, repetition.transactions
+    if inside == 0:
+        return "each in autocommit: its own transaction, commit and log flush"
+    if inside == runs and transactions == 1:
+        return "all inside one transaction: one commit, but still one round trip each"
+    spread = f"{transactions} transaction{'s' if transactions != 1 else ''}"
+    if inside == runs:
+        return f"spread over {spread}: a commit each"
+    return f"{inside} of {runs} inside {spread}, the other {runs - inside} in autocommit (a commit each)"
+
+
+def in_one_transaction(repetition: Repetition) -> bool:
+    return repetition.in_transaction == repetition.count and repetition.transactions == 1

@@ -11,7 +11,13 @@ from query_audit.advise.rewrite import (
     upsert,
 )
 from query_audit.advise.rules import query_finding
-from query_audit.advise.rules._loops import loop_evidence, loops, samples_of
+from query_audit.advise.rules._loops import (
+    in_one_transaction,
+    loop_evidence,
+    loops,
+    samples_of,
+    transaction_phrase,
+)
 from query_audit.model import Finding, Kind, SchemaMap, Severity, Thresholds
 
 RULE = "write_loop"
@@ -45,15 +51,17 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
         verb = query.group.kind.value.upper()
         table = query.model.target_table or (query.model.tables[0] if query.model.tables else None)
         evidence = loop_evidence(found)
-        evidence.update({"rewritten_sql": sql, "rewrite_form": form})
+        evidence.update({"rewritten_sql": sql, "rewrite_form": form, "in_transaction": worst.in_transaction,
+                         "transactions": worst.transactions})
+        wrap = "" if in_one_transaction(worst) else ", in one transaction"
         findings.append(query_finding(query,
             rule=RULE,
             severity=Severity.MEDIUM if worst.count >= 10 * thresholds.write_loop else Severity.LOW,
-            message=(f"{worst.count} {verb}s of `{table}` one key at a time in {worst.unit}: one round trip, "
-                     "lock and (under autocommit) commit per row"),
+            message=(f"{worst.count} {verb}s of `{table}` one key at a time in {worst.unit}, "
+                     f"{transaction_phrase(worst)}: one round trip and lock per row"),
             table=table,
             suggestion=(f"write them in one statement ({form}): {sql}" if sql else
-                        f"write them in one statement: {verb} ... WHERE key IN (...), in one transaction"),
+                        f"write them in one statement: {verb} ... WHERE key IN (...){wrap}"),
             evidence=evidence,
         ))
     return findings
