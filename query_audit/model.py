@@ -103,6 +103,8 @@ class Repetition:
     # spanned: 10 INSERTs in 1 transaction commit once; in autocommit, 10 times.
     in_transaction: int = 0
     transactions: int = 0
+    # True when distinct_values reached the Digest's cap (`max_unit_values`): there were at least that many.
+    values_capped: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +128,9 @@ class QueryGroup:
     # Every unit the shape ran in, once or more (as far as the Digest still tracks them), in order:
     # `repetitions` holds only those where it ran twice or more.
     units: tuple[str, ...] = ()
+    # Units (connections of a log) where the shape ran twice or more but whose record the Digest dropped to
+    # bound memory: the loop may have run there too, and `repetitions` no longer shows them.
+    pruned_repeated_units: int = 0
 
 
 @dataclass(frozen=True, slots=True)

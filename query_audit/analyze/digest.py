@@ -60,6 +60,7 @@ class _Group:
         "first",
         "kind",
         "max_query_time",
+        "pruned_repeated",
         "query_time",
         "rows_examined",
         "rows_sent",
@@ -78,6 +79,7 @@ class _Group:
         self.databases: dict[str, int] = {}  # an ordered set: the position where each was first seen
         self.units: tuple[dict[str, _Unit], ...] = tuple({} for _ in range(SHARDS))
         self.after_write = 0
+        self.pruned_repeated = 0  # dropped units where the shape had run twice or more
         self.query_time: float | None = None
         self.max_query_time: float | None = None
         self.rows_examined: int | None = None
@@ -225,6 +227,7 @@ class Digest:
                 ours.first, ours.sample = theirs.first, theirs.sample
             ours.count += theirs.count
             ours.after_write += theirs.after_write
+            ours.pruned_repeated += theirs.pruned_repeated
             # A side that is full makes the merge full; otherwise both sets are whole, so the count of
             # their union (all that is read of them) is exact.
             if ours.values is not None:
@@ -266,7 +269,7 @@ class Digest:
                        key=lambda item: item[1].first)
         repetitions = tuple(
             Repetition(name, unit.count, self.max_unit_values if unit.values is None else len(unit.values),
-                       tuple(unit.samples), unit.in_transaction, unit.transactions)
+                       tuple(unit.samples), unit.in_transaction, unit.transactions, unit.values is None)
             for name, unit in units if unit.count >= 2
         )
         return QueryGroup(
@@ -276,7 +279,7 @@ class Digest:
             repetitions=repetitions, after_write_count=group.after_write,
             total_query_time=group.query_time, max_query_time=group.max_query_time,
             total_rows_examined=group.rows_examined, total_rows_sent=group.rows_sent,
-            units=tuple(name for name, _ in units),
+            units=tuple(name for name, _ in units), pruned_repeated_units=group.pruned_repeated,
         )
 
     @staticmethod
@@ -305,6 +308,7 @@ class Digest:
         busiest = sorted(names, key=lambda name: units[name].count, reverse=True)
         keep = set(busiest[:kept]) | set(names[-kept:])
         pruned = {name: unit for name, unit in units.items() if name in keep}
+        group.pruned_repeated += sum(1 for name, unit in units.items() if name not in keep and unit.count >= 2)
         units.clear()  # in place: the shard's dict is the one the caller holds
         units.update(pruned)
 

@@ -31,7 +31,7 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
         if not in_one_transaction(worst):
             suggestion += ("; if they must stay separate statements, wrap them in one transaction (START "
                            "TRANSACTION ... COMMIT) so there is one commit and one log flush instead of one per row")
-        evidence = loop_evidence(found)
+        evidence = loop_evidence(found, query.group)
         evidence.update({"multi_row_insert": built[0] if built else None,
                          "in_transaction": worst.in_transaction, "transactions": worst.transactions})
         findings.append(query_finding(query,

@@ -17,6 +17,7 @@ from query_audit.advise.rules._loops import (
     loops,
     samples_of,
     transaction_phrase,
+    values_phrase,
 )
 from query_audit.model import Finding, Kind, SchemaMap, Severity, Thresholds
 
@@ -47,10 +48,14 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
         if not found:
             continue
         worst = found[0]
-        sql, form = _rewrite(query, samples_of(query.group, worst), schemas)
+        samples = samples_of(query.group, worst)
+        sql, form = _rewrite(query, samples, schemas)
+        shown = len(loop_key(samples).values) if sql else 0
+        if sql and (shown < worst.distinct_values or worst.values_capped):
+            form += f"; with the {shown} keys kept as samples, of {values_phrase(worst).replace(' different', '')}"
         verb = query.group.kind.value.upper()
         table = query.model.target_table or (query.model.tables[0] if query.model.tables else None)
-        evidence = loop_evidence(found)
+        evidence = loop_evidence(found, query.group)
         evidence.update({"rewritten_sql": sql, "rewrite_form": form, "in_transaction": worst.in_transaction,
                          "transactions": worst.transactions})
         wrap = "" if in_one_transaction(worst) else ", in one transaction"
