@@ -122,6 +122,16 @@ def test_update_loop_with_per_row_values_by_primary_key_becomes_insert_on_duplic
                                                  "ON DUPLICATE KEY UPDATE qty = VALUES(qty)")
 
 
+def test_update_loop_by_primary_key_on_a_table_with_other_not_null_columns_becomes_a_case_not_an_upsert():
+    # the upsert's INSERT names only id and qty: strict mode refuses it (ERROR 1364) for a NOT NULL column
+    # without a default, even when every key exists (seen on MariaDB 10.11; tests/test_rewrites_proven.py)
+    strict = replace(ITEMS, columns=tuple(replace(c, nullable=c.name != "note") for c in ITEMS.columns))
+    samples = [f"UPDATE order_items SET qty = {i * 10} WHERE id = {i}" for i in (1, 2, 3)]
+    q = query(samples[0], count=3, repetitions=(loop("request 1", samples),))
+    [finding] = write_loop.check([q], schemas(strict, ORDERS), T)
+    assert finding.evidence["rewrite_form"] == "UPDATE with CASE"
+
+
 def test_update_loop_with_per_row_values_by_a_non_unique_column_becomes_a_case():
     samples = [f"UPDATE order_items SET qty = {i} WHERE order_id = {i}" for i in (1, 2, 3)]
     q = query(samples[0], count=3, repetitions=(loop("request 1", samples),))

@@ -31,12 +31,23 @@ def _rewrite(query, samples, schemas) -> tuple[str | None, str | None]:
         return None, None
     if query.group.kind is Kind.UPDATE and set_values_vary(samples):
         table = query.model.target_table or query.model.tables[0]
-        if pins_unique_key(query, table, schema_for(query, table, schemas)):
+        schema = schema_for(query, table, schemas)
+        if pins_unique_key(query, table, schema) and _upsert_can_insert(query, table, schema, key.name):
             sql = upsert(samples, key)
             if sql:
                 return sql, "INSERT ... ON DUPLICATE KEY UPDATE (only when every key already exists)"
         return update_with_case(samples, key), "UPDATE with CASE"
     return as_in_list(samples, key), "IN list"
+
+
+def _upsert_can_insert(query, table, schema, key: str) -> bool:
+    """INSERT ... ON DUPLICATE KEY UPDATE names only the key and the SET columns; in strict mode the server
+    refuses it (ERROR 1364) when another column is NOT NULL without a default, even if every key exists. The
+    schema does not say which have defaults, so any other NOT NULL column rules it out."""
+    if schema is None:
+        return False
+    named = {key.lower()} | {use.column.lower() for use in query.model.uses(table, "set")}
+    return all(column.nullable for column in schema.columns if column.name.lower() not in named)
 
 
 def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
