@@ -99,6 +99,12 @@ class Repetition:
     count: int
     distinct_values: int
     samples: tuple[str, ...] = ()
+    # Runs inside a transaction (BEGIN ... COMMIT, or autocommit off), and how many transactions they
+    # spanned: 10 INSERTs in 1 transaction commit once; in autocommit, 10 times.
+    in_transaction: int = 0
+    transactions: int = 0
+    # True when distinct_values reached the Digest's cap (`max_unit_values`): there were at least that many.
+    values_capped: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +128,9 @@ class QueryGroup:
     # Every unit the shape ran in, once or more (as far as the Digest still tracks them), in order:
     # `repetitions` holds only those where it ran twice or more.
     units: tuple[str, ...] = ()
+    # Units (connections of a log) where the shape ran twice or more but whose record the Digest dropped to
+    # bound memory: the loop may have run there too, and `repetitions` no longer shows them.
+    pruned_repeated_units: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,6 +443,20 @@ class SourceInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class TransactionSummary:
+    """Transactions and their control statements (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, SET autocommit), which
+    are counted here and not listed as query shapes. `idle_ends` counts COMMITs/ROLLBACKs sent with no
+    transaction open (a pool's reset on return): round trips that change nothing."""
+
+    transactions: int = 0
+    control_statements: int = 0
+    statements_inside: int = 0
+    idle_ends: int = 0
+    per_request: float | None = None
+    control_statements_per_request: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Summary:
     statements: int = 0
     distinct: int = 0
@@ -447,6 +470,7 @@ class Summary:
     replica_eligible_reads: int = 0
     db_time_per_request: float | None = None  # seconds, when timings were captured
     pool_size_estimate: dict | None = None
+    transactions: TransactionSummary = field(default_factory=TransactionSummary)
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,7 +114,7 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
             conn.close()
 
     summary = summarize(queries, stream.source, noise_dropped=stream.noise_dropped,
-                        skipped_lines=stream.skipped_lines)
+                        skipped_lines=stream.skipped_lines, transactions=digest.transactions)
     return Report(server=server, source=stream.source, summary=summary, queries=queries,
                   findings=tuple(findings), notes=tuple(notes))
 

@@ -7,6 +7,10 @@ process with its own pool. The expert's answer for each endpoint is in fixtures/
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from dataclasses import replace
 
@@ -250,3 +254,160 @@ def test_adding_meta_inserts_one_row_at_a_time_in_autocommit(app_url, server, cm
         assert cur.fetchone() == ("spring",)
     assert call(app_url, "POST", "/posts/999999/meta", {"meta": {"a": "b"}})[0] == 400
     assert call(app_url, "POST", "/posts/9/meta", {"meta": {"a": 1}})[0] == 400
+
+
+# ------------------------------------------------------------------------------------------------
+# What query-audit says about each endpoint, through the real command line, and its fixes proven
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def audit(cms_settings, app_url, tmp_path_factory):
+    """(capture(method, paths, body) -> (report, saved statements), an open connection to the CMS)."""
+    from proof import capture
+
+    env = dict(os.environ, QUERY_AUDIT_STATE_DIR=str(tmp_path_factory.mktemp("state")), NO_COLOR="1")
+    env.pop("QUERY_AUDIT_DSN", None)
+    saves = tmp_path_factory.mktemp("saved")
+
+    def run(paths, method="GET", body=None):
+        options = ["--method", method] + (["--data", json.dumps(body), "-H", "Content-Type: application/json"]
+                                          if body is not None else [])
+        return capture(env, cms_settings.to_dsn(), app_url, paths, saves, *options)
+
+    conn = connect(cms_settings)
+    yield run, conn
+    conn.close()
+
+
+def rules_of(report) -> set[tuple[str, str]]:
+    return {(f["rule"], f["table"]) for f in report["findings"]}
+
+
+def test_front_page_loops_become_one_query_each_and_the_grouped_count_answers_like_the_loop(audit):
+    from proof import assert_grouped_rewrite_answers_like_the_loop, assert_in_list_returns_the_loops_rows
+    from proof import findings, loop_samples
+
+    run, conn = audit
+    report, statements = run(["/posts?page=1"])
+    loops = {f["table"]: f for f in findings(report, "n_plus_one")}
+    assert set(loops) == {"users", "comments", "postmeta"}
+    comments = loops["comments"]
+    assert comments["evidence"]["rewritten_sql"] == (
+        "SELECT COUNT(*) AS comments, post_id FROM comments WHERE post_id IN (3997, 3996, 3994, 3993, 3992) "
+        "GROUP BY post_id")
+    assert comments["suggestion"].startswith("fetch all 10 values in one query; with the 5 kept as samples: ")
+    assert "a post_id with no rows is missing from the answer" in comments["suggestion"]
+    samples = loop_samples(statements, comments)
+    # post 3996 has no comments (3995 % 5 == 0): the loop's 0 is the grouped answer's missing key
+    assert assert_grouped_rewrite_answers_like_the_loop(conn, samples, comments["evidence"]["rewritten_sql"]) \
+        == ["3996"]
+    for table in ("users", "postmeta"):
+        assert_in_list_returns_the_loops_rows(conn, loop_samples(statements, loops[table]),
+                                              loops[table]["evidence"]["rewritten_sql"])
+    # transactions apart: the pool's ROLLBACK is no query shape, and it is counted as a round trip that did nothing
+    assert not any(q["fingerprint"] == "rollback" for q in report["queries"])
+    assert report["summary"]["transactions"] == {
+        "transactions": 0, "control_statements": 1, "statements_inside": 0, "idle_ends": 1, "per_request": 0.0,
+        "control_statements_per_request": 1.0}
+    assert report["summary"]["round_trips_per_request"] == 33.0 and report["summary"]["statements"] == 32
+    # none of these is a predicate no index can serve: that rule stays silent here
+    assert not findings(report, "non_sargable_predicate")
+
+
+def test_a_single_post_raises_nothing(audit):
+    report, _ = audit[0](["/posts/5"])
+    assert report["findings"] == []
+    assert [q["fingerprint"] for q in report["queries"]] == [
+        "select id, author_id, type, status, title, slug, created_at, content from posts where id = ?",
+        "select meta_key, meta_value from postmeta where post_id = ?"]
+
+
+def test_search_gets_fulltext_and_match_against_and_the_rewrite_finds_the_same_posts(audit, scratch_db):
+    from proof import assert_same_rows, findings, run
+
+    report, statements = audit[0](["/search?q=garden"])
+    [finding] = findings(report, "non_sargable_predicate")
+    [predicate] = finding["evidence"]["predicates"]
+    assert (predicate["column"], predicate["reason"]) == ("title", "leading wildcard")
+    assert predicate["ddl"] == f"ALTER TABLE `{DATABASE}`.`posts` ADD FULLTEXT INDEX `ft_posts_title` (`title`)"
+    rewritten = finding["evidence"]["rewritten_sql"]
+    assert rewritten == ("SELECT id, title, created_at FROM posts WHERE MATCH(title) AGAINST('garden*' IN BOOLEAN "
+                         "MODE) AND status = 'publish' ORDER BY created_at DESC LIMIT 20")
+    # never an ordinary index on title
+    assert not any("title" in f["columns"] for f in findings(report, "missing_index"))
+    # proven on a copy with the FULLTEXT index: the rewrite runs and returns the 20 posts the LIKE did
+    with connect(scratch_db) as copy:
+        run(copy, f"CREATE TABLE posts LIKE `{DATABASE}`.posts")
+        run(copy, f"INSERT INTO posts SELECT * FROM `{DATABASE}`.posts")
+        run(copy, predicate["ddl"].replace(f"`{DATABASE}`.", ""))
+        [original] = [s.sql for s in statements if "LIKE" in s.sql]
+        assert_same_rows(copy, original, rewritten)
+        assert any(row[3] == "fulltext" for row in run(copy, "EXPLAIN " + rewritten))
+
+
+def test_archive_gets_the_range_on_the_bare_column_which_uses_the_index_and_returns_the_same_posts(audit):
+    from proof import assert_same_rows, findings, run
+
+    run_capture, conn = audit
+    report, statements = run_capture(["/archive/2023-03-05"])
+    [finding] = findings(report, "non_sargable_predicate")
+    assert finding["evidence"]["predicates"][0]["reason"] == "function"
+    rewritten = finding["evidence"]["rewritten_sql"]
+    assert rewritten == ("SELECT id, title, created_at FROM posts WHERE created_at >= '2023-03-05' AND "
+                         "created_at < '2023-03-05' + INTERVAL '1' DAY ORDER BY created_at")
+    assert_same_rows(conn, statements[0].sql, rewritten)
+    (plan,) = run(conn, "EXPLAIN " + rewritten)
+    assert (plan[3], plan[5]) == ("range", "idx_posts_created_at")
+    assert not findings(report, "missing_index")  # created_at is indexed: the fix is the rewrite
+
+
+def test_the_eav_cast_and_the_unquoted_sku_get_their_reasons_and_the_quoted_sku_finds_the_same_post(audit):
+    from proof import assert_same_rows, findings
+
+    run_capture, conn = audit
+    report, _ = run_capture(["/shop/under?price=20"])
+    [cast] = findings(report, "non_sargable_predicate")
+    assert cast["evidence"]["predicates"][0]["reason"] == "cast" and cast["evidence"]["rewritten_sql"] is None
+    assert "reads ~" in cast["message"] and "through idx_postmeta_meta_key" in cast["message"]
+
+    report, statements = run_capture(["/shop/sku/100041"])
+    [sku] = findings(report, "non_sargable_predicate")
+    assert sku["evidence"]["predicates"][0]["reason"] == "implicit conversion"
+    assert sku["evidence"]["rewritten_sql"] == ("SELECT post_id FROM postmeta WHERE meta_key = '_sku' "
+                                                "AND meta_value = '100041'")
+    assert_same_rows(conn, statements[0].sql, sku["evidence"]["rewritten_sql"])
+    assert not any("meta_value" in f["columns"] for f in findings(report, "missing_index"))
+
+
+def test_the_eav_attribute_filter_and_the_tag_page_are_left_to_index_advice(audit):
+    run_capture, _ = audit
+    for path in ("/shop?color=red", "/tags/tag-7"):
+        report, _ = run_capture([path])
+        assert not any(f["rule"] in ("non_sargable_predicate", "n_plus_one", "bulk_insert") for f in report["findings"])
+
+
+def test_tagging_in_one_transaction_is_said_so_and_its_multi_row_insert_has_the_loops_effect(audit):
+    from proof import assert_write_has_the_loops_effect, findings
+
+    run_capture, conn = audit
+    report, statements = run_capture(["/posts/11/tags"], "POST", {"tags": [7, 8, 9]})
+    [finding] = findings(report, "bulk_insert", "post_tags")
+    assert "all inside one transaction: one commit, but still one round trip each" in finding["message"]
+    assert "wrap them in one transaction" not in finding["suggestion"]
+    assert report["summary"]["transactions"]["transactions"] == 1
+    assert report["summary"]["transactions"]["control_statements"] == 3  # BEGIN, COMMIT, the pool's ROLLBACK
+    loop = [s.sql for s in statements if s.sql.startswith("INSERT")]
+    assert_write_has_the_loops_effect(conn, "post_tags", loop, finding["evidence"]["multi_row_insert"])
+
+
+def test_meta_in_autocommit_is_said_so_and_asked_into_one_transaction(audit):
+    from proof import assert_write_has_the_loops_effect, findings
+
+    run_capture, conn = audit
+    report, statements = run_capture(["/posts/11/meta"], "POST", {"meta": {"a": "1", "b": "2", "c": "3"}})
+    [finding] = findings(report, "bulk_insert", "postmeta")
+    assert finding["message"].endswith("each in autocommit: its own transaction, commit and log flush")
+    assert "wrap them in one transaction" in finding["suggestion"]
+    loop = [s.sql for s in statements if s.sql.startswith("INSERT")]
+    assert_write_has_the_loops_effect(conn, "postmeta", loop, finding["evidence"]["multi_row_insert"])

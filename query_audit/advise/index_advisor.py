@@ -118,8 +118,8 @@ def _sort_columns(query: AnalyzedQuery, table: str, scope: int) -> tuple[str, ..
         uses = [use for use in model.columns if use.role == role and use.scope == scope]
         if not uses:
             continue
-        if any(bare_name(use.table) != bare_name(table) for use in uses):
-            return ()
+        if any(bare_name(use.table) != bare_name(table) or use.reason for use in uses):
+            return ()  # another table's column, or an expression (a reason): no index returns that order
         if role == "order" and len({(use.detail or "asc").lower() for use in uses}) > 1:
             return ()
         return _unique(use.column for use in uses)

@@ -81,6 +81,8 @@ def load_facts(report: Report) -> list[tuple[str, str]]:
         facts.append(("database time per request", seconds(summary.db_time_per_request)))
     if summary.reads:
         facts.append(("reads a replica could serve", f"{summary.replica_eligible_reads} of {summary.reads}"))
+    if summary.transactions.control_statements:
+        facts.append(("transactions", transaction_fact(summary.transactions)))
     pool = summary.pool_size_estimate
     if pool:
         # Little's law, said as a sentence: the dict keeps the inputs for machines (JSON).
@@ -89,6 +91,17 @@ def load_facts(report: Report) -> list[tuple[str, str]]:
                       f"({pool['requests_per_second']:g} x {seconds(pool['db_time_per_request_s'])}); "
                       f"{pool['note']}"))
     return facts
+
+
+def transaction_fact(counts) -> str:
+    """`2 (6 BEGIN/COMMIT/ROLLBACK round trips, 3 per request; ...)`: the transactions apart from the queries."""
+    text = (f"{counts.transactions} ({plural(counts.control_statements, 'BEGIN/COMMIT/ROLLBACK round trip')}"
+            + (f", {counts.control_statements_per_request:g} per request" if counts.control_statements_per_request
+               is not None else "") + f"; {plural(counts.statements_inside, 'statement')} inside")
+    if counts.idle_ends:
+        text += (f"; {plural(counts.idle_ends, 'COMMIT/ROLLBACK')} with no transaction open, a round trip that "
+                 "changes nothing (a connection pool's reset on return?)")
+    return text + ")"
 
 
 def plural(count: int, noun: str) -> str:
