@@ -195,15 +195,14 @@ def estimate_rows_after(schema: TableSchema, candidate: QueryCandidate, row: Pla
     if candidate.equality:
         found = rows_matching(schema, candidate.equality, values or {}, size)
         if found:
-            rows, basis, source = found
-            divisor = GUESS_RANGE if candidate.range_column else 1
-            return Estimate(max(1, math.ceil(rows / divisor)), basis, False, source)
+            rows, basis, source = found  # the equality's rows: at most what a range after it leaves
+            return Estimate(max(1, rows), basis, False, source)
     if row is not None and row.filtered is not None and 0 < row.filtered < 100 and (candidate.equality or
                                                                                       candidate.range_column):
-        return Estimate(max(1, math.ceil(size * row.filtered / 100)), "the optimizer's filtered estimate", False,
-                        "statistics")
+        return Estimate(max(1, math.ceil(size * row.filtered / 100)),
+                        "statistics: the optimizer's filtered estimate", False, "statistics")
     if not candidate.equality and not candidate.range_column and limit is not None:
-        return Estimate(min(limit, size), "LIMIT read in index order", False, "statistics")
+        return Estimate(min(limit, size), "statistics: the LIMIT, read in index order", False, "statistics")
     guess = size / (GUESS_EQUALITY ** len(candidate.equality)) / (GUESS_RANGE if candidate.range_column else 1)
     guessed_on = ", ".join(candidate.equality + ((candidate.range_column,) if candidate.range_column else ()))
     basis = f"a guess: no statistics for {guessed_on or 'these columns'}; --verify measures it"
