@@ -77,6 +77,9 @@ def capture_options(func):
 
 
 def advice_options(func):
+    func = click.option("--no-shadow", "no_shadow", is_flag=True,
+                        help="Do not verify suggested indexes on a shadow copy (a sandbox server the tool starts; "
+                             "on by default).")(func)
     func = click.option("--i-understand-this-creates-indexes", "disposable", is_flag=True,
                         help="Confirm the server is disposable: --verify creates and drops indexes on it.")(func)
     func = click.option("--verify", is_flag=True,

@@ -8,6 +8,8 @@ passed over, as ruff and black do.
     fail-on = ["full_table_scan", "missing_index"]   # rules that fail the CI gate
     baseline = ".query-audit-baseline.json"           # relative to this file
     format = "text"
+    shadow = true                                     # verify suggested indexes on a shadow copy
+    shadow-threshold = 0.5                            # ... keeping those that cut rows examined by 50%
     disable = ["cache_candidate"]                     # rules not to run
     noise = ["^SELECT @@session\\\\."]                 # extra regexes of statements to drop
     ignore = ["3F2A9C1B7D4E6A80", "FROM health_check"] # query ids, or regexes of SQL to ignore
@@ -19,8 +21,10 @@ passed over, as ruff and black do.
 Keys may be written with `-` or `_`. Environment: QUERY_AUDIT_FAIL_ON and QUERY_AUDIT_DISABLE
 (comma-separated), QUERY_AUDIT_FORMAT, QUERY_AUDIT_BASELINE, QUERY_AUDIT_N_PLUS_ONE_THRESHOLD,
 QUERY_AUDIT_BULK_INSERT_THRESHOLD, QUERY_AUDIT_WRITE_LOOP_THRESHOLD, QUERY_AUDIT_FULL_SCAN_ROWS,
-QUERY_AUDIT_LARGE_SCAN_ROWS, QUERY_AUDIT_INDEX_WRITES_LOW, QUERY_AUDIT_INDEX_WRITES_MEDIUM. The CLI
-passes the options the user gave to `Config.override`.
+QUERY_AUDIT_LARGE_SCAN_ROWS, QUERY_AUDIT_INDEX_WRITES_LOW, QUERY_AUDIT_INDEX_WRITES_MEDIUM,
+QUERY_AUDIT_SHADOW (on/off), QUERY_AUDIT_SHADOW_THRESHOLD (a share, 0.5 or 50%), QUERY_AUDIT_SHADOW_DSN (an
+empty disposable server for shadow verification instead of a sandbox). The CLI passes the options the user
+gave to `Config.override`.
 """
 
 from __future__ import annotations
@@ -70,6 +74,11 @@ class Config:
     baseline: Path | None = None
     format: Format | None = None
     source: Path | None = None
+    # Shadow verification (advise/shadow.py): on unless turned off; the share of rows examined an index
+    # must cut to be kept; an empty, disposable server to use instead of starting a sandbox.
+    shadow: bool = True
+    shadow_threshold: float = 0.5
+    shadow_dsn: str | None = None
 
     def override(self, **values: Any) -> Config:
         """A copy with the values the user gave on the command line; None means "not given".
@@ -180,6 +189,18 @@ def _integer(value: Any, key: str, where: str) -> int:
     return value
 
 
+def _share(value: Any, key: str, where: str) -> float:
+    """A share between 0 and 1 (exclusive of 0): 0.5, or "50%"."""
+    text = str(value).strip()
+    try:
+        share = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        share = -1.0
+    if isinstance(value, bool) or not 0 < share <= 1:
+        raise QueryAuditError(f"{key} in {where} must be a share between 0 and 1 (or a percentage), not {value!r}")
+    return share
+
+
 def _normalize(table: Mapping[str, Any]) -> dict[str, Any]:
     return {key.replace("-", "_"): value for key, value in table.items()}
 
@@ -211,9 +232,15 @@ def _from_table(table: Mapping[str, Any], path: Path) -> Config:
             changes["baseline"] = path.parent / value  # a file's paths are relative to the file
         elif key == "format":
             changes["format"] = _format(value, key, where)
+        elif key == "shadow":
+            if not isinstance(value, bool):
+                raise QueryAuditError(f"shadow in {where} must be true or false, not {value!r}")
+            changes["shadow"] = value
+        elif key == "shadow_threshold":
+            changes["shadow_threshold"] = _share(value, "shadow-threshold", where)
         else:
             raise QueryAuditError(f"unknown key {key!r} in {where}; known: baseline, disable, fail-on, format, "
-                                  f"ignore, noise, thresholds")
+                                  f"ignore, noise, shadow, shadow-threshold, thresholds")
     return replace(config, **changes)
 
 
@@ -233,6 +260,16 @@ def _apply_environment(config: Config, environ: Mapping[str, str]) -> Config:
         changes["format"] = _format(environ["QUERY_AUDIT_FORMAT"].strip(), "QUERY_AUDIT_FORMAT", "the environment")
     if environ.get("QUERY_AUDIT_BASELINE", "").strip():
         changes["baseline"] = Path(environ["QUERY_AUDIT_BASELINE"].strip())
+    if environ.get("QUERY_AUDIT_SHADOW", "").strip():
+        raw = environ["QUERY_AUDIT_SHADOW"].strip().lower()
+        if raw not in ("on", "off", "1", "0", "true", "false"):
+            raise QueryAuditError(f"QUERY_AUDIT_SHADOW in the environment must be on or off, not {raw!r}")
+        changes["shadow"] = raw in ("on", "1", "true")
+    if environ.get("QUERY_AUDIT_SHADOW_THRESHOLD", "").strip():
+        changes["shadow_threshold"] = _share(environ["QUERY_AUDIT_SHADOW_THRESHOLD"], "QUERY_AUDIT_SHADOW_THRESHOLD",
+                                             "the environment")
+    if environ.get("QUERY_AUDIT_SHADOW_DSN", "").strip():
+        changes["shadow_dsn"] = environ["QUERY_AUDIT_SHADOW_DSN"].strip()
     config = replace(config, **changes)
     if numbers:
         config = replace(config, thresholds=replace(config.thresholds, **numbers))

@@ -99,6 +99,12 @@ class Repetition:
     count: int
     distinct_values: int
     samples: tuple[str, ...] = ()
+    # Runs inside a transaction (BEGIN ... COMMIT, or autocommit off), and how many transactions they
+    # spanned: 10 INSERTs in 1 transaction commit once; in autocommit, 10 times.
+    in_transaction: int = 0
+    transactions: int = 0
+    # True when distinct_values reached the Digest's cap (`max_unit_values`): there were at least that many.
+    values_capped: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +128,9 @@ class QueryGroup:
     # Every unit the shape ran in, once or more (as far as the Digest still tracks them), in order:
     # `repetitions` holds only those where it ran twice or more.
     units: tuple[str, ...] = ()
+    # Units (connections of a log) where the shape ran twice or more but whose record the Digest dropped to
+    # bound memory: the loop may have run there too, and `repetitions` no longer shows them.
+    pruned_repeated_units: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +207,9 @@ class Column:
     data_type: str  # int, varchar, datetime... (information_schema DATA_TYPE)
     column_type: str = ""  # int(10) unsigned, varchar(255)...
     nullable: bool = True
+    auto_increment: bool = False
+    max_length: int | None = None  # characters of a CHAR/VARCHAR/TEXT column (CHARACTER_MAXIMUM_LENGTH)
+    charset: str | None = None  # utf8mb4, latin1... (None for numbers and binary types)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +223,59 @@ class ForeignKey:
 
 
 @dataclass(frozen=True, slots=True)
+class HistogramBucket:
+    """One bucket of a column histogram: values from `low` to `high` (equal for a singleton), holding
+    `share` of the table's rows over `distinct` values."""
+
+    low: str
+    high: str
+    share: float
+    distinct: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnStatistics:
+    """What the server's statistics say about one column (MariaDB mysql.column_stats, MySQL 8 histograms).
+
+    `rows_per_value` is the rows one equality returns on average (MariaDB's avg_frequency); `source`
+    names the table it came from, for the report.
+    """
+
+    column: str
+    source: str
+    rows_per_value: float | None = None
+    nulls_ratio: float | None = None
+    histogram: tuple[HistogramBucket, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class IndexStatistics:
+    """MariaDB mysql.index_stats: rows per distinct value of the first `prefix` columns of an index."""
+
+    index: str
+    prefix: int
+    rows_per_value: float
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """A bounded count of the rows a captured equality returns (`SELECT COUNT(*) ... LIMIT cap`).
+
+    `rows` counts matches; `at_least` is True when the count reached the cap. `sampled` is the number of
+    rows counted over when the table was above the size cap (a deterministic first-N sample), else None.
+    `error` says why there is no figure (time budget spent, refused).
+    """
+
+    columns: tuple[str, ...]
+    values: tuple[str, ...]
+    rows: int | None
+    at_least: bool = False
+    sampled: int | None = None
+    seconds: float = 0.0
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TableSchema:
     database: str
     name: str
@@ -219,6 +284,11 @@ class TableSchema:
     indexes: tuple[Index, ...] = ()
     engine: str = "InnoDB"
     foreign_keys: tuple[ForeignKey, ...] = ()
+    row_format: str = ""  # Dynamic, Compressed, Compact, Redundant: sets the key-length limit
+    # What the server's statistics and the bounded measurements say (analyze/statistics.py).
+    column_stats: tuple[ColumnStatistics, ...] = ()
+    index_stats: tuple[IndexStatistics, ...] = ()
+    measured: tuple[Measurement, ...] = ()
 
     def foreign_key_of(self, column: str) -> ForeignKey | None:
         """The single-column foreign key on `column`, if there is one."""
@@ -244,6 +314,9 @@ class TableSchema:
                 return column
         return None
 
+    def column_statistics(self, name: str) -> ColumnStatistics | None:
+        return next((stats for stats in self.column_stats if stats.column.lower() == name.lower()), None)
+
 
 @dataclass(frozen=True, slots=True)
 class PlanRow:
@@ -267,6 +340,10 @@ class PlanRow:
     using_filesort: bool = False
     using_temporary: bool = False
     using_index: bool = False  # covering index: the rows are never read
+    # MariaDB's rowid filter (`ref|filter`, key `a|b`, rows `5 (3%)`): the filter's index, and the share
+    # of the `rows` it keeps before they are read.
+    rowid_filter: str | None = None
+    rowid_filter_percent: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,6 +470,20 @@ class SourceInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class TransactionSummary:
+    """Transactions and their control statements (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, SET autocommit), which
+    are counted here and not listed as query shapes. `idle_ends` counts COMMITs/ROLLBACKs sent with no
+    transaction open (a pool's reset on return): round trips that change nothing."""
+
+    transactions: int = 0
+    control_statements: int = 0
+    statements_inside: int = 0
+    idle_ends: int = 0
+    per_request: float | None = None
+    control_statements_per_request: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Summary:
     statements: int = 0
     distinct: int = 0
@@ -406,6 +497,7 @@ class Summary:
     replica_eligible_reads: int = 0
     db_time_per_request: float | None = None  # seconds, when timings were captured
     pool_size_estimate: dict | None = None
+    transactions: TransactionSummary = field(default_factory=TransactionSummary)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from query_audit.model import (
 )
 
 if TYPE_CHECKING:
+    from query_audit.advise.shadow import ShadowOptions
     from query_audit.connection import ConnectionSettings
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total); total 0 when unknown
@@ -32,6 +33,9 @@ class AnalysisOptions:
     thresholds: Thresholds = field(default_factory=Thresholds)
     verify: bool = False  # create each suggested index on a disposable server, EXPLAIN again, drop it
     progress: Progress | None = None
+    # Bounded counts of captured values' selectivity (analyze/statistics.py); False: statistics only.
+    measure: bool = True
+    shadow: ShadowOptions | None = None  # judge suggested indexes on a shadow copy (advise/shadow.py)
 
 
 class StatementStream(Protocol):
@@ -93,7 +97,16 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
                           origin=parse_origin(group.sample.sql))
             for group in groups
         )
+        if conn is not None:
+            schemas = _with_statistics(conn, server, queries, schemas, options)
         findings = advise(queries, schemas, options.thresholds)
+        if options.shadow is not None and conn is not None:
+            from query_audit.advise.shadow import shadow_verify
+
+            progress("shadow verification", 0, 0)
+            findings, run, skipped = shadow_verify(conn, server, findings, queries, schemas, options.shadow)
+            notes += run.notes(f"{server.flavor} {server.version}") if run else ()
+            notes += [f"shadow verification skipped: {skipped}"] if skipped else []
         if options.verify and conn is not None:
             from query_audit.advise.verify import verify_findings
 
@@ -104,7 +117,7 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
             conn.close()
 
     summary = summarize(queries, stream.source, noise_dropped=stream.noise_dropped,
-                        skipped_lines=stream.skipped_lines)
+                        skipped_lines=stream.skipped_lines, transactions=digest.transactions)
     return Report(server=server, source=stream.source, summary=summary, queries=queries,
                   findings=tuple(findings), notes=tuple(notes), timeline=_timeline(stream))
 
@@ -115,3 +128,15 @@ def _timeline(stream: StatementStream) -> tuple:
 
     statements = getattr(stream, "statements", None)
     return build_timeline(statements) if isinstance(statements, tuple) else ()
+
+
+def _with_statistics(conn, server, queries, schemas, options: AnalysisOptions):
+    """The schemas with the server's statistics and, unless turned off, bounded counts of captured values."""
+    from query_audit.advise.estimates import collect_measurements
+    from query_audit.analyze.statistics import MeasureLimits, load_statistics
+
+    schemas = load_statistics(conn, schemas, server.flavor)
+    if options.measure:
+        schemas = collect_measurements(conn, queries, dict(schemas), options.thresholds, server.flavor,
+                                       MeasureLimits())
+    return schemas

@@ -31,6 +31,7 @@ class Request:
     verify: bool = False
     keep_noise: bool = False
     noise_patterns: tuple[str, ...] = field(default_factory=tuple)
+    shadow: object | None = None  # advise.shadow.ShadowOptions, None when off
 
 
 def _config(opts: dict):
@@ -51,6 +52,15 @@ def _check_verify(opts: dict) -> bool:
         raise click.UsageError("--verify creates and drops indexes on the server; it runs only with "
                                "--i-understand-this-creates-indexes (use it on a disposable copy, never production)")
     return bool(opts.get("verify"))
+
+
+def _shadow(config, opts: dict):
+    """Shadow verification's options, or None when --no-shadow or the configuration turns it off."""
+    if opts.get("no_shadow") or not getattr(config, "shadow", True):
+        return None
+    from query_audit.advise.shadow import ShadowOptions
+
+    return ShadowOptions(threshold=config.shadow_threshold, dsn=config.shadow_dsn)
 
 
 def _noise_filter(config, opts: dict):
@@ -85,14 +95,14 @@ def capture_request(opts: dict, require_inputs: bool = True) -> Request:
         noise=_noise_filter(config, opts),
     )
     return Request(settings=settings, config=config, plan=plan, save=opts.get("save"), verify=_check_verify(opts),
-                   keep_noise=bool(opts.get("keep_noise")))
+                   keep_noise=bool(opts.get("keep_noise")), shadow=_shadow(config, opts))
 
 
 def file_request(sources, opts: dict) -> Request:
     config = _config(opts)
     return Request(settings=_settings(opts, required=False), config=config, sources=tuple(sources),
                    verify=_check_verify(opts), keep_noise=bool(opts.get("keep_noise")),
-                   noise_patterns=tuple(opts.get("noise_patterns") or ()))
+                   noise_patterns=tuple(opts.get("noise_patterns") or ()), shadow=_shadow(config, opts))
 
 
 def any_request(sources, opts: dict) -> Request:
@@ -108,7 +118,8 @@ def report_for(request: Request) -> Report:
     from query_audit.pipeline import AnalysisOptions, analyze_stream
 
     config = request.config
-    options = AnalysisOptions(settings=request.settings, thresholds=config.thresholds, verify=request.verify)
+    options = AnalysisOptions(settings=request.settings, thresholds=config.thresholds, verify=request.verify,
+                              shadow=request.shadow)
     with progress_on_stderr() as progress:
         options.progress = progress
         if request.plan is not None:

@@ -12,6 +12,10 @@ import pytest
 from query_audit.connection import ConnectionSettings, connect, parse_dsn
 from query_audit.sandbox import start_sandbox
 
+# Shadow verification starts a sandbox server per CLI run unless told otherwise; the tests that are about
+# it turn it on and point it at the session's shadow server (`shadow_settings`), the others run without.
+os.environ.setdefault("QUERY_AUDIT_SHADOW", "off")
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
 # Recorded MySQL 8 outputs, copied into the repository (fixtures/mysql8/SOURCES.md) so a fresh clone runs
@@ -26,6 +30,13 @@ def server_settings() -> ConnectionSettings:
     if dsn:
         yield parse_dsn(dsn)
         return
+    with start_sandbox(prefer="local") as sandbox:
+        yield parse_dsn(sandbox.dsn)
+
+
+@pytest.fixture(scope="session")
+def shadow_settings() -> ConnectionSettings:
+    """A second private server, started once per session: the shadow that judges suggested indexes."""
     with start_sandbox(prefer="local") as sandbox:
         yield parse_dsn(sandbox.dsn)
 

@@ -122,6 +122,16 @@ def test_update_loop_with_per_row_values_by_primary_key_becomes_insert_on_duplic
                                                  "ON DUPLICATE KEY UPDATE qty = VALUES(qty)")
 
 
+def test_update_loop_by_primary_key_on_a_table_with_other_not_null_columns_becomes_a_case_not_an_upsert():
+    # the upsert's INSERT names only id and qty: strict mode refuses it (ERROR 1364) for a NOT NULL column
+    # without a default, even when every key exists (seen on MariaDB 10.11; tests/test_rewrites_proven.py)
+    strict = replace(ITEMS, columns=tuple(replace(c, nullable=c.name != "note") for c in ITEMS.columns))
+    samples = [f"UPDATE order_items SET qty = {i * 10} WHERE id = {i}" for i in (1, 2, 3)]
+    q = query(samples[0], count=3, repetitions=(loop("request 1", samples),))
+    [finding] = write_loop.check([q], schemas(strict, ORDERS), T)
+    assert finding.evidence["rewrite_form"] == "UPDATE with CASE"
+
+
 def test_update_loop_with_per_row_values_by_a_non_unique_column_becomes_a_case():
     samples = [f"UPDATE order_items SET qty = {i} WHERE order_id = {i}" for i in (1, 2, 3)]
     q = query(samples[0], count=3, repetitions=(loop("request 1", samples),))
@@ -270,3 +280,64 @@ def test_the_query_that_fetched_the_keys_once_is_found_for_the_join_hint():
     [finding] = [f for f in advise(queries, {}, T) if f.rule == "n_plus_one"]
     assert "JOIN order_items ON order_items.order_id = orders.id" in finding.suggestion
     assert parent.id in finding.suggestion
+
+
+# --- every count in a message is true ----------------------------------------------------------------
+
+
+def digested_loop(statements, **bounds):
+    """The query group a Digest builds from (thread id, sql) pairs, read by log connection (no requests)."""
+    from query_audit.analyze.digest import Digest
+    from query_audit.analyze.sql_model import describe
+    from query_audit.model import AnalyzedQuery, Statement
+
+    digest = Digest(**bounds)
+    for thread, sql in statements:
+        digest.add(Statement(sql, thread_id=thread))
+    [group] = digest.groups()
+    return AnalyzedQuery(group, describe(group.sample.sql))
+
+
+def test_a_loop_with_more_values_than_samples_says_how_many_the_printed_sql_lists():
+    q = digested_loop([(7, sql) for sql in selects(12, "SELECT qty FROM order_items WHERE order_id = {}")])
+    [finding] = n_plus_one.check([q], SCHEMAS, T)
+    assert "ran 12 times with 12 different values in thread 7" in finding.message
+    assert finding.suggestion.startswith("fetch all 12 values in one query; with the 5 kept as samples: "
+                                         "SELECT qty, order_id FROM order_items WHERE order_id IN (1, 2, 3, 4, 5)")
+
+
+def test_a_distinct_count_the_digest_stopped_counting_is_said_to_be_a_lower_bound():
+    q = digested_loop([(7, sql) for sql in selects(40, "SELECT qty FROM order_items WHERE order_id = {}")])
+    [finding] = n_plus_one.check([q], SCHEMAS, T)
+    assert "ran 40 times with at least 16 different values" in finding.message
+    assert finding.suggestion.startswith("fetch all the values (at least 16) in one query; with the 5 values kept")
+    assert finding.evidence["distinct_values_at_least"] is True
+
+
+def test_connections_dropped_from_the_evidence_are_counted_beside_the_kept_ones():
+    # 50 connections each run the loop 3 times; the Digest keeps a few per shard and counts the others
+    statements = [(thread, sql) for thread in range(1, 51)
+                  for sql in selects(3, "SELECT qty FROM order_items WHERE order_id = {}")]
+    q = digested_loop(statements)
+    [finding] = n_plus_one.check([q], SCHEMAS, T)
+    kept, pruned = finding.evidence["units"], finding.evidence["more_units_pruned"]
+    assert kept < 50 and kept + pruned == 50
+    assert f"(in {kept} units; {pruned:,} more connections ran it twice or more" in finding.message
+
+
+def test_an_aggregate_loop_becomes_one_grouped_query_and_says_empty_keys_are_missing():
+    samples = selects(4, "SELECT COUNT(*) AS comments FROM order_items WHERE order_id = {}")
+    q = query(samples[0], row("order_items", "ref", 3, key="idx_order"), count=4,
+              repetitions=(loop("request 1", samples),))
+    [finding] = n_plus_one.check([q], SCHEMAS, T)
+    assert finding.evidence["rewritten_sql"] == ("SELECT COUNT(*) AS comments, order_id FROM order_items "
+                                                 "WHERE order_id IN (1, 2, 3, 4) GROUP BY order_id")
+    assert "a order_id with no rows is missing from the answer, where the loop got 0 or NULL" in finding.suggestion
+
+
+def test_a_loop_limited_per_key_says_the_in_list_returns_every_row_of_each_key():
+    samples = selects(4)
+    q = query(samples[0], count=4, repetitions=(loop("request 1", samples),))
+    [finding] = n_plus_one.check([q], SCHEMAS, T)
+    assert finding.suggestion.startswith("fetch all 4 values in one query: SELECT qty, order_id FROM order_items "
+                                         "WHERE order_id IN (1, 2, 3, 4) (the loop's LIMIT applied per key")

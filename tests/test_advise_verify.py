@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 import pytest
 
@@ -128,3 +129,31 @@ def test_a_merged_index_states_the_rows_after_of_its_own_query_not_the_worst_ser
     assert after[report[0].group.id] >= ROWS * 0.5  # the GROUP BY reads the whole index, in order
     assert proven.evidence["rows_after_verified"] == after[lookup[0].group.id] < 100
     assert f"~{after[lookup[0].group.id]} rows after" in proven.message
+
+
+def test_an_index_that_makes_another_query_estimate_more_rows_is_not_verified(events):
+    conn, database = events
+    lookup, schemas = analyzed(conn, database, "SELECT * FROM events WHERE account_id = 42")
+    [other] = analyzed(conn, database, "SELECT * FROM events WHERE account_id > 5")[0]
+    # Its plan before, as if the server had estimated 20 rows: with the index it estimates thousands.
+    low = replace(other.plan, rows=tuple(replace(r, rows=20) for r in other.plan.rows))
+    queries = lookup + [replace(other, plan=low)]
+    findings = advise(lookup, schemas, Thresholds())
+
+    [checked] = [f for f in verify_findings(conn, findings, queries, schemas) if f.rule == "missing_index"]
+
+    assert checked.verified is False
+    assert f"the rows estimate rose with the index for {other.group.id}" == checked.evidence["verify"]["reason"]
+    [rose] = [r for r in checked.evidence["verify"]["queries"] if r["query_id"] == other.group.id]
+    assert rose["regressed"] is True and rose["rows_examined_after"] > 20
+    assert "of 1 queries use it" not in checked.message and "verified (live)" not in str(checked.evidence)
+    assert index_names(conn) == {"PRIMARY"}
+
+
+def test_a_proven_index_is_marked_verified_live(events):
+    conn, database = events
+    queries, schemas = analyzed(conn, database, "SELECT * FROM events WHERE account_id = 42")
+    [proven] = [f for f in verify_findings(conn, advise(queries, schemas, Thresholds()), queries, schemas)
+                if f.rule == "missing_index"]
+    assert proven.evidence["verification"] == "verified (live)"
+    assert "1 of 1 queries use it" in proven.message

@@ -89,11 +89,16 @@ def test_prepared_statements_are_captured_once_each(shop):
     report = capture_json(shop, "--method", "POST", "--data", NEW_ORDER, "/orders")
     assert shapes(report) == {
         "select id, price from products where id in(?+)": 1,
-        "start transaction": 1,
         "insert into orders (customer_id, status, tracking_code, created_at, total) values(?+)": 1,
         "insert into order_items (order_id, product_id, quantity, price) values(?+)": 3,
-        "commit": 1,
     }
+    # START TRANSACTION and COMMIT are counted apart, not listed as shapes
+    assert report["summary"]["transactions"] == {
+        "transactions": 1, "control_statements": 2, "statements_inside": 4, "idle_ends": 0, "per_request": 1.0,
+        "control_statements_per_request": 2.0}
+    [items] = [q for q in report["queries"] if q["fingerprint"].startswith("insert into order_items")]
+    assert items["repetitions"] == [{"unit": "request 1", "count": 3, "distinct_values": 3, "in_transaction": 3,
+                                     "transactions": 1}]
     assert not any(q["sample"].startswith(("SELECT 1", "SET ")) for q in report["queries"])
 
 

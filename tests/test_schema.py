@@ -81,7 +81,12 @@ def test_columns_with_types_and_nullability_in_table_order(shop):
     # MySQL 8.0.19+ no longer prints the display width: int unsigned.
     assert orders.column("customer_id") in (Column("customer_id", "int", "int(10) unsigned", False),
                                             Column("customer_id", "int", "int unsigned", False))
-    assert orders.column("status") == Column("status", "varchar", "varchar(20)", False)
+    status = orders.column("status")
+    assert (status.name, status.data_type, status.column_type, status.nullable) == ("status", "varchar",
+                                                                                   "varchar(20)", False)
+    assert status.max_length == 20 and status.charset and not status.auto_increment
+    assert not orders.column("id").auto_increment and orders.column("id").charset is None  # BIGINT, no AUTO_INCREMENT
+    assert orders.row_format.lower() in ("dynamic", "compact", "compressed", "redundant")
     assert orders.column("total").nullable and orders.column("total").data_type == "decimal"
 
 

@@ -16,6 +16,7 @@ from query_audit.advise.rules import (
     full_table_scan,
     missing_index,
     n_plus_one,
+    non_sargable_predicate,
     redundant_index,
     repeated_identical_query,
     temporary_table,
@@ -51,6 +52,14 @@ RULES: tuple[Rule, ...] = (
          "Anti-pattern: one index per query, or none. Best practice: equality columns first, then the ORDER "
          "BY/GROUP BY columns, then one range column; one index serving several queries.",
          missing_index.check),
+    Rule("non_sargable_predicate", Severity.MEDIUM,
+         "A condition no index can serve as written (a function on the column, a leading wildcard, a text "
+         "column compared with a number, a negation, an OR across columns) on a table read at length.",
+         "Anti-pattern: DATE(c) = ?, LIKE '%word%', CAST(meta_value AS ...) or meta_value + 0, text = 42, <> or "
+         "NOT IN, a = 1 OR b = 2: every row read is tested, and an index on the column cannot help. Best "
+         "practice: compare the bare column with a value of its type (a range instead of DATE(), a quoted "
+         "value), FULLTEXT + MATCH ... AGAINST for words, UNION ALL for an OR, or index the expression.",
+         non_sargable_predicate.check),
     Rule("filesort", Severity.LOW,
          "The server sorts the rows after reading them (Using filesort).",
          "Anti-pattern: ORDER BY on columns no index returns in order. Best practice: an index whose columns "

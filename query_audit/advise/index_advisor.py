@@ -13,6 +13,14 @@ import re
 from collections import Counter
 from dataclasses import dataclass, replace
 
+from query_audit.advise.estimates import equality_values, low_selectivity, rows_matching
+from query_audit.advise.index_shape import (
+    PREFIX_REQUIRED,
+    key_parts,
+    link_table_reverse,
+    with_primary_key,
+    without_auto_increment,
+)
 from query_audit.advise.plan_facts import (
     bare_name,
     is_full_scan,
@@ -34,14 +42,13 @@ from query_audit.model import (
 
 EQUALITY_ROLES = ("eq", "is_null")
 RANGE_ROLES = ("range", "like_prefix")
-# A key this many times worse than the candidate's estimate is not a useful key.
+# A key this many times worse than the candidate's estimate is not a useful key; with a measured
+# estimate (a count of the captured values) halving the rows is worth suggesting: the shadow judges it.
 MUCH_WORSE = 10
+MUCH_WORSE_MEASURED = 2
 # Guessed selectivity when no statistics exist: each equality column keeps 1/10, a range 1/3.
 GUESS_EQUALITY = 10
 GUESS_RANGE = 3
-# TEXT/BLOB columns can only be indexed by a prefix.
-PREFIX_REQUIRED = ("tinytext", "text", "mediumtext", "longtext", "tinyblob", "blob", "mediumblob", "longblob")
-TEXT_PREFIX = 191
 MAX_IDENTIFIER = 64
 
 
@@ -66,6 +73,7 @@ class Estimate:
     rows: int
     basis: str
     estimated: bool  # True when no statistics backed it (a guess)
+    source: str = "guessed"  # measured | statistics | guessed
 
 
 @dataclass(frozen=True)
@@ -110,8 +118,8 @@ def _sort_columns(query: AnalyzedQuery, table: str, scope: int) -> tuple[str, ..
         uses = [use for use in model.columns if use.role == role and use.scope == scope]
         if not uses:
             continue
-        if any(bare_name(use.table) != bare_name(table) for use in uses):
-            return ()
+        if any(bare_name(use.table) != bare_name(table) or use.reason for use in uses):
+            return ()  # another table's column, or an expression (a reason): no index returns that order
         if role == "order" and len({(use.detail or "asc").lower() for use in uses}) > 1:
             return ()
         return _unique(use.column for use in uses)
@@ -168,34 +176,37 @@ def _without_trailing_primary_key(candidate: QueryCandidate, schema: TableSchema
 
 
 def covering_index(schema: TableSchema, columns: tuple[str, ...]):
-    """An existing index whose leftmost columns are exactly `columns`, or None."""
+    """An existing index whose leftmost columns (with InnoDB's primary-key suffix) are `columns`, or None."""
     wanted = tuple(name.lower() for name in columns)
     for index in schema.indexes:
-        if tuple(name.lower() for name in index.column_names[:len(wanted)]) == wanted:
+        if tuple(name.lower() for name in with_primary_key(schema, index)[:len(wanted)]) == wanted:
             return index
     return None
 
 
 def estimate_rows_after(schema: TableSchema, candidate: QueryCandidate, row: PlanRow | None,
-                        limit: int | None = None) -> Estimate:
-    """Rows one execution would read with the candidate index, and what the figure rests on."""
+                        limit: int | None = None, values: dict[str, str] | None = None) -> Estimate:
+    """Rows one execution would read with the candidate index, and what the figure rests on.
+
+    Measured (a bounded count of the captured values), then the server's statistics, then the
+    optimizer's `filtered`, then a guess; `Estimate.source` names which.
+    """
     size = max(table_rows(schema, row), 1)
-    equality = tuple(name.lower() for name in candidate.equality)
-    if equality:
-        for index in schema.indexes:
-            prefix = tuple(name.lower() for name in index.column_names[:len(equality)])
-            cardinality = index.columns[len(equality) - 1].cardinality if len(prefix) == len(equality) else None
-            if set(prefix) == set(equality) and cardinality:
-                return Estimate(math.ceil(size / cardinality), f"rows / cardinality of index {index.name}", False)
-    if row is not None and row.filtered is not None and 0 < row.filtered < 100 and (equality or
+    if candidate.equality:
+        found = rows_matching(schema, candidate.equality, values or {}, size)
+        if found:
+            rows, basis, source = found  # the equality's rows: at most what a range after it leaves
+            return Estimate(max(1, rows), basis, False, source)
+    if row is not None and row.filtered is not None and 0 < row.filtered < 100 and (candidate.equality or
                                                                                       candidate.range_column):
-        return Estimate(max(1, math.ceil(size * row.filtered / 100)), "the optimizer's filtered estimate", False)
-    if not equality and not candidate.range_column and limit is not None:
-        return Estimate(min(limit, size), "LIMIT read in index order", False)
-    guess = size / (GUESS_EQUALITY ** len(equality)) / (GUESS_RANGE if candidate.range_column else 1)
+        return Estimate(max(1, math.ceil(size * row.filtered / 100)),
+                        "statistics: the optimizer's filtered estimate", False, "statistics")
+    if not candidate.equality and not candidate.range_column and limit is not None:
+        return Estimate(min(limit, size), "statistics: the LIMIT, read in index order", False, "statistics")
+    guess = size / (GUESS_EQUALITY ** len(candidate.equality)) / (GUESS_RANGE if candidate.range_column else 1)
     guessed_on = ", ".join(candidate.equality + ((candidate.range_column,) if candidate.range_column else ()))
     basis = f"a guess: no statistics for {guessed_on or 'these columns'}; --verify measures it"
-    return Estimate(max(1, math.ceil(guess)), basis, True)
+    return Estimate(max(1, math.ceil(guess)), basis, True, "guessed")
 
 
 def needs_index(row: PlanRow | None, schema: TableSchema, after: Estimate, thresholds: Thresholds) -> bool:
@@ -205,7 +216,8 @@ def needs_index(row: PlanRow | None, schema: TableSchema, after: Estimate, thres
     if is_full_scan(row):
         return True
     examined = row.rows or 0
-    return examined >= thresholds.full_scan_rows and examined >= MUCH_WORSE * after.rows
+    factor = MUCH_WORSE_MEASURED if after.source == "measured" else MUCH_WORSE
+    return examined >= thresholds.full_scan_rows and examined >= factor * after.rows
 
 
 def index_name(schema: TableSchema, columns: tuple[str, ...]) -> str:
@@ -220,11 +232,8 @@ def index_name(schema: TableSchema, columns: tuple[str, ...]) -> str:
 
 
 def add_index_ddl(schema: TableSchema, name: str, columns: tuple[str, ...]) -> str:
-    parts = []
-    for column in columns:
-        found = schema.column(column)
-        prefix = f"({TEXT_PREFIX})" if found and found.data_type.lower() in PREFIX_REQUIRED else ""
-        parts.append(quote_identifier(column) + prefix)
+    parts = [quote_identifier(column) + (f"({prefix})" if prefix else "")
+             for column, prefix in key_parts(schema, columns)]
     return f"ALTER TABLE {qualified(schema)} ADD INDEX {quote_identifier(name)} ({', '.join(parts)})"
 
 
@@ -240,12 +249,25 @@ class _Need:
     after: Estimate
 
 
-def _order_equality_by_use(needs: list[_Need]) -> list[_Need]:
-    """Put equality columns many queries share first, so one index can serve them all."""
+def _order_equality_by_use(needs: list[_Need], schema: TableSchema) -> list[_Need]:
+    """Put equality columns many queries share first, so one index can serve them all; among equals, a
+    column indexed whole before a TEXT/BLOB prefix, and the more selective first where the statistics or a
+    count say so: (post_id, meta_key) and (meta_key, meta_value(32)), as an expert writes them."""
     counts = Counter(name.lower() for need in needs for name in need.candidate.equality)
     reordered = []
     for need in needs:
-        equality = tuple(sorted(need.candidate.equality, key=lambda name: -counts[name.lower()]))
+        values = equality_values(need.query, need.candidate.table)
+        size = table_rows(schema, need.row)
+
+        def order(position: int, name: str, values=values, size=size) -> tuple:
+            column = schema.column(name)
+            prefixed = column is not None and column.data_type in PREFIX_REQUIRED
+            # Only a compared value has a selectivity (a link table's appended key column stays last).
+            found = rows_matching(schema, (name,), values, size) if name.lower() in values else None
+            return -counts[name.lower()], prefixed, found[0] if found else math.inf, position
+
+        ranked = sorted(enumerate(need.candidate.equality), key=lambda item: order(*item))
+        equality = tuple(name for _position, name in ranked)
         reordered.append(replace(need, candidate=replace(need.candidate, equality=equality)))
     return reordered
 
@@ -300,7 +322,8 @@ def _served_estimate(schema: TableSchema, need: _Need, columns: tuple[str, ...])
         return need.after
     partial = replace(need.candidate, equality=tuple(c for c in need.candidate.equality if c.lower() in used),
                       sort=(), range_column=None)
-    return estimate_rows_after(schema, partial, need.row, need.query.model.limit)
+    return estimate_rows_after(schema, partial, need.row, need.query.model.limit,
+                               equality_values(need.query, need.candidate.table))
 
 
 def unmet_needs(queries, schemas: SchemaMap, thresholds: Thresholds):
@@ -318,12 +341,27 @@ def unmet_needs(queries, schemas: SchemaMap, thresholds: Thresholds):
             if schema is None or not rows:
                 continue
             row = max(rows, key=lambda r: r.rows or 0)
+            values = equality_values(query, table)
             for candidate in query_candidates(query, table, schema):
-                candidate = _without_trailing_primary_key(candidate, schema)
-                after = estimate_rows_after(schema, candidate, row, query.model.limit)
+                # Estimated on the query's own columns: a link table's added key column filters nothing.
+                candidate = without_auto_increment(_without_trailing_primary_key(candidate, schema), schema)
+                after = estimate_rows_after(schema, candidate, row, query.model.limit, values)
+                candidate = link_table_reverse(candidate, schema)
                 needed = bool(candidate.columns) and covering_index(schema, candidate.columns) is None \
-                    and needs_index(row, schema, after, thresholds)
+                    and needs_index(row, schema, after, thresholds) \
+                    and too_common_alone(schema, candidate, values, row) is None
                 yield query, table, schema, candidate, row, after, needed
+
+
+def too_common_alone(schema: TableSchema, candidate: QueryCandidate, values: dict[str, str],
+                     row: PlanRow | None) -> tuple[str, float, str] | None:
+    """(column, share, basis) when the candidate is one equality column that matches so large a share of
+    the table (from the statistics or a measurement) that the optimizer would scan anyway."""
+    if len(candidate.equality) != 1 or candidate.sort or candidate.range_column:
+        return None
+    column = candidate.equality[0]
+    found = low_selectivity(schema, column, values, table_rows(schema, row))
+    return (column, *found) if found else None
 
 
 def suggest_indexes(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[IndexSuggestion]:
@@ -338,7 +376,7 @@ def suggest_indexes(queries, schemas: SchemaMap, thresholds: Thresholds) -> list
     suggestions = []
     for key, needs in per_table.items():
         schema, table = schema_of[key]
-        for columns, members in _merge(_order_equality_by_use(needs)):
+        for columns, members in _merge(_order_equality_by_use(needs, schema)):
             if covering_index(schema, columns) is not None:
                 continue
             worst = max(members, key=lambda need: (need.row.rows or 0, -len(shared_prefix(need.candidate, columns))))

@@ -394,7 +394,25 @@ def _with_in_list(tree: exp.Expression | None, key: LoopKey) -> exp.Expression |
         if not any(isinstance(e, exp.Star) or (isinstance(e, exp.Column) and e.name == "*") for e in selected) \
                 and not any(e.alias_or_name.lower() == key.name.lower() for e in selected):
             tree.select(_new_literal(key.column), copy=False)
+        if is_aggregate(tree):
+            # One group per key, as the loop had one answer per key (valid under ONLY_FULL_GROUP_BY).
+            tree.group_by(_new_literal(key.column), copy=False)
     return tree
+
+
+def is_aggregate(tree: exp.Expression | None) -> bool:
+    """A SELECT whose answer is grouped: an aggregate in its select list, or a GROUP BY."""
+    if not isinstance(tree, exp.Select):
+        return False
+    return bool(tree.args.get("group")) or any(
+        isinstance(node, exp.AggFunc) for e in tree.expressions for node in e.walk())
+
+
+def loop_is_aggregate(samples) -> bool:
+    """Whether the loop's statement is an aggregate, read from the tree the rewrite already parsed."""
+    distinct = _distinct(samples)
+    template = _template(distinct)
+    return is_aggregate(template.tree if template is not None else _parsed(distinct[0]))
 
 
 def multi_row_insert(samples) -> tuple[str, int] | None:

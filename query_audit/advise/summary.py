@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from query_audit.model import AnalyzedQuery, Kind, SourceInfo, Summary
+from query_audit.analyze.transactions import TransactionTracker
+from query_audit.model import AnalyzedQuery, Kind, SourceInfo, Summary, TransactionSummary
 
 # The request rate the pool estimate is stated for; the inputs are reported so it can be scaled.
 TARGET_REQUESTS_PER_SECOND = 100
@@ -25,14 +26,28 @@ def pool_size_estimate(db_time_per_request: float, requests_per_second: float = 
     }
 
 
+def transaction_summary(tracker: TransactionTracker | None, requests: int) -> TransactionSummary:
+    """The tracker's counts, and per request where there were requests (a capture)."""
+    if tracker is None:
+        return TransactionSummary()
+    return TransactionSummary(
+        transactions=tracker.begun, control_statements=tracker.control_statements,
+        statements_inside=tracker.statements_inside, idle_ends=tracker.idle_ends,
+        per_request=round(tracker.begun / requests, 2) if requests else None,
+        control_statements_per_request=round(tracker.control_statements / requests, 2) if requests else None)
+
+
 def summarize(queries: Sequence[AnalyzedQuery], source: SourceInfo, *, noise_dropped: int = 0,
-              skipped_lines: int = 0) -> Summary:
+              skipped_lines: int = 0, transactions: TransactionTracker | None = None) -> Summary:
+    """`statements` counts the query shapes' statements; round trips add the transaction control statements
+    (BEGIN, COMMIT, ROLLBACK...), which `transactions` counts apart."""
     statements = sum(query.group.count for query in queries)
     reads = sum(query.group.count for query in queries if query.group.kind is Kind.SELECT)
     writes = sum(query.group.count for query in queries if query.group.kind.is_write)
     replica = sum(max(query.group.count - query.group.after_write_count, 0)
                   for query in queries if query.group.kind is Kind.SELECT)
     requests = source.requests
+    control = transactions.control_statements if transactions is not None else 0
     timings = [query.group.total_query_time for query in queries if query.group.total_query_time is not None]
     db_time = sum(timings) / requests if timings and requests else None
     return Summary(
@@ -44,8 +59,9 @@ def summarize(queries: Sequence[AnalyzedQuery], source: SourceInfo, *, noise_dro
         noise_dropped=noise_dropped,
         skipped_lines=skipped_lines,
         requests=requests,
-        round_trips_per_request=round(statements / requests, 2) if requests else None,
+        round_trips_per_request=round((statements + control) / requests, 2) if requests else None,
         replica_eligible_reads=replica,
         db_time_per_request=db_time,
         pool_size_estimate=pool_size_estimate(db_time) if db_time is not None else None,
+        transactions=transaction_summary(transactions, requests),
     )

@@ -12,29 +12,26 @@ from dataclasses import replace
 
 import pymysql
 
-from query_audit.advise.plan_facts import plan_rows_for
+from query_audit.advise.plan_facts import bare_name
 from query_audit.advise.rules import missing_index
+from query_audit.advise.shadow import VERIFIED_LIVE, plan_cost, regressed
+from query_audit.advise.shadow import access as _access
+from query_audit.advise.shadow import row_for as _row_for
 from query_audit.analyze.explain import explain_query
 from query_audit.errors import QueryAuditError
-from query_audit.model import AnalyzedQuery, Finding, PlanRow, SchemaMap, Severity
+from query_audit.model import AnalyzedQuery, Finding, SchemaMap, Severity
 
 RULE = missing_index.RULE
-
-
-def _access(row: PlanRow | None) -> dict:
-    if row is None:
-        return {"access_type": None, "key": None, "rows": None}
-    return {"access_type": row.access_type, "key": row.key, "rows": row.rows}
-
-
-def _row_for(query: AnalyzedQuery, table: str) -> PlanRow | None:
-    rows = plan_rows_for(query, table)
-    return max(rows, key=lambda r: r.rows or 0) if rows else None
 
 
 def _one_line(exc: Exception) -> str:
     text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+# MySQL 8: the index is created INVISIBLE, so no other session plans with it while it exists; this
+# EXPLAIN alone sees it. MariaDB has no per-session switch (IGNORED indexes are ignored by everyone).
+INVISIBLE_HINT = "SET_VAR(optimizer_switch='use_invisible_indexes=on')"
 
 
 def _drop_ddl(finding: Finding) -> str:
@@ -43,23 +40,40 @@ def _drop_ddl(finding: Finding) -> str:
     return f"{table_part} DROP INDEX `{finding.evidence['index_name']}`"
 
 
-def _explain_after(conn, served: Sequence[AnalyzedQuery], schemas: SchemaMap, finding: Finding) -> list[dict]:
+def create_ddl(finding: Finding, flavor: str) -> str:
+    """The finding's DDL as --verify runs it: INVISIBLE on MySQL 8, as printed on MariaDB."""
+    return finding.ddl + (" INVISIBLE" if flavor != "mariadb" else "")
+
+
+def _flavor(conn) -> str:
+    return "mariadb" if "mariadb" in (conn.get_server_info() or "").lower() else "mysql"
+
+
+def _explain_after(conn, checked: Sequence[AnalyzedQuery], schemas: SchemaMap, finding: Finding) -> list[dict]:
+    hint = INVISIBLE_HINT if _flavor(conn) == "mysql" else None
     results = []
-    for query in served:
-        plan, error = explain_query(conn, query.group, query.model, schemas)
+    for query in checked:
+        plan, error = explain_query(conn, query.group, query.model, schemas, hint=hint)
         after = replace(query, plan=plan, error=error)
         row_after = _row_for(after, finding.table) if plan is not None else None
+        cost_before, cost_after = plan_cost(query), plan_cost(after)
         results.append({"query_id": query.group.id, "before": _access(_row_for(query, finding.table)),
                         "after": _access(row_after), "error": error,
-                        "uses_index": row_after is not None and row_after.key == finding.evidence["index_name"]})
+                        "rows_examined_before": cost_before, "rows_examined_after": cost_after,
+                        "regressed": regressed(cost_before, cost_after),
+                        "uses_index": row_after is not None and finding.evidence["index_name"] in (
+                            row_after.key, row_after.rowid_filter)})
     return results
 
 
 def verify_one(conn, finding: Finding, served: Sequence[AnalyzedQuery], schemas: SchemaMap) -> Finding:
-    """Create the finding's index, EXPLAIN the queries it serves, drop it; the finding with the proof."""
+    """Create the finding's index, EXPLAIN the queries on its table, drop it; the finding with the proof.
+
+    Proven only when a query it serves uses it and no query's rows estimate rose with it.
+    """
     try:
         with conn.cursor() as cur:
-            cur.execute(finding.ddl)
+            cur.execute(create_ddl(finding, _flavor(conn)))
     except pymysql.err.MySQLError as exc:
         return replace(finding, verified=False,
                        evidence={**finding.evidence, "verify": {"reason": f"could not create it: {_one_line(exc)}"}})
@@ -72,9 +86,11 @@ def verify_one(conn, finding: Finding, served: Sequence[AnalyzedQuery], schemas:
         except pymysql.err.MySQLError as exc:
             raise QueryAuditError(f"--verify could not drop index {finding.evidence['index_name']} again: "
                                   f"{_one_line(exc)}; drop it by hand") from None
-    used = [result for result in results if result["uses_index"]]
-    if not used:
-        reason = "the optimizer did not use the index for any query it was meant to serve"
+    used = [result for result in results if result["uses_index"] and result["query_id"] in finding.query_ids]
+    worse = [result["query_id"] for result in results if result["regressed"]]
+    reason = (f"the rows estimate rose with the index for {', '.join(worse)}" if worse else
+              None if used else "the optimizer did not use the index for any query it was meant to serve")
+    if reason:
         return replace(finding, verified=False, severity=Severity.INFO,
                        message=f"{finding.message} (--verify: {reason})",
                        evidence={**finding.evidence, "verify": {"reason": reason, "queries": results}})
@@ -88,7 +104,8 @@ def verify_one(conn, finding: Finding, served: Sequence[AnalyzedQuery], schemas:
 
 def _with_measurement(finding: Finding, rows_after: int, used: int, results: list[dict]) -> Finding:
     """The proven finding: its sentence and evidence carry the measured rows, and the estimate is dropped."""
-    basis = f"measured by --verify: EXPLAIN with the index; {used} of {len(results)} queries use it"
+    served = len({result["query_id"] for result in results} & set(finding.query_ids)) or len(results)
+    basis = f"measured by --verify: EXPLAIN with the index; {used} of {served} queries use it"
     evidence = finding.evidence
     message = missing_index.need_message(finding.table or "", finding.columns, len(finding.query_ids) or 1,
                                          evidence.get("rows_before", 0),
@@ -96,18 +113,20 @@ def _with_measurement(finding: Finding, rows_after: int, used: int, results: lis
                                          evidence.get("cannot_use_index"))
     return replace(finding, verified=True, message=message,
                    evidence={**evidence, "rows_after_estimate": None, "estimate_basis": basis, "estimated": False,
+                             "estimate_source": "measured", "verification": VERIFIED_LIVE,
                              "rows_after_verified": rows_after, "verify": {"queries": results}})
 
 
 def verify_findings(conn, findings: Sequence[Finding], queries: Sequence[AnalyzedQuery],
                     schemas: SchemaMap) -> list[Finding]:
     """Each missing_index finding with DDL, proven (verified=True) or not (verified=False and why)."""
-    by_id = {query.group.id: query for query in queries}
     verified = []
     for finding in findings:
         if finding.rule != RULE or not finding.ddl or "index_name" not in finding.evidence:
             verified.append(finding)
             continue
-        served = [by_id[query_id] for query_id in finding.query_ids if query_id in by_id]
-        verified.append(verify_one(conn, finding, served, schemas))
+        # Every query on the table is EXPLAINed again: an index can also make another one worse.
+        checked = [query for query in queries if query.group.id in finding.query_ids or (
+            query.plan is not None and any(bare_name(t) == bare_name(finding.table or "") for t in query.model.tables))]
+        verified.append(verify_one(conn, finding, checked, schemas))
     return verified

@@ -25,6 +25,7 @@ from query_audit.analyze.fingerprint import (
     query_id,
     statement_kind,
 )
+from query_audit.analyze.transactions import MAX_CONTROL_LENGTH, TransactionTracker, control_kind
 from query_audit.model import Kind, QueryGroup, Repetition, Statement
 
 _WRITES = frozenset({Kind.INSERT, Kind.UPDATE, Kind.DELETE, Kind.REPLACE})
@@ -38,13 +39,16 @@ def shard_of(thread_id: int | None) -> int:
 
 
 class _Unit:
-    __slots__ = ("count", "first", "samples", "values")
+    __slots__ = ("count", "first", "in_transaction", "last_transaction", "samples", "transactions", "values")
 
     def __init__(self, first: int):
         self.first = first  # the position of the unit's first statement: units are listed in that order
         self.count = 0
         self.values: set[int] | None = set()  # None once it holds max_unit_values: only the count is read
         self.samples: list[str] = []
+        self.in_transaction = 0  # runs inside an explicit or implicit transaction
+        self.transactions = 0  # how many different transactions those runs were in
+        self.last_transaction = 0
 
 
 class _Group:
@@ -56,6 +60,7 @@ class _Group:
         "first",
         "kind",
         "max_query_time",
+        "pruned_repeated",
         "query_time",
         "rows_examined",
         "rows_sent",
@@ -74,6 +79,7 @@ class _Group:
         self.databases: dict[str, int] = {}  # an ordered set: the position where each was first seen
         self.units: tuple[dict[str, _Unit], ...] = tuple({} for _ in range(SHARDS))
         self.after_write = 0
+        self.pruned_repeated = 0  # dropped units where the shape had run twice or more
         self.query_time: float | None = None
         self.max_query_time: float | None = None
         self.rows_examined: int | None = None
@@ -100,6 +106,7 @@ class Digest:
         self._groups: dict[str, _Group] = {}
         self._writers: tuple[dict[str, None], ...] = tuple({} for _ in range(SHARDS))  # oldest first, per shard
         self._thread_units: dict[int | None, tuple[str, int]] = {}  # `thread 12` and its shard, per connection
+        self.transactions = TransactionTracker()  # BEGIN/COMMIT/... are counted there, not grouped
 
     def empty_like(self) -> Digest:
         """A new, empty Digest with the same bounds, starting at this one's position."""
@@ -116,24 +123,31 @@ class Digest:
     def add(self, statement: Statement) -> None:
         group = self.add_fields(statement.sql, statement.thread_id, statement.database,
                                 placeholders=statement.placeholders, request=statement.request, sample=statement)
-        if statement.query_time is not None or statement.rows_examined is not None:
+        if group is not None and (statement.query_time is not None or statement.rows_examined is not None):
             self._add_timings(group, statement)
 
     def add_fields(self, sql: str, thread_id: int | None, database: str | None = None, time: str | None = None,
                    command: str = "Query", user: str | None = None, placeholders: bool = False,
                    position: int | None = None, request: int | None = None,
-                   sample: Statement | None = None) -> _Group:
+                   sample: Statement | None = None) -> _Group | None:
         """Count one statement given as its fields: `add(Statement(sql, thread_id, database, time, command,
         request, user, placeholders))`, the fast path of a log file, where the Statement is built only for
         the first statement of each shape (the group's sample), unless `sample` is that Statement.
 
         `position` is the statement's place in the input (by default the next one; a log file's reader
-        passes its entry's and sets `self.position` once the file is read).
+        passes its entry's and sets `self.position` once the file is read). A transaction control statement
+        is not grouped: it updates its connection's transaction state, and None is returned.
         """
         if position is None:
             position = self.position
             self.position += 1
         self.statements += 1
+        if len(sql) <= MAX_CONTROL_LENGTH:
+            control = control_kind(sql)
+            if control is not None:
+                self.transactions.control(thread_id, *control)
+                return None
+        transaction = self.transactions.inside(thread_id)
         shape, values = fingerprint_and_values(sql)
         group = self._groups.get(shape)
         if group is None:
@@ -174,6 +188,11 @@ class Digest:
         samples = unit.samples
         if len(samples) < self.max_samples and sql not in samples:
             samples.append(sql)
+        if transaction:
+            unit.in_transaction += 1
+            if transaction != unit.last_transaction:
+                unit.transactions += 1
+                unit.last_transaction = transaction
 
         kind = group.kind
         if kind is _SELECT:
@@ -198,6 +217,7 @@ class Digest:
         """
         self.statements += other.statements
         self.position = max(self.position, other.position)
+        self.transactions.merge(other.transactions)
         for shape, theirs in other._groups.items():
             ours = self._groups.get(shape)
             if ours is None:
@@ -207,6 +227,7 @@ class Digest:
                 ours.first, ours.sample = theirs.first, theirs.sample
             ours.count += theirs.count
             ours.after_write += theirs.after_write
+            ours.pruned_repeated += theirs.pruned_repeated
             # A side that is full makes the merge full; otherwise both sets are whole, so the count of
             # their union (all that is read of them) is exact.
             if ours.values is not None:
@@ -248,7 +269,7 @@ class Digest:
                        key=lambda item: item[1].first)
         repetitions = tuple(
             Repetition(name, unit.count, self.max_unit_values if unit.values is None else len(unit.values),
-                       tuple(unit.samples))
+                       tuple(unit.samples), unit.in_transaction, unit.transactions, unit.values is None)
             for name, unit in units if unit.count >= 2
         )
         return QueryGroup(
@@ -258,7 +279,7 @@ class Digest:
             repetitions=repetitions, after_write_count=group.after_write,
             total_query_time=group.query_time, max_query_time=group.max_query_time,
             total_rows_examined=group.rows_examined, total_rows_sent=group.rows_sent,
-            units=tuple(name for name, _ in units),
+            units=tuple(name for name, _ in units), pruned_repeated_units=group.pruned_repeated,
         )
 
     @staticmethod
@@ -287,6 +308,7 @@ class Digest:
         busiest = sorted(names, key=lambda name: units[name].count, reverse=True)
         keep = set(busiest[:kept]) | set(names[-kept:])
         pruned = {name: unit for name, unit in units.items() if name in keep}
+        group.pruned_repeated += sum(1 for name, unit in units.items() if name not in keep and unit.count >= 2)
         units.clear()  # in place: the shard's dict is the one the caller holds
         units.update(pruned)
 

@@ -63,21 +63,55 @@ def parse_traditional(columns: list[str], rows: list[tuple]) -> Plan:
     for row in rows:
         values = dict(zip(names, row))
         extra = _text(values.get("extra")) or ""
+        access_type, _ = _split_filter(values.get("type"))
+        key, filter_key = _split_filter(values.get("key"))
+        key_len, _ = _split_filter(values.get("key_len"))
+        examined, percent = parse_rows(values.get("rows"))
         plan_rows.append(PlanRow(
             table=_text(values.get("table")),
-            access_type=_text(values.get("type")),
+            access_type=access_type,
             select_id=_int(values.get("id")),
             select_type=_text(values.get("select_type")) or "SIMPLE",
             possible_keys=tuple(k for k in (_text(values.get("possible_keys")) or "").split(",") if k),
-            key=_text(values.get("key")),
-            key_len=_text(values.get("key_len")),
+            key=key,
+            key_len=key_len,
             ref=_text(values.get("ref")),
-            rows=_int(values.get("rows")),
+            rows=examined,
             filtered=_float(values.get("filtered")),
             extra=extra,
             **_extra_flags(extra),
+            rowid_filter=filter_key,
+            rowid_filter_percent=percent,
         ))
     return Plan(rows=tuple(plan_rows), format="traditional")
+
+
+_ROWS_WITH_FILTER = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:\((\d+(?:\.\d+)?)%\))?\s*$")
+
+
+def parse_rows(value) -> tuple[int | None, float | None]:
+    """The `rows` column in every form the servers print: `199`, 199, NULL, and MariaDB's rowid filter
+    `5 (3%)` (5 rows read through the key, of which the filter keeps 3% before reading them).
+
+    >>> parse_rows("5 (3%)"), parse_rows("199"), parse_rows(None)
+    ((5, 3.0), (199, None), (None, None))
+    """
+    text = _text(value)
+    if text is None or isinstance(text, (int, float)):
+        return _int(text), None
+    match = _ROWS_WITH_FILTER.match(str(text))
+    if not match:
+        return _int(text), None
+    return _int(match.group(1)), _float(match.group(2))
+
+
+def _split_filter(value) -> tuple[str | None, str | None]:
+    """MariaDB prints a rowid filter as a second part: type `ref|filter`, key `a|b`, key_len `5|4`."""
+    text = _text(value)
+    if not isinstance(text, str) or "|" not in text:
+        return text, None
+    first, second = text.split("|", 1)
+    return first or None, second or None
 
 
 def _extra_flags(extra: str) -> dict:
@@ -227,7 +261,11 @@ def _table_row(table: dict, context: _Context) -> PlanRow:
         extra.append("Using temporary")
     if using_filesort:
         extra.append("Using filesort")
+    rowid_filter = table.get("rowid_filter") if isinstance(table.get("rowid_filter"), dict) else {}
+    filter_range = rowid_filter.get("range") if isinstance(rowid_filter.get("range"), dict) else {}
     return PlanRow(
+        rowid_filter=filter_range.get("key"),
+        rowid_filter_percent=_float(rowid_filter.get("selectivity_pct")),
         table=table.get("table_name"),
         access_type=table.get("access_type"),
         select_id=context.select_id,
@@ -316,7 +354,7 @@ _LOST_CONNECTION = {2006, 2013, 2055}
 
 
 def explain_query(conn, group: QueryGroup, model: StatementModel,
-                  schemas: SchemaMap) -> tuple[Plan | None, str | None]:
+                  schemas: SchemaMap, hint: str | None = None) -> tuple[Plan | None, str | None]:
     """The plan of the group's sample statement, or None and the reason there is none.
 
     Server errors (privilege, unknown table, syntax) become the reason; a lost connection raises
@@ -345,7 +383,7 @@ def explain_query(conn, group: QueryGroup, model: StatementModel,
         if statement.placeholders or placeholder_positions(sql):
             sql = fill_placeholders(conn, sql, model, schemas, database)
             filled = True
-        text = ("EXPLAIN " if _is_mariadb(conn) else "EXPLAIN FORMAT=TRADITIONAL ") + sql
+        text = ("EXPLAIN " if _is_mariadb(conn) else "EXPLAIN FORMAT=TRADITIONAL ") + with_hint(sql, hint)
         columns, rows = _run_explain(conn, text)
     except pymysql.err.MySQLError as exc:
         if _is_lost(exc):
@@ -353,6 +391,24 @@ def explain_query(conn, group: QueryGroup, model: StatementModel,
         return None, f"EXPLAIN failed: {_one_line(exc)}"
     plan = parse_traditional(columns, rows)
     return Plan(rows=plan.rows, format="traditional", explained_sql=sql, filled_placeholders=filled), None
+
+
+_HINTABLE = re.compile(r"\b(SELECT|UPDATE|DELETE|INSERT|REPLACE)\b", re.IGNORECASE)
+
+
+def with_hint(sql: str, hint: str | None) -> str:
+    """`sql` with an optimizer hint comment (`/*+ ... */`) right after its first statement keyword, where
+    MySQL reads hints; keywords inside strings and comments are skipped.
+
+    >>> with_hint("SELECT * FROM t WHERE a = 'SELECT'", "SET_VAR(optimizer_switch='use_invisible_indexes=on')")
+    "SELECT /*+ SET_VAR(optimizer_switch='use_invisible_indexes=on') */ * FROM t WHERE a = 'SELECT'"
+    """
+    if not hint:
+        return sql
+    match = _HINTABLE.search(code_only(sql))
+    if match is None:
+        return sql
+    return f"{sql[:match.end()]} /*+ {hint} */{sql[match.end():]}"
 
 
 def _refusal(sql: str, model: StatementModel) -> str | None:

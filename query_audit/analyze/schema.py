@@ -76,8 +76,10 @@ def _load(cur, wanted: set[tuple[str, str]]) -> SchemaMap:
 
     server_keys = list(found)
     columns = defaultdict(list)
-    for db, name, column, data_type, column_type, nullable in _select(cur, _COLUMNS_SQL, server_keys):
-        columns[(db, name)].append(Column(column, data_type.lower(), column_type, nullable == "YES"))
+    for db, name, column, data_type, column_type, nullable, extra, length, charset in _select(
+            cur, _COLUMNS_SQL, server_keys):
+        columns[(db, name)].append(Column(column, data_type.lower(), column_type, nullable == "YES",
+                                          "auto_increment" in (extra or "").lower(), _int(length), charset))
     index_parts = defaultdict(lambda: defaultdict(list))
     uniqueness = {}
     for db, name, index, non_unique, _seq, column, sub_part, cardinality in _select(cur, _STATISTICS_SQL,
@@ -93,7 +95,7 @@ def _load(cur, wanted: set[tuple[str, str]]) -> SchemaMap:
         key_parts[(db, name)][constraint].append((column, referenced_db, referenced_table, referenced_column))
 
     schemas: SchemaMap = {}
-    for db, name, engine, rows in tables_rows:
+    for db, name, engine, rows, row_format in tables_rows:
         server_key = (db, name)
         if server_key not in found:
             continue
@@ -104,18 +106,20 @@ def _load(cur, wanted: set[tuple[str, str]]) -> SchemaMap:
             ForeignKey(tuple(p[0] for p in parts), parts[0][1], parts[0][2], tuple(p[3] for p in parts))
             for _, parts in sorted(key_parts[server_key].items()))
         schema = TableSchema(database=db, name=name, rows=_int(rows) or 0, columns=tuple(columns[server_key]),
-                             indexes=tuple(indexes), engine=engine or "", foreign_keys=foreign_keys)
+                             indexes=tuple(indexes), engine=engine or "", foreign_keys=foreign_keys,
+                             row_format=row_format or "")
         for caller_key in asked[found[server_key]]:
             schemas[caller_key] = schema
     return schemas
 
 
 _TABLES_SQL = (
-    "SELECT TABLE_SCHEMA, TABLE_NAME, ENGINE, TABLE_ROWS FROM information_schema.TABLES "
+    "SELECT TABLE_SCHEMA, TABLE_NAME, ENGINE, TABLE_ROWS, ROW_FORMAT FROM information_schema.TABLES "
     "WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') AND {where}"
 )
 _COLUMNS_SQL = (
-    "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE "
+    "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, EXTRA, "
+    "CHARACTER_MAXIMUM_LENGTH, CHARACTER_SET_NAME "
     "FROM information_schema.COLUMNS WHERE {where} ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION"
 )
 _STATISTICS_SQL = (

@@ -2,13 +2,13 @@
 
 The list starts from the seed article's manual filters (SET NAMES, SET time_zone, SET PROFILING,
 SHOW STATUS, anything touching the log tables) and adds what connection pools and ORMs send:
-pings (`SELECT 1`), session set-up (`SET autocommit`, `SET SESSION TRANSACTION ISOLATION ...`,
+pings (`SELECT 1`), session set-up (`SET SESSION TRANSACTION ISOLATION ...`,
 `SET sql_mode`, character sets), server introspection (`SELECT @@...`, `SHOW VARIABLES`,
 `SELECT VERSION()`, `SHOW FULL TABLES`, `SHOW COLUMNS`...) and `SHOW WARNINGS`.
 
-Transaction control (BEGIN, START TRANSACTION, COMMIT, ROLLBACK, SAVEPOINT) is deliberately NOT noise:
-the write analysis needs it to tell "100 INSERTs in one transaction" from "100 autocommitted INSERTs".
-It is of kind OTHER, so it is never EXPLAINed.
+Transaction control (BEGIN, START TRANSACTION, COMMIT, ROLLBACK, SAVEPOINT, SET autocommit) is deliberately
+NOT noise: the Digest tracks each connection's transaction state from it (analyze/transactions.py) to tell
+"100 INSERTs in one transaction" from "100 autocommitted INSERTs", and counts it apart from the queries.
 """
 
 from __future__ import annotations
@@ -40,11 +40,10 @@ DEFAULT_NOISE: tuple[NoisePattern, ...] = (
     NoisePattern("set names", r"SET\s+(?:NAMES|CHARACTER\s+SET|CHARSET)\b"),
     NoisePattern("set time_zone", rf"SET\s+{_SESSION}time_zone\b"),
     NoisePattern("set profiling", rf"SET\s+{_SESSION}profiling\b"),
-    NoisePattern("set autocommit", rf"SET\s+{_SESSION}autocommit\b"),
     NoisePattern("set sql_mode", rf"SET\s+{_SESSION}sql_mode\b"),
     NoisePattern("set character set", rf"SET\s+{_SESSION}(?:character_set_\w+|collation_\w+)\b"),
     NoisePattern("set transaction", r"SET\s+(?:SESSION\s+|LOCAL\s+)?TRANSACTION\b"),
-    NoisePattern("set session variable", r"SET\s+(?:SESSION\s+|LOCAL\s+|@@SESSION\.|@@LOCAL\.)"),
+    NoisePattern("set session variable", r"SET\s+(?:SESSION\s+|LOCAL\s+|@@SESSION\.|@@LOCAL\.)(?!autocommit\b)"),
     NoisePattern("select 1", r"SELECT\s+1\s*(?:\+\s*1\s*)?(?:AS\s+[`\"']?\w+[`\"']?\s*)?(?:FROM\s+DUAL\s*)?;?\s*\Z"),
     NoisePattern("select @@variable", r"SELECT\s+@@"),
     NoisePattern(

@@ -81,6 +81,8 @@ def load_facts(report: Report) -> list[tuple[str, str]]:
         facts.append(("database time per request", seconds(summary.db_time_per_request)))
     if summary.reads:
         facts.append(("reads a replica could serve", f"{summary.replica_eligible_reads} of {summary.reads}"))
+    if summary.transactions.control_statements:
+        facts.append(("transactions", transaction_fact(summary.transactions)))
     pool = summary.pool_size_estimate
     if pool:
         # Little's law, said as a sentence: the dict keeps the inputs for machines (JSON).
@@ -89,6 +91,17 @@ def load_facts(report: Report) -> list[tuple[str, str]]:
                       f"({pool['requests_per_second']:g} x {seconds(pool['db_time_per_request_s'])}); "
                       f"{pool['note']}"))
     return facts
+
+
+def transaction_fact(counts) -> str:
+    """`2 (6 BEGIN/COMMIT/ROLLBACK round trips, 3 per request; ...)`: the transactions apart from the queries."""
+    text = (f"{counts.transactions} ({plural(counts.control_statements, 'BEGIN/COMMIT/ROLLBACK round trip')}"
+            + (f", {counts.control_statements_per_request:g} per request" if counts.control_statements_per_request
+               is not None else "") + f"; {plural(counts.statements_inside, 'statement')} inside")
+    if counts.idle_ends:
+        text += (f"; {plural(counts.idle_ends, 'COMMIT/ROLLBACK')} with no transaction open, a round trip that "
+                 "changes nothing (a connection pool's reset on return?)")
+    return text + ")"
 
 
 def plural(count: int, noun: str) -> str:
@@ -153,9 +166,16 @@ def evidence_lines(finding: Finding, *, plan_shown: bool = False) -> list[str]:
         if key == "verify" and isinstance(value, dict):
             lines.extend(_verify_lines(value))
             continue
+        if key == "shadow" and isinstance(value, dict):  # the same proof, from the shadow copy
+            lines.append(f"shadow: judged by {value.get('server')}, threshold {value.get('threshold'):.0%}")
+            lines.extend(line.replace("verify ", "shadow ", 1)
+                         for line in _verify_lines({"queries": value.get("statements", ())}))
+            continue
         lines.append(f"{key.replace('_', ' ')}: {_plain(value)}")
-    if finding.verified is not None:
+    reason = (finding.evidence.get("verify") or {}).get("reason")
+    if finding.verified is not None and "verification" not in finding.evidence:
         lines.append("verified: " + ("yes, EXPLAIN after creating the index uses it" if finding.verified
+                                     else f"no, {reason}" if reason
                                      else "no, EXPLAIN after creating the index did not use it"))
     return lines
 
@@ -171,7 +191,8 @@ def _verify_lines(verify: dict) -> list[str]:
                     f"rows {'-' if row.get('rows') is None else row.get('rows')}")
 
         after = access(result.get("after")) if not result.get("error") else f"error: {result['error']}"
-        lines.append(f"verify {short_id(result.get('query_id'))}: {access(result.get('before'))} -> {after}")
+        worse = " (rows estimate rose)" if result.get("regressed") else ""
+        lines.append(f"verify {short_id(result.get('query_id'))}: {access(result.get('before'))} -> {after}{worse}")
     return lines
 
 

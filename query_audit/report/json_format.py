@@ -8,6 +8,7 @@ a compatible change; renaming or removing one needs a new `version`.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from query_audit import __version__
@@ -80,7 +81,8 @@ def _query(query: AnalyzedQuery) -> dict:
         "database": group.sample.database,
         "tables": list(query.model.tables),
         "distinct_values": group.distinct_values,
-        "repetitions": [{"unit": r.unit, "count": r.count, "distinct_values": r.distinct_values}
+        "repetitions": [{"unit": r.unit, "count": r.count, "distinct_values": r.distinct_values,
+                         "in_transaction": r.in_transaction, "transactions": r.transactions}
                         for r in group.repetitions],
         "timing": {"total": group.total_query_time, "max": group.max_query_time,
                    "rows_examined": group.total_rows_examined, "rows_sent": group.total_rows_sent}
@@ -99,7 +101,15 @@ def finding_to_dict(finding: Finding) -> dict:
         "fingerprint": finding.fingerprint, "count": finding.count, "message": finding.message,
         "suggestion": finding.suggestion, "ddl": finding.ddl, "evidence": finding.evidence,
         "verified": finding.verified, "origin": origin_to_dict(finding.origin),
+        "verification": verification_of(finding),
     }
+
+
+def verification_of(finding: Finding) -> str | None:
+    """`verified (shadow)`, `verified (live)` or `heuristic` for an index suggestion; None for other findings."""
+    if not finding.ddl or "index_name" not in finding.evidence:
+        return None
+    return finding.evidence.get("verification") or "heuristic"
 
 
 def _gate_finding(finding: Finding) -> dict:
@@ -137,6 +147,7 @@ def report_to_dict(report: Report, gate: GateResult | None = None) -> dict:
             "replica_eligible_reads": summary.replica_eligible_reads,
             "db_time_per_request": summary.db_time_per_request,
             "pool_size_estimate": summary.pool_size_estimate,
+            "transactions": asdict(summary.transactions),
         },
         "queries": [_query(q) for q in report.queries],
         "findings": [finding_to_dict(f) for f in sorted_findings(report.findings)],

@@ -82,7 +82,8 @@ def start_docker(image: str = DEFAULT_IMAGE, timeout: float = 180) -> SandboxInf
     except docker.errors.DockerException as exc:
         raise SandboxError(f"starting the {image} container failed: {exc}") from None
     host, port = spec["ports"]["3306/tcp"]
-    info = SandboxInfo(kind="docker", host=host, port=port, container_id=container.id, flavor="mysql")
+    info = SandboxInfo(kind="docker", host=host, port=port, container_id=container.id,
+                       flavor="mariadb" if image.startswith("mariadb") else "mysql")
 
     def alive() -> bool:
         try:

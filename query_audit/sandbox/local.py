@@ -74,8 +74,10 @@ def _initialize(server_binary: str, datadir: Path, log: Path) -> None:
         install = find_binary("mariadb-install-db") or find_binary("mysql_install_db")
         if not install:
             raise SandboxError("mariadbd is installed but mariadb-install-db is not; install mariadb-server")
-        command = [install, "--no-defaults", f"--datadir={datadir}", "--auth-root-authentication-method=normal",
-                   "--skip-test-db", "--skip-name-resolve"]
+        # A private tmpdir: bootstraps running at once in a shared /tmp failed now and then (seen here:
+        # "Could not remove temporary table '/tmp/#sql-temptable-...'", then ERROR 1051 on mysql.tmp_user_sys).
+        command = [install, "--no-defaults", f"--datadir={datadir}", f"--tmpdir={_tmpdir(datadir.parent)}",
+                   "--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve"]
     else:
         command = [server_binary, "--no-defaults", "--initialize-insecure", f"--datadir={datadir}"]
     if os.geteuid() == 0:
@@ -84,6 +86,12 @@ def _initialize(server_binary: str, datadir: Path, log: Path) -> None:
         result = subprocess.run(command, check=False, stdout=out, stderr=subprocess.STDOUT, timeout=300)
     if result.returncode != 0:
         raise SandboxError(f"initializing the sandbox data directory failed; see {log}")
+
+
+def _tmpdir(root: Path) -> Path:
+    folder = root / "tmp"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 def start_local(base_dir: str | None = None, port: int | None = None) -> SandboxInfo:
@@ -101,6 +109,7 @@ def start_local(base_dir: str | None = None, port: int | None = None) -> Sandbox
         command = [
             server_binary, "--no-defaults", f"--datadir={datadir}", f"--port={port}", "--bind-address=127.0.0.1",
             f"--socket={sock}", f"--pid-file={root / 'mysqld.pid'}", f"--log-error={log}",
+            f"--tmpdir={_tmpdir(root)}",
             "--skip-log-bin", "--innodb-buffer-pool-size=128M", "--max-connections=200",
             # Tests and the demo toggle these; start from the server defaults the users have.
             "--general-log=0", "--log-output=FILE", f"--general-log-file={root / 'general.log'}",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from query_audit.advise.rewrite import multi_row_insert
 from query_audit.advise.rules import query_finding
-from query_audit.advise.rules._loops import loop_evidence, samples_of
+from query_audit.advise.rules._loops import in_one_transaction, loop_evidence, samples_of, transaction_phrase
 from query_audit.model import Finding, Kind, SchemaMap, Severity, Thresholds
 
 RULE = "bulk_insert"
@@ -25,19 +25,20 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
         if built:
             sql, rows = built
             shown = f" ({rows} of {worst.count} rows, from the captured samples)" if rows < worst.count else ""
-            suggestion = (f"send the rows as one multi-row INSERT{shown}: {sql}; if they must stay separate "
-                          "statements, wrap them in one transaction (START TRANSACTION ... COMMIT) so there is "
-                          "one commit and one log flush instead of one per row")
+            suggestion = f"send the rows as one multi-row INSERT{shown}: {sql}"
         else:
-            suggestion = ("send the rows as one multi-row INSERT (VALUES (...), (...), ...), or at least in one "
-                          "transaction")
-        evidence = loop_evidence(found)
-        evidence["multi_row_insert"] = built[0] if built else None
+            suggestion = "send the rows as one multi-row INSERT (VALUES (...), (...), ...)"
+        if not in_one_transaction(worst):
+            suggestion += ("; if they must stay separate statements, wrap them in one transaction (START "
+                           "TRANSACTION ... COMMIT) so there is one commit and one log flush instead of one per row")
+        evidence = loop_evidence(found, query.group)
+        evidence.update({"multi_row_insert": built[0] if built else None,
+                         "in_transaction": worst.in_transaction, "transactions": worst.transactions})
         findings.append(query_finding(query,
             rule=RULE,
             severity=Severity.MEDIUM if worst.count >= 10 * thresholds.bulk_insert else Severity.LOW,
-            message=(f"{worst.count} single-row INSERTs into `{table}` in {worst.unit}: each is a round trip "
-                     "and, under autocommit, its own commit"),
+            message=(f"{worst.count} single-row INSERTs into `{table}` in {worst.unit}, "
+                     f"{transaction_phrase(worst)}"),
             table=table,
             suggestion=suggestion,
             evidence=evidence,

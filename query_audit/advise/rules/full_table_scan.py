@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from query_audit.advise.estimates import equality_values, low_selectivity
 from query_audit.advise.plan_facts import (
     is_full_scan,
     plan_row_evidence,
@@ -18,17 +19,51 @@ from query_audit.model import Finding, SchemaMap, Thresholds
 RULE = "full_table_scan"
 
 
-def _why(row, filtered_on: tuple[str, ...], schema) -> str:
+def _too_common(query, table: str, schema, filtered_on: tuple[str, ...]) -> tuple[str, str, float, str] | None:
+    """(column, value, share, basis) of an equality whose captured value matches a large share of the table."""
+    if schema is None:
+        return None
+    values = equality_values(query, table)
+    size = table_rows(schema)
+    for column in filtered_on:
+        if column.lower() in values:
+            found = low_selectivity(schema, column, values, size)
+            if found:
+                return column, values[column.lower()], found[0], found[1]
+    return None
+
+
+def _why(row, filtered_on: tuple[str, ...], schema, common) -> str:
     how = "reads the whole table" if row.access_type == "ALL" else f"scans all of index {row.key or '?'}"
     if not filtered_on:
         return f"{how}: the statement has no condition an index could seek on"
     wanted = {name.lower() for name in filtered_on}
     ignored = [index.name for index in (schema.indexes if schema else ())
                if index.columns and index.columns[0].name.lower() in wanted]
+    share = (f"{common[0]} = {common[1]!r} matches ~{common[2]:.0%} of the table ({common[3]})"
+             if common else None)
+    passed = [index.name for index in (schema.indexes if schema and common else ())
+              if index.columns and index.columns[0].name.lower() == common[0].lower()]
+    if passed:
+        return (f"{how}: the optimizer passed {', '.join(passed)} by because {share}: reading the whole table "
+                "costs less than that many lookups through the index")
+    if share:
+        return (f"{how}: no index suggested, because {share}: the optimizer would scan even with an index "
+                f"on {common[0]} alone")
     if ignored:
         return (f"{how}: the optimizer did not use {', '.join(ignored)} (too many matching rows for it to "
                 "pay off, or a condition it cannot seek on)")
     return f"{how}: no index starts with the filtered column(s) {', '.join(filtered_on)}"
+
+
+def _suggestion(filtered_on: tuple[str, ...], common) -> str:
+    if common:
+        return (f"an index on {common[0]} alone cannot make this cheaper while the value matches that share of the "
+                "table: add a selective condition (and index it first, with "
+                f"{common[0]} after it), a LIMIT, or keep the scan")
+    if filtered_on:
+        return "add an index on the filtered columns (see missing_index), or filter on an indexed column"
+    return "add a WHERE on an indexed column or a LIMIT; if the whole table is really needed, cache the result"
 
 
 def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
@@ -45,18 +80,20 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
             size = table_rows(schema, row)
             severity = severity_by_rows(max(examined, 0), thresholds)
             filtered_on = where_columns(query, table)
+            common = _too_common(query, table, schema, filtered_on)
+            evidence = {"plan_row": plan_row_evidence(row), "rows_examined": examined, "table_rows": size,
+                        "executions": query.group.count}
+            if common:
+                evidence["matching_share"] = {"column": common[0], "share": round(common[2], 4), "basis": common[3],
+                                              "source": common[3].split(":", 1)[0]}
             findings.append(query_finding(query,
                 rule=RULE,
                 severity=severity,
                 message=(f"{query.model.kind.value.upper()} on `{table}` examines ~{examined} rows "
-                         f"(table ~{size} rows) per execution: it {_why(row, filtered_on, schema)}"),
+                         f"(table ~{size} rows) per execution: it {_why(row, filtered_on, schema, common)}"),
                 table=table,
                 columns=filtered_on,
-                suggestion=("add an index on the filtered columns (see missing_index), or filter on an indexed "
-                            "column" if filtered_on else
-                            "add a WHERE on an indexed column or a LIMIT; if the whole table is really needed, "
-                            "cache the result"),
-                evidence={"plan_row": plan_row_evidence(row), "rows_examined": examined, "table_rows": size,
-                          "executions": query.group.count},
+                suggestion=_suggestion(filtered_on, common),
+                evidence=evidence,
             ))
     return findings

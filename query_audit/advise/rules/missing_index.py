@@ -1,7 +1,8 @@
 """missing_index: one index per table that would serve the scanning queries, merged across the capture.
 
-Columns no index can help with (function-wrapped, leading wildcard, negation, OR, implicit conversion)
-are named with the reason instead: a finding without DDL whose fix is to rewrite the predicate.
+Every finding carries the index's DDL. Columns no index can help with (function-wrapped, leading wildcard,
+negation, OR, implicit conversion) are never put in an index: the message names them, and the rule
+non_sargable_predicate gives each its reason and rewrite.
 """
 
 from __future__ import annotations
@@ -9,15 +10,10 @@ from __future__ import annotations
 from query_audit.advise.index_advisor import (
     IndexSuggestion,
     suggest_indexes,
-    unmet_needs,
 )
 from query_audit.advise.plan_facts import (
-    is_full_scan,
-    plan_row_evidence,
     severity_by_rows,
-    table_rows,
 )
-from query_audit.advise.rules import query_finding
 from query_audit.model import Finding, SchemaMap, Severity, Thresholds
 
 RULE = "missing_index"
@@ -64,6 +60,7 @@ def _from_suggestion(suggestion: IndexSuggestion, thresholds: Thresholds, groups
             "rows_after_estimate": after.rows,
             "estimate_basis": after.basis,
             "estimated": after.estimated,
+            "estimate_source": after.source,
             "index_name": suggestion.name,
             "database": suggestion.schema.database,
             "plans_before": list(suggestion.plans),
@@ -72,34 +69,8 @@ def _from_suggestion(suggestion: IndexSuggestion, thresholds: Thresholds, groups
     )
 
 
-def _unindexable(queries, schemas, thresholds, served: set) -> list[Finding]:
-    """Scans whose only filters cannot use an index: say why, instead of suggesting one."""
-    findings = []
-    for query, table, schema, candidate, row, _after, _needed in unmet_needs(queries, schemas, thresholds):
-        if candidate.columns or not candidate.unusable or (query.group.id, schema.name) in served:
-            continue
-        if not is_full_scan(row) or table_rows(schema, row) < thresholds.full_scan_rows:
-            continue
-        reasons = ", ".join(f"{column}: {reason}" for column, reason in candidate.unusable)
-        examined = row.rows if row.rows is not None else table_rows(schema, row)
-        findings.append(query_finding(query,
-            rule=RULE,
-            severity=severity_by_rows(examined, thresholds, small=Severity.LOW, large=Severity.MEDIUM),
-            message=(f"no index can help `{table}` as the statement is written ({reasons}), "
-                     f"so it scans ~{examined} rows"),
-            table=table,
-            columns=tuple(column for column, _ in candidate.unusable),
-            suggestion=("rewrite the condition so the bare column is compared with a value of its own type "
-                        "(no function around it, no leading %, no negation, OR split into UNION), then index it"),
-            evidence={"rows_examined": examined, "plan_row": plan_row_evidence(row),
-                      "unusable": dict(candidate.unusable)},
-        ))
-    return findings
-
-
 def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
     groups = {query.group.id: query.group for query in queries}
     suggestions = suggest_indexes(queries, schemas, thresholds)
     findings = [_from_suggestion(suggestion, thresholds, groups) for suggestion in suggestions]
-    served = {(query_id, s.schema.name) for s in suggestions for query_id in s.query_ids}
-    return findings + _unindexable(queries, schemas, thresholds, served)
+    return findings

@@ -8,9 +8,9 @@ where there are some, else guessed from names (`orders.customer_id` -> `customer
 from __future__ import annotations
 
 from query_audit.advise.plan_facts import bare_name, schema_for
-from query_audit.advise.rewrite import as_in_list, loop_key
+from query_audit.advise.rewrite import as_in_list, loop_is_aggregate, loop_key
 from query_audit.advise.rules import query_finding
-from query_audit.advise.rules._loops import loop_evidence, loops, samples_of
+from query_audit.advise.rules._loops import loop_evidence, loops, samples_of, units_phrase, values_phrase
 from query_audit.model import (
     AnalyzedQuery,
     Finding,
@@ -146,6 +146,27 @@ def _foreign_key_hint(query: AnalyzedQuery, table: str, schema: TableSchema | No
     return None
 
 
+def _in_list_suggestion(worst, key, rewritten: str | None, samples) -> str:
+    """The IN-list rewrite, said truly: how many values the loop had and how many the printed SQL lists, and
+    what differs from the loop's answers (an aggregate's empty keys, a LIMIT per key)."""
+    if not rewritten:
+        return "fetch the rows for all keys in one query (`WHERE key IN (...)`) instead of one per key"
+    shown = len(key.values)
+    if worst.values_capped:
+        text = (f"fetch all the values (at least {worst.distinct_values}) in one query; with the {shown} values "
+                f"kept as samples: {rewritten}")
+    elif shown < worst.distinct_values:
+        text = f"fetch all {worst.distinct_values} values in one query; with the {shown} kept as samples: {rewritten}"
+    else:
+        text = f"fetch all {shown} values in one query: {rewritten}"
+    if loop_is_aggregate(samples):
+        text += (f" (grouped by {key.name}: a {key.name} with no rows is missing from the answer, where the loop "
+                 "got 0 or NULL for it: treat a missing key as that)")
+    elif "LIMIT" in samples[0].upper() and "LIMIT" not in rewritten.upper():
+        text += " (the loop's LIMIT applied per key: this returns every row of each key; keep the first ones per key)"
+    return text
+
+
 def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
     findings = []
     neighbours = None
@@ -163,20 +184,17 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
         if key:
             neighbours = _Neighbours(queries, schemas) if neighbours is None else neighbours
             hint = _join_hint(query, key.name, worst.unit, neighbours, schemas)
-        if rewritten:
-            suggestion = f"fetch all {worst.distinct_values} values in one query: {rewritten}"
-        else:
-            suggestion = "fetch the rows for all keys in one query (`WHERE key IN (...)`) instead of one per key"
+        suggestion = _in_list_suggestion(worst, key, rewritten, samples)
         if hint:
             suggestion += f"; or {hint}"
-        evidence = loop_evidence(found)
+        evidence = loop_evidence(found, query.group)
         evidence.update({"loop_column": key.column if key else None, "rewritten_sql": rewritten})
         findings.append(query_finding(query,
             rule=RULE,
             severity=Severity.HIGH if worst.count >= 10 * thresholds.n_plus_one else Severity.MEDIUM,
-            message=(f"the same SELECT ran {worst.count} times with {worst.distinct_values} different values in "
+            message=(f"the same SELECT ran {worst.count} times with {values_phrase(worst)} in "
                      f"{worst.unit}" + (f" (looping over {key.column})" if key else "") +
-                     f": {worst.count} round trips where one would do"),
+                     f": {worst.count} round trips where one would do" + units_phrase(found, query.group)),
             table=query.model.tables[0] if query.model.tables else None,
             columns=(key.name,) if key else (),
             suggestion=suggestion,

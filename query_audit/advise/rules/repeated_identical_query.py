@@ -25,6 +25,6 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
                      f"{worst.count - 1} of those round trips return what the first one already returned"),
             table=query.model.tables[0] if query.model.tables else None,
             suggestion="run it once per request and reuse the result (a request-scoped cache or memoization)",
-            evidence=loop_evidence(found),
+            evidence=loop_evidence(found, query.group),
         ))
     return findings
