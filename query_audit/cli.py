@@ -73,6 +73,28 @@ def capture_options(func):
     return func
 
 
+def scaling_options(func):
+    """Read replicas captured too, and a capacity plan for a target load (capture only)."""
+    options = [
+        click.option("--replica-dsn", "replica_dsns", multiple=True, metavar="DSN",
+                     help="A read replica of --dsn, captured at the same time (repeatable): each statement is "
+                          "attributed to its server, and reads and writes are checked for routing."),
+        click.option("--target-rps", type=click.FloatRange(min=0, min_open=True), metavar="N",
+                     help="Plan capacity for N requests per second over the captured endpoints."),
+        click.option("--target-rpm", type=click.FloatRange(min=0, min_open=True), metavar="N",
+                     help="The same target as requests per minute (e.g. 5000000)."),
+        click.option("--weight", "weights", multiple=True, type=click.FloatRange(min=0, min_open=True),
+                     metavar="W", help="Traffic share of each --endpoint, in the same order (default: equal)."),
+        click.option("--app-instances", type=click.IntRange(1), metavar="N",
+                     help="Application instances sharing the load, for the pool per instance (default 1)."),
+        click.option("--replica-budget", type=click.FloatRange(min=0, min_open=True), metavar="N",
+                     help="Statements per second one replica can take, for the replicas the reads need."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def advice_options(func):
     func = click.option("--i-understand-this-creates-indexes", "disposable", is_flag=True,
                         help="Confirm the server is disposable: --verify creates and drops indexes on it.")(func)
@@ -105,6 +127,7 @@ def cli():
 @cli.command()
 @connection_options
 @capture_options
+@scaling_options
 @advice_options
 @output_options
 def capture(**opts):
@@ -113,6 +136,9 @@ def capture(**opts):
     The general log is switched on with TABLE output for the capture only, and the previous values are
     put back on every path out (errors, Ctrl-C, SIGTERM, a lost connection). Needs SUPER (MariaDB) or
     SYSTEM_VARIABLES_ADMIN (MySQL 8), unless the log already writes to the table.
+
+    With --replica-dsn the primary and each replica are captured at once (each restored on its own) and
+    the report says where each statement ran; --target-rps/--target-rpm add a capacity plan.
 
     \b
     Example:

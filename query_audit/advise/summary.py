@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from query_audit.model import AnalyzedQuery, Kind, SourceInfo, Summary
+from query_audit.model import AnalyzedQuery, Kind, RequestRouting, SourceInfo, Summary
 
 # The request rate the pool estimate is stated for; the inputs are reported so it can be scaled.
 TARGET_REQUESTS_PER_SECOND = 100
@@ -25,8 +25,23 @@ def pool_size_estimate(db_time_per_request: float, requests_per_second: float = 
     }
 
 
+def request_routing(traces: Sequence, source: SourceInfo) -> tuple[RequestRouting, ...]:
+    """Per request of a replicated capture: statements per server (the primary first, servers that got
+    none shown with 0) and each replica's lag right after it. Empty for a one-server capture."""
+    if not source.servers:
+        return ()
+    labels = [role.label for role in source.servers]
+    routing = []
+    for trace in traces:
+        counts = {label: 0 for label in labels}
+        for traced in trace.statements:
+            counts[traced.server] = counts.get(traced.server, 0) + 1
+        routing.append(RequestRouting(trace.request, trace.endpoint, tuple(counts.items()), trace.lag))
+    return tuple(routing)
+
+
 def summarize(queries: Sequence[AnalyzedQuery], source: SourceInfo, *, noise_dropped: int = 0,
-              skipped_lines: int = 0) -> Summary:
+              skipped_lines: int = 0, traces: Sequence = ()) -> Summary:
     statements = sum(query.group.count for query in queries)
     reads = sum(query.group.count for query in queries if query.group.kind is Kind.SELECT)
     writes = sum(query.group.count for query in queries if query.group.kind.is_write)
@@ -48,4 +63,5 @@ def summarize(queries: Sequence[AnalyzedQuery], source: SourceInfo, *, noise_dro
         replica_eligible_reads=replica,
         db_time_per_request=db_time,
         pool_size_estimate=pool_size_estimate(db_time) if db_time is not None else None,
+        routing=request_routing(traces, source),
     )

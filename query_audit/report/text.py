@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from tabulate import tabulate
 
 from query_audit.model import Report
-from query_audit.report import common
+from query_audit.report import common, scaling
 
 if TYPE_CHECKING:
     from query_audit.gate.baseline import GateResult
@@ -143,6 +143,19 @@ def _writes(out: _Writer, report: Report) -> None:
         out.table(rows, ["query", "kind", "table", "count"], [16, None, 24, None])
 
 
+def _scaling(out: _Writer, report: Report) -> None:
+    if report.summary.routing:
+        out.title("Replica routing")
+        for line in scaling.server_lines(report) + scaling.routing_lines(report):
+            out.wrapped(f"- {line}")
+    if report.capacity is not None:
+        out.title("Capacity plan")
+        for heading, lines in scaling.capacity_sections(report.capacity):
+            out.line(f"{heading}:")
+            for line in lines:
+                out.wrapped(f"- {line}", "  ")
+
+
 def _profile(out: _Writer, report: Report) -> None:
     if not report.queries:
         return
@@ -203,6 +216,7 @@ def render_text(report: Report, *, verbosity: int = 0, width: int | None = None,
         _gate(out, gate)
         _batching(out, report)
         _writes(out, report)
+        _scaling(out, report)
         _profile(out, report)
         if verbosity >= 1:
             _queries(out, report)

@@ -86,8 +86,11 @@ def _initialize(server_binary: str, datadir: Path, log: Path) -> None:
         raise SandboxError(f"initializing the sandbox data directory failed; see {log}")
 
 
-def start_local(base_dir: str | None = None, port: int | None = None) -> SandboxInfo:
-    """Initialize a data directory, start the server on a free port, wait until it answers."""
+def start_local(base_dir: str | None = None, port: int | None = None,
+                server_options: tuple[str, ...] = ("--skip-log-bin",)) -> SandboxInfo:
+    """Initialize a data directory, start the server on a free port, wait until it answers.
+
+    `server_options` replace the default `--skip-log-bin` (a replication primary needs its binlog)."""
     server_binary = local_server_binary()
     if not server_binary:
         raise SandboxError("no local server binary (mariadbd or mysqld) found")
@@ -101,7 +104,7 @@ def start_local(base_dir: str | None = None, port: int | None = None) -> Sandbox
         command = [
             server_binary, "--no-defaults", f"--datadir={datadir}", f"--port={port}", "--bind-address=127.0.0.1",
             f"--socket={sock}", f"--pid-file={root / 'mysqld.pid'}", f"--log-error={log}",
-            "--skip-log-bin", "--innodb-buffer-pool-size=128M", "--max-connections=200",
+            *server_options, "--innodb-buffer-pool-size=128M", "--max-connections=200",
             # Tests and the demo toggle these; start from the server defaults the users have.
             "--general-log=0", "--log-output=FILE", f"--general-log-file={root / 'general.log'}",
             *PERFORMANCE_SCHEMA_OPTIONS,
