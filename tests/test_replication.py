@@ -8,6 +8,7 @@ replica-safe read on the primary) and nothing on the endpoints that route correc
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -48,6 +49,22 @@ def app_url(servers):
     primary, replica = servers
     with running_app(primary.to_dsn(with_password=True), replica_dsn=replica.to_dsn(with_password=True)) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def rename_report(servers, app_url, tmp_path_factory):
+    """One capture of the endpoint that reads its own write from the replica, with a plan for the
+    article's 5,000,000 requests per minute (20 app instances, 30,000 statements/s per replica)."""
+    from query_audit.advise.capacity import CapacityTarget
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("QUERY_AUDIT_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+        target = CapacityTarget(5_000_000 / 60, "--target-rpm 5000000 / 60", app_instances=20,
+                                app_instances_given=True, replica_budget=30_000)
+        report = capture(servers, app_url, ["/customers/42/name"], "POST", '{"name": "Ada Lovelace"}',
+                         repeat=2, capacity=target)
+        assert_both_restored(servers)
+    return report
 
 
 @pytest.fixture(autouse=True)
@@ -108,12 +125,12 @@ def test_the_pair_replicates_by_gtid_and_the_replica_is_read_only(replica_pair, 
 # ------------------------------------------------------------------------------------------------
 
 
-def test_reading_its_own_write_from_the_replica_is_found_with_a_wait_that_runs(servers, app_url):
-    report = capture(servers, app_url, ["/customers/42/name"], "POST", '{"name": "Ada Lovelace"}')
-    assert_both_restored(servers)
+def test_reading_its_own_write_from_the_replica_is_found_with_a_wait_that_runs(servers, rename_report):
+    report = rename_report
     [finding] = found(report, "read_after_write_on_replica")
     assert finding.table == "customers" and finding.severity.value == "high"
-    [occurrence] = finding.evidence["occurrences"]
+    occurrence = finding.evidence["occurrences"][0]
+    assert [o["request"] for o in finding.evidence["occurrences"]] == [1, 2]
     assert occurrence["server"] == "replica1" and occurrence["write_server"] == "primary"
     assert occurrence["same_key"] == ["id"]
     assert occurrence["write_sql"].startswith("UPDATE customers SET name = 'Ada Lovelace' WHERE id = 42")
@@ -187,17 +204,18 @@ def test_an_audit_row_nothing_reads_back_is_a_deferrable_write_with_its_share(se
     assert finding.table == "audit_log"
     [occurrence] = finding.evidence["occurrences"]
     writes = [q for q in report.queries if q.group.kind.is_write]
-    if occurrence["basis"] == "time":
-        total = sum(q.group.total_query_time for q in writes)
-        audit = next(q for q in writes if q.model.target_table == "audit_log").group.total_query_time
-        assert occurrence["share_of_write_cost"] == pytest.approx(audit / total, abs=1e-4)
-    else:
-        assert occurrence["share_of_write_cost"] == 0.5
+    assert occurrence["basis"] == "time"  # the sandbox runs performance_schema: every write is timed
+    total = sum(q.group.total_query_time for q in writes)
+    audit = next(q for q in writes if q.model.target_table == "audit_log").group.total_query_time
+    assert occurrence["share_of_write_cost"] == pytest.approx(audit / total, abs=1e-4)
+    assert f"{audit / total * 100:.0f}% of the request's write cost" in finding.message
     assert "queue" in finding.suggestion
+    # The UPDATE is the request's first write: its purpose, never a candidate.
+    assert not [f for f in report.findings if f.rule == "deferrable_write" and f.table == "customers"]
 
 
-def test_the_summary_gives_statements_per_server_and_the_replica_lag_per_request(servers, app_url):
-    report = capture(servers, app_url, ["/customers/42/name"], "POST", '{"name": "Ada"}', repeat=2)
+def test_the_summary_gives_statements_per_server_and_the_replica_lag_per_request(rename_report):
+    report = rename_report
     assert [r.request for r in report.summary.routing] == [1, 2]
     for routing in report.summary.routing:
         assert routing.statements == (("primary", 2), ("replica1", 1))
@@ -214,12 +232,8 @@ def test_the_summary_gives_statements_per_server_and_the_replica_lag_per_request
 # ------------------------------------------------------------------------------------------------
 
 
-def test_capacity_plan_matches_the_hand_computed_figures(servers, app_url):
-    from query_audit.advise.capacity import CapacityTarget
-
-    target = CapacityTarget(5_000_000 / 60, "--target-rpm 5000000 / 60", app_instances=20,
-                            app_instances_given=True, replica_budget=30_000)
-    report = capture(servers, app_url, ["/customers/42/name"], "POST", '{"name": "Ada"}', capacity=target)
+def test_capacity_plan_matches_the_hand_computed_figures(rename_report):
+    report = rename_report
     plan = report.capacity
     figures = {figure.name: figure for figure in plan.figures}
     rps = 5_000_000 / 60  # 83,333.3 requests/s, all of them to the one endpoint
@@ -229,7 +243,8 @@ def test_capacity_plan_matches_the_hand_computed_figures(servers, app_url):
     assert figures["reader statements"].value == pytest.approx(rps)
     assert figures["replica-safe reads still on the writer"].value == 0
     assert figures["replicas needed"].value == math.ceil(rps / 30_000) == 3
-    times = {q.group.kind.value: q.group.total_query_time for q in report.queries}
+    # Two captured requests: per request, half of each shape's total time.
+    times = {q.group.kind.value: q.group.total_query_time / 2 for q in report.queries}
     writer_time = rps * (times["update"] + times["insert"])
     reader_time = rps * times["select"]
     assert figures["writer database time"].value == pytest.approx(writer_time, rel=1e-5)
@@ -239,7 +254,8 @@ def test_capacity_plan_matches_the_hand_computed_figures(servers, app_url):
     limit = figures["writer connections against max_connections"]
     assert limit.value == math.ceil(writer_time / 20) * 20 and "max_connections 200" in limit.how
     # Each figure shows its inputs.
-    assert "83333.3 x 2" in figures["writer statements"].how
+    assert "83333.3 x 2" in figures["writer statements"].how and "2 captured request(s)" in \
+        figures["rate of POST " + report.source.endpoints[0].split(" ", 1)[1]].how
     assert "/ 30000 per replica" in figures["replicas needed"].how
     assert [w.table for w in plan.bounding_writes] and {w.share for w in plan.bounding_writes} == {0.5}
     assert [w.per_second for w in plan.bounding_writes] == pytest.approx([rps, rps])
@@ -346,3 +362,73 @@ def test_replication_threads_statements_are_not_the_applications(servers, replic
     assert [(s.server, s.sql) for s in result.statements if "Italia" in s.sql] == \
         [("primary", "UPDATE countries SET name = 'Italia' WHERE code = 'IT'")]
     assert not [s for s in result.statements if s.server == "replica1"]
+
+
+# ------------------------------------------------------------------------------------------------
+# The reports for people and the JSON contract
+# ------------------------------------------------------------------------------------------------
+
+
+def test_every_report_format_shows_the_routing_and_the_plan(rename_report):
+    from query_audit.report import Format, render
+    from tests.test_report_json import validate
+
+    for fmt in (Format.TEXT, Format.MARKDOWN, Format.RICH):
+        text = " ".join(render(rename_report, fmt, width=100).split())  # the words, wherever lines wrap
+        assert "Replica routing" in text or "REPLICA ROUTING" in text, fmt
+        assert "replica1 1" in text and "Little's law" in text and "5000000 / 60" in text, fmt
+        assert "writes that bound the plan" in text and "assumptions" in text, fmt
+    document = json.loads(render(rename_report, Format.JSON))
+    validate(document)
+    assert document["routing"][0]["statements"] == {"primary": 2, "replica1": 1}
+    assert [s["label"] for s in document["servers"]] == ["primary", "replica1"]
+    assert "secret" not in json.dumps(document)
+    figures = {f["name"]: f for f in document["capacity"]["figures"]}
+    assert figures["replicas needed"]["value"] == 3
+    select = next(q for q in document["queries"] if q["kind"] == "select")
+    assert select["servers"] == {"replica1": 2}
+
+
+def test_a_one_server_report_has_no_replica_keys(servers, app_url):
+    from query_audit.capture.session import run_capture
+    from query_audit.report import Format, render
+
+    requests = build_requests((app_url + "/countries",), "GET", (), None)
+    result = run_capture(servers[0], CapturePlan(requests=tuple(requests)))
+    document = json.loads(render(analyze_stream(result, AnalysisOptions(settings=servers[0])), Format.JSON))
+    assert not {"servers", "routing", "capacity"} & set(document)
+    assert all("servers" not in query for query in document["queries"])
+    assert not [f for f in document["findings"] if f["rule"] in ROUTING_RULES]
+
+
+def test_the_cli_plans_for_5m_requests_per_minute_as_json(servers, app_url, tmp_path):
+    primary, replica = servers
+    env = dict(os.environ, QUERY_AUDIT_STATE_DIR=str(tmp_path / "state"))
+    env.pop("QUERY_AUDIT_DSN", None)
+    done = subprocess.run([sys.executable, "-m", "query_audit", "capture", "--dsn", primary.to_dsn(),
+                           "--replica-dsn", replica.to_dsn(), "--endpoint", app_url + "/customers/42/summary",
+                           "--endpoint", app_url + "/countries", "--weight", "1", "--weight", "4",
+                           "--target-rpm", "5000000", "--app-instances", "10", "--format", "json"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    plan = json.loads(done.stdout)["capacity"]
+    assert plan["target_rps"] == pytest.approx(5_000_000 / 60)
+    figures = {f["name"]: f for f in plan["figures"]}
+    # 1/5 of the load reads twice on the primary (summary), 4/5 once on the replica (countries).
+    assert figures["writer statements"]["value"] == pytest.approx(5_000_000 / 60 / 5 * 2, rel=1e-6)
+    assert figures["reader statements"]["value"] == pytest.approx(5_000_000 / 60 * 4 / 5, rel=1e-6)
+    assert plan["bounding_writes"] == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--target-rps", "10", "--target-rpm", "600"], "not both"),
+    (["--weight", "1"], "need --target-rps or --target-rpm"),
+    (["--target-rps", "10", "--weight", "1", "--weight", "2"], "one per endpoint"),
+    (["--target-rps", "0"], "--target-rps"),
+])
+def test_capacity_options_misused_are_one_line_exit_2(args, message, tmp_path):
+    env = dict(os.environ, QUERY_AUDIT_STATE_DIR=str(tmp_path / "state"))
+    done = subprocess.run([sys.executable, "-m", "query_audit", "capture", "--dsn", "mysql://root@127.0.0.1:1/x",
+                           "--endpoint", "http://127.0.0.1:1/a", *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr

@@ -147,13 +147,19 @@ def _scaling(out: _Writer, report: Report) -> None:
     if report.summary.routing:
         out.title("Replica routing")
         for line in scaling.server_lines(report) + scaling.routing_lines(report):
-            out.wrapped(f"- {line}")
+            _item(out, line, "")
     if report.capacity is not None:
         out.title("Capacity plan")
         for heading, lines in scaling.capacity_sections(report.capacity):
             out.line(f"{heading}:")
             for line in lines:
-                out.wrapped(f"- {line}", "  ")
+                _item(out, line, "  ")
+
+
+def _item(out: _Writer, text: str, indent: str) -> None:
+    """A list item whose wrapped lines stay under its first word."""
+    out.lines.extend(textwrap.wrap(text, out.width, initial_indent=f"{indent}- ", subsequent_indent=f"{indent}  ",
+                                   break_long_words=False, break_on_hyphens=False))
 
 
 def _profile(out: _Writer, report: Report) -> None:

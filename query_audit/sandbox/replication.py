@@ -12,6 +12,7 @@ replication account; the replica (`--server-id=2 --read-only=1`) follows it by G
 from __future__ import annotations
 
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from query_audit.errors import SandboxError
@@ -57,11 +58,20 @@ class ReplicaPair:
 
 
 def start_replica_pair(base_dir: str | None = None) -> ReplicaPair:
-    """Start a primary and a replica from the local server binaries and connect them by GTID."""
-    primary = Sandbox(start_local(base_dir, server_options=PRIMARY_OPTIONS))
-    replica = None
+    """Start a primary and a replica from the local server binaries and connect them by GTID.
+
+    Both start at once (initializing a data directory is most of the wait); if either fails, the other
+    is stopped before the error surfaces."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        starting = [pool.submit(start_local, base_dir, server_options=options)
+                    for options in (PRIMARY_OPTIONS, REPLICA_OPTIONS)]
+    started = [future.result() if future.exception() is None else None for future in starting]
+    if None in started:
+        for info in filter(None, started):
+            Sandbox(info).stop()
+        raise next(future.exception() for future in starting if future.exception() is not None)
+    primary, replica = (Sandbox(info) for info in started)
     try:
-        replica = Sandbox(start_local(base_dir, server_options=REPLICA_OPTIONS))
         password = secrets.token_hex(12)  # the account is reachable on loopback only, but not without one
         _create_replication_user(primary, password)
         _follow(replica, primary, password)
@@ -69,8 +79,7 @@ def start_replica_pair(base_dir: str | None = None) -> ReplicaPair:
         pair.wait_for_replica()
         return pair
     except BaseException:
-        if replica is not None:
-            replica.stop()
+        replica.stop()
         primary.stop()
         raise
 
