@@ -94,7 +94,9 @@ def capture_request(opts: dict, require_inputs: bool = True) -> Request:
 def _replicas(opts: dict, primary: ConnectionSettings) -> tuple[ConnectionSettings, ...]:
     from query_audit.connection import parse_dsn
 
-    replicas = tuple(parse_dsn(dsn) for dsn in opts.get("replica_dsns") or ())
+    # A replica holds the primary's databases: without one of its own, it gets the primary's.
+    replicas = tuple(replace(parsed, database=parsed.database or primary.database)
+                     for parsed in (parse_dsn(dsn) for dsn in opts.get("replica_dsns") or ()))
     if any(r.describe() == primary.describe() for r in replicas):
         raise click.UsageError("a --replica-dsn names the same server as --dsn")
     return replicas

@@ -298,7 +298,8 @@ def wait_for_log_on(settings, timeout=30.0) -> None:
         time.sleep(0.05)
 
 
-def test_sigterm_restores_the_primary_and_the_replica(servers, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_restores_the_primary_and_the_replica(servers, tmp_path, signum):
     primary, replica = servers
     child = start_cli(["capture", "--dsn", primary.to_dsn(), "--replica-dsn", replica.to_dsn(),
                        "--run", "sleep 30"], tmp_path)
@@ -306,7 +307,7 @@ def test_sigterm_restores_the_primary_and_the_replica(servers, tmp_path):
     wait_for_log_on(replica)
     assert state_path(primary, {"QUERY_AUDIT_STATE_DIR": str(tmp_path / "state")}).exists()
     assert state_path(replica, {"QUERY_AUDIT_STATE_DIR": str(tmp_path / "state")}).exists()
-    child.send_signal(signal.SIGTERM)
+    child.send_signal(signum)
     out, err = child.communicate(timeout=60)
     assert child.returncode == 2 and "restored" in err and "Traceback" not in err, err
     for settings in servers:

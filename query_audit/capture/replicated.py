@@ -14,7 +14,8 @@ as are the primary's `Binlog Dump` threads that feed the replicas.
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+import signal
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 
 from query_audit.capture.general_log_table import read_log_rows, utc_iso
@@ -43,6 +44,7 @@ from query_audit.connection import ConnectionSettings, detect_server
 from query_audit.model import ReplicaLag, ServerRole, SourceInfo
 
 PRIMARY = "primary"
+HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 # Threads that are the servers' own replication, never the application: the replica's I/O and SQL
 # threads (and parallel workers), the primary's dump threads.
 REPLICATION_COMMANDS = ("Slave_IO", "Slave_SQL", "Slave_worker", "Binlog Dump", "Binlog Dump GTID",
@@ -131,10 +133,8 @@ def run_replicated_capture(primary: ConnectionSettings, replicas: list[Connectio
             servers.append(_Server(label, settings, control, notes))
         server_info = detect_server(servers[0].control.conn)
         roles = tuple(server.role() for server in servers)
-        with _signals_raise_interrupted(), ExitStack() as restores:
+        with _signals_raise_interrupted(), _restoring_all(servers):
             for server in servers:
-                # Registered before prepare(): a failure half-way through still restores this one.
-                restores.callback(server.restore)
                 server.prepare()
             windows, outcomes, lag = _replay_everywhere(servers, plan, progress)
             logged = [_read_server(server, windows[server.label]) for server in servers]
@@ -155,6 +155,19 @@ def run_replicated_capture(primary: ConnectionSettings, replicas: list[Connectio
                         requests=len(windows[PRIMARY]) if plan.command is None else 1, servers=roles, lag=tuple(lag))
     return CaptureResult(tuple(merged), source, server_info, sum(noise for _, noise in statements), tuple(outcomes),
                          tuple(notes))
+
+
+@contextmanager
+def _restoring_all(servers: list[_Server]):
+    """Every server restored on the way out (one failing never skips the next), with SIGINT/SIGTERM held
+    from the first restore to the last, so a second Ctrl-C cannot cut the sequence half-way."""
+    held: dict = {}
+    with ExitStack() as stack:  # callbacks run last-registered first: hold, restore each, release
+        stack.callback(lambda: signal.pthread_sigmask(signal.SIG_SETMASK, held["mask"]) if held else None)
+        for server in servers:
+            stack.callback(server.restore)  # a no-op for a server prepare() never changed
+        stack.callback(lambda: held.setdefault("mask", signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)))
+        yield
 
 
 def _read_server(server: _Server, windows: list[_Window]):
