@@ -70,14 +70,20 @@ def free_port() -> int:
 
 
 def _initialize(server_binary: str, datadir: Path, log: Path) -> None:
+    # A private tmpdir: bootstraps running at once (a replica pair, other test sessions) otherwise share
+    # /tmp and remove each other's temporary tables (seen here: ERROR 1051 Unknown table 'mysql.tmp_...').
+    tmpdir = datadir.parent / "tmp"
+    tmpdir.mkdir(exist_ok=True)
     if is_mariadb(server_binary):
         install = find_binary("mariadb-install-db") or find_binary("mysql_install_db")
         if not install:
             raise SandboxError("mariadbd is installed but mariadb-install-db is not; install mariadb-server")
-        command = [install, "--no-defaults", f"--datadir={datadir}", "--auth-root-authentication-method=normal",
+        command = [install, "--no-defaults", f"--datadir={datadir}", f"--tmpdir={tmpdir}",
+                   "--auth-root-authentication-method=normal",
                    "--skip-test-db", "--skip-name-resolve"]
     else:
-        command = [server_binary, "--no-defaults", "--initialize-insecure", f"--datadir={datadir}"]
+        command = [server_binary, "--no-defaults", "--initialize-insecure", f"--datadir={datadir}",
+                   f"--tmpdir={tmpdir}"]
     if os.geteuid() == 0:
         command.append("--user=root")
     with open(log, "ab") as out:
@@ -103,7 +109,7 @@ def start_local(base_dir: str | None = None, port: int | None = None,
         _initialize(server_binary, datadir, log)
         command = [
             server_binary, "--no-defaults", f"--datadir={datadir}", f"--port={port}", "--bind-address=127.0.0.1",
-            f"--socket={sock}", f"--pid-file={root / 'mysqld.pid'}", f"--log-error={log}",
+            f"--socket={sock}", f"--pid-file={root / 'mysqld.pid'}", f"--log-error={log}", f"--tmpdir={root / 'tmp'}",
             *server_options, "--innodb-buffer-pool-size=128M", "--max-connections=200",
             # Tests and the demo toggle these; start from the server defaults the users have.
             "--general-log=0", "--log-output=FILE", f"--general-log-file={root / 'general.log'}",
