@@ -433,3 +433,20 @@ def test_capacity_options_misused_are_one_line_exit_2(args, message, tmp_path):
                            "--endpoint", "http://127.0.0.1:1/a", *args], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=60, check=False)
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_plan_without_replicas_counts_every_replica_safe_read_and_reads_max_connections(servers, app_url):
+    from query_audit.advise.capacity import CapacityTarget
+    from query_audit.capture.session import run_capture
+
+    requests = build_requests((app_url + "/customers/42/summary",), "GET", (), None)
+    result = run_capture(servers[0], CapturePlan(requests=tuple(requests)))
+    target = CapacityTarget(500, "--target-rps 500", replica_budget=400)
+    report = analyze_stream(result, AnalysisOptions(settings=servers[0], capacity=target))
+    figures = {figure.name: figure for figure in report.capacity.figures}
+    # A one-server capture of the primary: the endpoint's 2 reads, all replica-safe, none on a replica.
+    assert figures["writer statements"].value == 1000 and figures["reader statements"].value == 0
+    assert figures["replica-safe reads still on the writer"].value == 1000
+    assert figures["replicas needed"].value == 3 and "no --replica-dsn" in figures["replicas needed"].how
+    assert "max_connections 200" in figures["writer connections against max_connections"].how
+    assert not [f for f in report.findings if f.rule in ROUTING_RULES]
