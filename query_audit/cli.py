@@ -67,6 +67,9 @@ def capture_options(func):
                      help="Another statement pattern to drop as noise (repeatable)."),
         click.option("--save", type=click.Path(dir_okay=False, writable=True),
                      help="Keep the raw capture (JSON) for `query-audit analyze` later."),
+        click.option("--replica-dsn", "replica_dsns", multiple=True, metavar="DSN",
+                     help="A read replica of --dsn, captured at the same time (repeatable): each statement is "
+                          "attributed to its server, and reads and writes are checked for routing."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -74,11 +77,8 @@ def capture_options(func):
 
 
 def scaling_options(func):
-    """Read replicas captured too, and a capacity plan for a target load (capture only)."""
+    """A capacity plan for a target load (capture only)."""
     options = [
-        click.option("--replica-dsn", "replica_dsns", multiple=True, metavar="DSN",
-                     help="A read replica of --dsn, captured at the same time (repeatable): each statement is "
-                          "attributed to its server, and reads and writes are checked for routing."),
         click.option("--target-rps", type=click.FloatRange(min=0, min_open=True), metavar="N",
                      help="Plan capacity for N requests per second over the captured endpoints."),
         click.option("--target-rpm", type=click.FloatRange(min=0, min_open=True), metavar="N",

@@ -450,3 +450,23 @@ def test_a_plan_without_replicas_counts_every_replica_safe_read_and_reads_max_co
     assert figures["replicas needed"].value == 3 and "no --replica-dsn" in figures["replicas needed"].how
     assert "max_connections 200" in figures["writer connections against max_connections"].how
     assert not [f for f in report.findings if f.rule in ROUTING_RULES]
+
+
+def test_the_ci_gate_fails_on_a_new_read_of_its_own_write_from_the_replica(servers, app_url, tmp_path):
+    primary, replica = servers
+    env = dict(os.environ, QUERY_AUDIT_STATE_DIR=str(tmp_path / "state"))
+    env.pop("QUERY_AUDIT_DSN", None)
+    baseline = tmp_path / "baseline.json"
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "query_audit", *args, "--baseline", str(baseline),
+                               "--fail-on", "read_after_write_on_replica", "--dsn", primary.to_dsn(),
+                               "--replica-dsn", replica.to_dsn(), "--data", '{"name": "Ada"}'],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    fixed = run("baseline", "create", "--endpoint", app_url + "/customers/42/name?read=primary")
+    assert fixed.returncode == 0 and "written with 0 entries" in fixed.stderr, fixed.stderr
+    broken = run("check", "-q", "--endpoint", app_url + "/customers/42/name")
+    assert broken.returncode == 1, broken.stderr
+    assert "gate failed: 1 new finding(s): read_after_write_on_replica on customers" in broken.stderr
+    assert_both_restored(servers)
