@@ -70,6 +70,28 @@ def capture_options(func):
                      help="Another statement pattern to drop as noise (repeatable)."),
         click.option("--save", type=click.Path(dir_okay=False, writable=True),
                      help="Keep the raw capture (JSON) for `query-audit analyze` later."),
+        click.option("--replica-dsn", "replica_dsns", multiple=True, metavar="DSN",
+                     help="A read replica of --dsn, captured at the same time (repeatable): each statement is "
+                          "attributed to its server, and reads and writes are checked for routing."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def scaling_options(func):
+    """A capacity plan for a target load (capture only)."""
+    options = [
+        click.option("--target-rps", type=click.FloatRange(min=0, min_open=True), metavar="N",
+                     help="Plan capacity for N requests per second over the captured endpoints."),
+        click.option("--target-rpm", type=click.FloatRange(min=0, min_open=True), metavar="N",
+                     help="The same target as requests per minute (e.g. 5000000)."),
+        click.option("--weight", "weights", multiple=True, type=click.FloatRange(min=0, min_open=True),
+                     metavar="W", help="Traffic share of each --endpoint, in the same order (default: equal)."),
+        click.option("--app-instances", type=click.IntRange(1), metavar="N",
+                     help="Application instances sharing the load, for the pool per instance (default 1)."),
+        click.option("--replica-budget", type=click.FloatRange(min=0, min_open=True), metavar="N",
+                     help="Statements per second one replica can take, for the replicas the reads need."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -114,6 +136,7 @@ def cli():
 @cli.command(short_help="Switch the general log on, replay endpoints, analyze, restore.")
 @connection_options
 @capture_options
+@scaling_options
 @advice_options
 @output_options
 def capture(**opts):
@@ -122,6 +145,9 @@ def capture(**opts):
     The general log is switched on with TABLE output for the capture only, and the previous values are
     put back on every path out (errors, Ctrl-C, SIGTERM, a lost connection). Needs SUPER (MariaDB) or
     SYSTEM_VARIABLES_ADMIN (MySQL 8), unless the log already writes to the table.
+
+    With --replica-dsn the primary and each replica are captured at once (each restored on its own) and
+    the report says where each statement ran; --target-rps/--target-rpm add a capacity plan.
 
     \b
     Example:

@@ -79,6 +79,8 @@ class Statement:
     lock_time: float | None = None
     rows_sent: int | None = None
     rows_examined: int | None = None
+    # Which server of a replicated capture ran it (`primary`, `replica1`, ...); None for one server.
+    server: str | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -131,6 +133,8 @@ class QueryGroup:
     # Units (connections of a log) where the shape ran twice or more but whose record the Digest dropped to
     # bound memory: the loop may have run there too, and `repetitions` no longer shows them.
     pruned_repeated_units: int = 0
+    # (server, statements) of a replicated capture: where this shape ran; empty for one server.
+    servers: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -457,6 +461,27 @@ class ServerInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerRole:
+    """One server of a replicated capture: its label in the report, where it is, and its limits."""
+
+    label: str  # primary | replica1 | replica2 ...
+    address: str  # user@host:port/db, never a password
+    max_connections: int | None = None
+    read_only: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaLag:
+    """A replica's position, read right after one request (SHOW SLAVE STATUS / SHOW REPLICA STATUS)."""
+
+    request: int
+    server: str
+    seconds_behind: int | None  # Seconds_Behind_Master (Source); None while replication is stopped
+    replica_gtid: str | None = None  # MariaDB gtid_slave_pos, MySQL Executed_Gtid_Set
+    primary_gtid: str | None = None  # the primary's gtid_binlog_pos / gtid_executed at the same moment
+
+
+@dataclass(frozen=True, slots=True)
 class SourceInfo:
     """Where the statements came from."""
 
@@ -467,6 +492,8 @@ class SourceInfo:
     window_start: str | None = None
     window_end: str | None = None
     requests: int = 0
+    servers: tuple[ServerRole, ...] = ()  # a capture with --replica-dsn: the primary first
+    lag: tuple[ReplicaLag, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -498,6 +525,7 @@ class Summary:
     db_time_per_request: float | None = None  # seconds, when timings were captured
     pool_size_estimate: dict | None = None
     transactions: TransactionSummary = field(default_factory=TransactionSummary)
+    routing: tuple[RequestRouting, ...] = ()  # per request of a replicated capture
 
 
 @dataclass(frozen=True, slots=True)
@@ -518,6 +546,48 @@ class TimelineEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestRouting:
+    """Where one request's statements went, and how far behind each replica was right after it."""
+
+    request: int
+    endpoint: str | None
+    statements: tuple[tuple[str, int], ...]  # (server label, statements), the primary first
+    lag: tuple[ReplicaLag, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PlanFigure:
+    """One figure of a capacity plan: its value (None when unknown), unit, and how it was reached."""
+
+    name: str
+    value: float | None
+    unit: str
+    how: str  # the formula with its inputs, or why the figure is unknown
+
+
+@dataclass(frozen=True, slots=True)
+class BoundingWrite:
+    """A write shape on the writer, at the target load: the writer cannot scale out, so these bound it."""
+
+    query_id: str
+    fingerprint: str
+    table: str | None
+    per_second: float
+    share: float  # of the writer's write statements per second
+    db_seconds_per_second: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityPlan:
+    """What the captured endpoints need at a target load: figures, the writes that bound them, assumptions."""
+
+    target_rps: float
+    figures: tuple[PlanFigure, ...]
+    bounding_writes: tuple[BoundingWrite, ...] = ()
+    assumptions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     server: ServerInfo | None
     source: SourceInfo
@@ -527,3 +597,4 @@ class Report:
     notes: tuple[str, ...] = ()  # things the user should know (placeholders filled, EXPLAIN skipped...)
     version: int = 1
     timeline: tuple[TimelineEntry, ...] = ()  # a capture's statements in order (the HTML waterfall)
+    capacity: CapacityPlan | None = None  # with --target-rps / --target-rpm

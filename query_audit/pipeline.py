@@ -36,6 +36,7 @@ class AnalysisOptions:
     # Bounded counts of captured values' selectivity (analyze/statistics.py); False: statistics only.
     measure: bool = True
     shadow: ShadowOptions | None = None  # judge suggested indexes on a shadow copy (advise/shadow.py)
+    capacity: object | None = None  # advise.capacity.CapacityTarget: a plan for this load (a live capture)
 
 
 class StatementStream(Protocol):
@@ -74,6 +75,8 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
     for done, group in enumerate(groups, 1):
         models[group.id] = describe(group.sample.sql)
         progress("parsing", done, len(groups))
+    traces = _traces(stream, models)
+    groups = _with_servers(groups, traces) if stream.source.servers else groups
 
     schemas = {}
     plans: dict[str, tuple] = {}
@@ -99,7 +102,8 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
         )
         if conn is not None:
             schemas = _with_statistics(conn, server, queries, schemas, options)
-        findings = advise(queries, schemas, options.thresholds)
+        findings = advise(queries, schemas, options.thresholds, traces)
+        capacity = _capacity(options, traces, queries, stream.source, conn)
         if options.shadow is not None and conn is not None:
             from query_audit.advise.shadow import shadow_verify
 
@@ -117,9 +121,9 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
             conn.close()
 
     summary = summarize(queries, stream.source, noise_dropped=stream.noise_dropped,
-                        skipped_lines=stream.skipped_lines, transactions=digest.transactions)
+                        skipped_lines=stream.skipped_lines, transactions=digest.transactions, traces=traces)
     return Report(server=server, source=stream.source, summary=summary, queries=queries,
-                  findings=tuple(findings), notes=tuple(notes), timeline=_timeline(stream))
+                  findings=tuple(findings), notes=tuple(notes), timeline=_timeline(stream), capacity=capacity)
 
 
 def _timeline(stream: StatementStream) -> tuple:
@@ -140,3 +144,46 @@ def _with_statistics(conn, server, queries, schemas, options: AnalysisOptions):
         schemas = collect_measurements(conn, queries, dict(schemas), options.thresholds, server.flavor,
                                        MeasureLimits())
     return schemas
+
+
+def _traces(stream: StatementStream, models: dict) -> tuple:
+    """A live capture's requests, statement by statement (analyze/trace.py); () for log files."""
+    statements = getattr(stream, "statements", None)
+    if stream.source.kind != "capture" or not statements:
+        return ()
+    from query_audit.analyze.trace import build_traces
+
+    return build_traces(statements, models, stream.source.endpoints, stream.source.lag, stream.source.command)
+
+
+def _with_servers(groups: list, traces: tuple) -> list:
+    """Each group with the servers its statements ran on (a capture with --replica-dsn)."""
+    from collections import Counter
+    from dataclasses import replace
+
+    counts: dict[str, Counter] = {}
+    for trace in traces:
+        for traced in trace.statements:
+            counts.setdefault(traced.query_id, Counter())[traced.server] += 1
+    return [replace(group, servers=tuple(sorted(counts.get(group.id, Counter()).items()))) for group in groups]
+
+
+def _capacity(options: AnalysisOptions, traces: tuple, queries: tuple, source: SourceInfo, conn):
+    """The capacity plan for `options.capacity`, with each server's max_connections as the capture read it
+    (or the primary's, read now, for a one-server capture)."""
+    if options.capacity is None:
+        return None
+    from query_audit.advise.capacity import PRIMARY, capacity_plan
+    from query_audit.errors import QueryAuditError
+
+    if not traces:
+        raise QueryAuditError("a capacity plan needs a live capture of endpoints (capture --endpoint ...)")
+    limits = {role.label: role.max_connections for role in source.servers}
+    if not limits and conn is not None:
+        with conn.cursor() as cur:
+            cur.execute("SELECT @@global.max_connections")
+            limits = {PRIMARY: int(cur.fetchone()[0])}
+    try:
+        return capacity_plan(traces, queries, options.capacity, limits, max(len(source.servers) - 1, 0))
+    except ValueError as exc:
+        raise QueryAuditError(str(exc)) from None

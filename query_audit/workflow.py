@@ -32,6 +32,8 @@ class Request:
     keep_noise: bool = False
     noise_patterns: tuple[str, ...] = field(default_factory=tuple)
     shadow: object | None = None  # advise.shadow.ShadowOptions, None when off
+    replicas: tuple[ConnectionSettings, ...] = ()  # --replica-dsn: captured with the primary
+    capacity: object | None = None  # advise.capacity.CapacityTarget
 
 
 def _config(opts: dict):
@@ -95,7 +97,38 @@ def capture_request(opts: dict, require_inputs: bool = True) -> Request:
         noise=_noise_filter(config, opts),
     )
     return Request(settings=settings, config=config, plan=plan, save=opts.get("save"), verify=_check_verify(opts),
-                   keep_noise=bool(opts.get("keep_noise")), shadow=_shadow(config, opts))
+                   keep_noise=bool(opts.get("keep_noise")), shadow=_shadow(config, opts),
+                   replicas=_replicas(opts, settings),
+                   capacity=_capacity_target(opts, len(endpoints)))
+
+
+def _replicas(opts: dict, primary: ConnectionSettings) -> tuple[ConnectionSettings, ...]:
+    from query_audit.connection import parse_dsn
+
+    # A replica holds the primary's databases: without one of its own, it gets the primary's.
+    replicas = tuple(replace(parsed, database=parsed.database or primary.database)
+                     for parsed in (parse_dsn(dsn) for dsn in opts.get("replica_dsns") or ()))
+    if any(r.describe() == primary.describe() for r in replicas):
+        raise click.UsageError("a --replica-dsn names the same server as --dsn")
+    return replicas
+
+
+def _capacity_target(opts: dict, endpoints: int):
+    """--target-rps / --target-rpm with the mix, fleet and budget options, or None without a target."""
+    from query_audit.advise.capacity import CapacityTarget
+
+    rps, rpm, weights = opts.get("target_rps"), opts.get("target_rpm"), tuple(opts.get("weights") or ())
+    if rps and rpm:
+        raise click.UsageError("give --target-rps or --target-rpm, not both")
+    if not (rps or rpm):
+        if weights or opts.get("app_instances") or opts.get("replica_budget"):
+            raise click.UsageError("--weight, --app-instances and --replica-budget need --target-rps or --target-rpm")
+        return None
+    if weights and len(weights) != endpoints:
+        raise click.UsageError(f"{len(weights)} --weight value(s) for {endpoints} --endpoint(s): give one per endpoint")
+    stated = f"--target-rps {rps:.15g}" if rps else f"--target-rpm {rpm:.15g} / 60"
+    return CapacityTarget(rps or rpm / 60, stated, weights, opts.get("app_instances") or 1,
+                          bool(opts.get("app_instances")), opts.get("replica_budget"))
 
 
 def file_request(sources, opts: dict) -> Request:
@@ -119,14 +152,19 @@ def report_for(request: Request) -> Report:
 
     config = request.config
     options = AnalysisOptions(settings=request.settings, thresholds=config.thresholds, verify=request.verify,
-                              shadow=request.shadow)
+                              shadow=request.shadow, capacity=request.capacity)
     with progress_on_stderr() as progress:
         options.progress = progress
         if request.plan is not None:
             from query_audit.capture.saved import save_capture
             from query_audit.capture.session import run_capture
 
-            result = run_capture(request.settings, request.plan, progress=progress)
+            if request.replicas:
+                from query_audit.capture.replicated import run_replicated_capture
+
+                result = run_replicated_capture(request.settings, list(request.replicas), request.plan, progress)
+            else:
+                result = run_capture(request.settings, request.plan, progress=progress)
             if request.save:
                 save_capture(request.save, result.statements, server=result.server, source=result.source,
                              noise_dropped=result.noise_dropped)

@@ -72,3 +72,14 @@ def reference_file(name: str) -> Path:
     path = REFERENCE / name
     assert path.exists(), f"recorded MySQL 8 output {path} is missing from the repository"
     return path
+
+
+@pytest.fixture(scope="session")
+def replica_pair():
+    """A private primary and its GTID replica (two local servers, loopback only), once per session.
+
+    Tests that change data wait for the replica with `replica_pair.wait_for_replica()`."""
+    from query_audit.sandbox.replication import start_replica_pair
+
+    with start_replica_pair() as pair:
+        yield pair

@@ -12,11 +12,14 @@ from dataclasses import dataclass
 
 from query_audit.advise.rules import (
     bulk_insert,
+    deferrable_write,
     filesort,
     full_table_scan,
     missing_index,
     n_plus_one,
     non_sargable_predicate,
+    read_after_write_on_replica,
+    read_on_primary,
     redundant_index,
     repeated_identical_query,
     temporary_table,
@@ -24,6 +27,7 @@ from query_audit.advise.rules import (
     write_amplification,
     write_loop,
     write_not_by_primary_key,
+    write_on_replica,
 )
 from query_audit.model import AnalyzedQuery, Finding, SchemaMap, Severity, Thresholds
 
@@ -39,6 +43,8 @@ class Rule:
     description: str
     help: str  # "anti-pattern / best practice"
     check: Check
+    # A rule that reads each request's statements in order (analyze/trace.py) gets them as `traces`.
+    per_request: bool = False
 
 
 RULES: tuple[Rule, ...] = (
@@ -110,6 +116,27 @@ RULES: tuple[Rule, ...] = (
          "Anti-pattern: reading silence as a clean bill of health. Best practice: check these statements by "
          "hand.",
          unparsed_statement.check),
+    Rule("read_on_primary", Severity.MEDIUM,
+         "The primary served a read a replica could have served (a capture with --replica-dsn).",
+         "Anti-pattern: replica-safe SELECTs (outside a writing transaction, not locking, not after a write to "
+         "their tables) on the single writer. Best practice: send them to the read pool.",
+         read_on_primary.check, per_request=True),
+    Rule("read_after_write_on_replica", Severity.HIGH,
+         "A replica served a read of rows the same request had just written.",
+         "Anti-pattern: reading your own write from a replica, which under lag returns the old rows. Best "
+         "practice: read it on the primary or in the write's transaction, or wait for the write's GTID "
+         "(MASTER_GTID_WAIT / WAIT_FOR_EXECUTED_GTID_SET).",
+         read_after_write_on_replica.check, per_request=True),
+    Rule("write_on_replica", Severity.HIGH,
+         "A write reached a replica (and failed there as read-only, or changed its data).",
+         "Anti-pattern: a write through the reader pool. Best practice: writes only to the write pool, and a "
+         "reader account that read_only refuses.",
+         write_on_replica.check, per_request=True),
+    Rule("deferrable_write", Severity.LOW,
+         "A write nothing in the same request reads back (audit rows, counters, logs): queue or batch it.",
+         "Anti-pattern: the request waits on writes its response does not need, each paid by the single "
+         "writer. Best practice: queue them and write them in batches.",
+         deferrable_write.check, per_request=True),
 )
 
 RULES_BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}
@@ -122,9 +149,13 @@ def rank_key(finding: Finding, query_time: dict[str, float]) -> tuple:
     return finding.severity.rank, -rows, -seconds
 
 
-def advise(queries: Sequence[AnalyzedQuery], schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
-    """Every rule's findings for these queries, most important first."""
-    findings = [finding for rule in RULES for finding in rule.check(queries, schemas, thresholds)]
+def advise(queries: Sequence[AnalyzedQuery], schemas: SchemaMap, thresholds: Thresholds,
+           traces: Sequence = ()) -> list[Finding]:
+    """Every rule's findings for these queries, most important first. `traces` (analyze/trace.py) are
+    a live capture's requests, statement by statement; without them the per-request rules find nothing."""
+    findings = [finding for rule in RULES
+                for finding in (rule.check(queries, schemas, thresholds, traces) if rule.per_request
+                                else rule.check(queries, schemas, thresholds))]
     query_time = {query.group.id: query.group.total_query_time for query in queries}
     return sorted(findings, key=lambda finding: rank_key(finding, query_time))
 

@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 
 from query_audit.analyze.transactions import TransactionTracker
-from query_audit.model import AnalyzedQuery, Kind, SourceInfo, Summary, TransactionSummary
+from query_audit.model import AnalyzedQuery, Kind, RequestRouting, SourceInfo, Summary, TransactionSummary
 
 # The request rate the pool estimate is stated for; the inputs are reported so it can be scaled.
 TARGET_REQUESTS_PER_SECOND = 100
@@ -37,8 +37,24 @@ def transaction_summary(tracker: TransactionTracker | None, requests: int) -> Tr
         control_statements_per_request=round(tracker.control_statements / requests, 2) if requests else None)
 
 
+def request_routing(traces: Sequence, source: SourceInfo) -> tuple[RequestRouting, ...]:
+    """Per request of a replicated capture: statements per server (the primary first, servers that got
+    none shown with 0) and each replica's lag right after it. Empty for a one-server capture."""
+    if not source.servers:
+        return ()
+    labels = [role.label for role in source.servers]
+    routing = []
+    for trace in traces:
+        counts = {label: 0 for label in labels}
+        for traced in trace.statements:
+            counts[traced.server] = counts.get(traced.server, 0) + 1
+        routing.append(RequestRouting(trace.request, trace.endpoint, tuple(counts.items()), trace.lag))
+    return tuple(routing)
+
+
 def summarize(queries: Sequence[AnalyzedQuery], source: SourceInfo, *, noise_dropped: int = 0,
-              skipped_lines: int = 0, transactions: TransactionTracker | None = None) -> Summary:
+              skipped_lines: int = 0, transactions: TransactionTracker | None = None,
+              traces: Sequence = ()) -> Summary:
     """`statements` counts the query shapes' statements; round trips add the transaction control statements
     (BEGIN, COMMIT, ROLLBACK...), which `transactions` counts apart."""
     statements = sum(query.group.count for query in queries)
@@ -64,4 +80,5 @@ def summarize(queries: Sequence[AnalyzedQuery], source: SourceInfo, *, noise_dro
         db_time_per_request=db_time,
         pool_size_estimate=pool_size_estimate(db_time) if db_time is not None else None,
         transactions=transaction_summary(transactions, requests),
+        routing=request_routing(traces, source),
     )

@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import IO
 
 from query_audit.errors import SourceError
-from query_audit.model import ServerInfo, SourceInfo, Statement
+from query_audit.model import ReplicaLag, ServerInfo, ServerRole, SourceInfo, Statement
 
 FORMAT = "query-audit-capture"
 VERSION = 1
 
 _STATEMENT_FIELDS = tuple(f.name for f in fields(Statement))
-_TIMINGS = ("query_time", "lock_time", "rows_sent", "rows_examined")
+_TIMINGS = ("query_time", "lock_time", "rows_sent", "rows_examined", "server")  # left out when None
 _TUPLE_FIELDS = ("endpoints", "files")
 
 
@@ -44,7 +44,8 @@ def save_capture(path: str | Path, statements: Iterable[Statement], *, server: S
         "format": FORMAT,
         "version": VERSION,
         "server": asdict(server) if server is not None else None,
-        "source": asdict(source),
+        "source": {name: value for name, value in asdict(source).items()
+                   if name not in ("servers", "lag") or value},  # a replicated capture's only
         "noise_dropped": noise_dropped,
         "statements": [_statement_record(statement) for statement in statements],
     }
@@ -101,6 +102,8 @@ def _statement(record: dict) -> Statement:
 
 def _source(record: dict) -> SourceInfo:
     values = {name: tuple(value) if name in _TUPLE_FIELDS else value for name, value in record.items()}
+    values["servers"] = tuple(_known(ServerRole, role) for role in record.get("servers") or ())
+    values["lag"] = tuple(_known(ReplicaLag, sample) for sample in record.get("lag") or ())
     return _known(SourceInfo, values)
 
 

@@ -91,7 +91,24 @@ def _query(query: AnalyzedQuery) -> dict:
         "explain": _explain(query.plan),
         "error": query.error,
         "origin": origin_to_dict(query.origin),
+        **({"servers": dict(group.servers)} if group.servers else {}),
     }
+
+
+def _scaling(report: Report) -> dict:
+    """The replicated capture's servers, per-request routing and lag, and the capacity plan: keys present
+    only when there is something to say (a one-server capture's report is unchanged)."""
+    from dataclasses import asdict
+
+    document = {}
+    if report.source.servers:
+        document["servers"] = [asdict(role) for role in report.source.servers]
+    if report.summary.routing:
+        document["routing"] = [{"request": r.request, "endpoint": r.endpoint, "statements": dict(r.statements),
+                                "lag": [asdict(sample) for sample in r.lag]} for r in report.summary.routing]
+    if report.capacity is not None:
+        document["capacity"] = asdict(report.capacity)
+    return document
 
 
 def finding_to_dict(finding: Finding) -> dict:
@@ -153,6 +170,7 @@ def report_to_dict(report: Report, gate: GateResult | None = None) -> dict:
         "findings": [finding_to_dict(f) for f in sorted_findings(report.findings)],
         "notes": list(report.notes),
         "timeline": [_timeline(entry) for entry in report.timeline],
+        **_scaling(report),
     }
     if gate is not None:
         document["gate"] = gate_to_dict(gate)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from query_audit.model import Finding, Report
-from query_audit.report import common
+from query_audit.report import common, scaling
 from query_audit.report.rule_help import rule_help
 
 if TYPE_CHECKING:
@@ -97,6 +97,19 @@ def _profile(report: Report) -> list[str]:
     return lines + ["", "</details>", ""]
 
 
+def _scaling(report: Report) -> list[str]:
+    lines = []
+    if report.summary.routing:
+        lines += ["### Replica routing", ""]
+        lines += [f"- {_cell(line)}" for line in scaling.server_lines(report) + scaling.routing_lines(report)]
+        lines.append("")
+    if report.capacity is not None:
+        lines += ["### Capacity plan", ""]
+        for heading, items in scaling.capacity_sections(report.capacity):
+            lines += [f"**{heading}**", ""] + [f"- {_cell(item)}" for item in items] + [""]
+    return lines
+
+
 def render_markdown(report: Report, gate: GateResult | None = None) -> str:
     findings = common.sorted_findings(report.findings)
     lines = ["## query-audit", ""]
@@ -121,6 +134,7 @@ def render_markdown(report: Report, gate: GateResult | None = None) -> str:
         lines.append("")
         for story in common.stories(report):
             lines += _details(story)
+    lines += _scaling(report)
     lines += _profile(report)
     if report.notes:
         lines += ["Notes:", ""] + [f"- {_cell(note)}" for note in report.notes] + [""]

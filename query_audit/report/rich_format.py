@@ -224,6 +224,21 @@ def _queries(report: Report, width: int) -> list[RenderableType]:
     return out
 
 
+def _scaling(report: Report) -> list[RenderableType]:
+    from query_audit.report import scaling
+
+    out: list[RenderableType] = []
+    if report.summary.routing:
+        out.append(_section("Replica routing"))
+        out += [Text(f"- {line}") for line in scaling.server_lines(report) + scaling.routing_lines(report)]
+    if report.capacity is not None:
+        out.append(_section("Capacity plan"))
+        for heading, lines in scaling.capacity_sections(report.capacity):
+            out.append(Text(f"{heading}:", style="bold"))
+            out += [Text(f"  - {line}") for line in lines]
+    return out
+
+
 def _notes(report: Report) -> list[RenderableType]:
     if not report.notes:
         return []
@@ -247,7 +262,7 @@ def render_rich(report: Report, *, verbosity: int = 0, width: int | None = None,
     if verbosity >= 0:
         if gate is not None:
             parts += _gate(gate)
-        parts += _batching(report) + _writes(report) + _profile(report)
+        parts += _batching(report) + _writes(report) + _scaling(report) + _profile(report)
         if verbosity >= 1:
             parts += _queries(report, width)
         parts += _notes(report)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from tabulate import tabulate
 
 from query_audit.model import Report
-from query_audit.report import common
+from query_audit.report import common, scaling
 
 if TYPE_CHECKING:
     from query_audit.gate.baseline import GateResult
@@ -164,6 +164,25 @@ def _writes(out: _Writer, report: Report) -> None:
         out.table(rows, ["query", "kind", "table", "count"], [16, None, 24, None])
 
 
+def _scaling(out: _Writer, report: Report) -> None:
+    if report.summary.routing:
+        out.title("Replica routing")
+        for line in scaling.server_lines(report) + scaling.routing_lines(report):
+            _item(out, line, "")
+    if report.capacity is not None:
+        out.title("Capacity plan")
+        for heading, lines in scaling.capacity_sections(report.capacity):
+            out.line(f"{heading}:")
+            for line in lines:
+                _item(out, line, "  ")
+
+
+def _item(out: _Writer, text: str, indent: str) -> None:
+    """A list item whose wrapped lines stay under its first word."""
+    out.lines.extend(textwrap.wrap(text, out.width, initial_indent=f"{indent}- ", subsequent_indent=f"{indent}  ",
+                                   break_long_words=False, break_on_hyphens=False))
+
+
 def _profile(out: _Writer, report: Report) -> None:
     if not report.queries:
         return
@@ -224,6 +243,7 @@ def render_text(report: Report, *, verbosity: int = 0, width: int | None = None,
         _gate(out, gate)
         _batching(out, report)
         _writes(out, report)
+        _scaling(out, report)
         _profile(out, report)
         if verbosity >= 1:
             _queries(out, report)

@@ -70,16 +70,20 @@ def free_port() -> int:
 
 
 def _initialize(server_binary: str, datadir: Path, log: Path) -> None:
+    # A private tmpdir: bootstraps running at once (a replica pair, other test sessions) otherwise share
+    # /tmp and remove each other's temporary tables (seen here: ERROR 1051 Unknown table 'mysql.tmp_...').
+    tmpdir = datadir.parent / "tmp"
+    tmpdir.mkdir(exist_ok=True)
     if is_mariadb(server_binary):
         install = find_binary("mariadb-install-db") or find_binary("mysql_install_db")
         if not install:
             raise SandboxError("mariadbd is installed but mariadb-install-db is not; install mariadb-server")
-        # A private tmpdir: bootstraps running at once in a shared /tmp failed now and then (seen here:
-        # "Could not remove temporary table '/tmp/#sql-temptable-...'", then ERROR 1051 on mysql.tmp_user_sys).
-        command = [install, "--no-defaults", f"--datadir={datadir}", f"--tmpdir={_tmpdir(datadir.parent)}",
-                   "--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve"]
+        command = [install, "--no-defaults", f"--datadir={datadir}", f"--tmpdir={tmpdir}",
+                   "--auth-root-authentication-method=normal",
+                   "--skip-test-db", "--skip-name-resolve"]
     else:
-        command = [server_binary, "--no-defaults", "--initialize-insecure", f"--datadir={datadir}"]
+        command = [server_binary, "--no-defaults", "--initialize-insecure", f"--datadir={datadir}",
+                   f"--tmpdir={tmpdir}"]
     if os.geteuid() == 0:
         command.append("--user=root")
     with open(log, "ab") as out:
@@ -88,14 +92,11 @@ def _initialize(server_binary: str, datadir: Path, log: Path) -> None:
         raise SandboxError(f"initializing the sandbox data directory failed; see {log}")
 
 
-def _tmpdir(root: Path) -> Path:
-    folder = root / "tmp"
-    folder.mkdir(exist_ok=True)
-    return folder
+def start_local(base_dir: str | None = None, port: int | None = None,
+                server_options: tuple[str, ...] = ("--skip-log-bin",)) -> SandboxInfo:
+    """Initialize a data directory, start the server on a free port, wait until it answers.
 
-
-def start_local(base_dir: str | None = None, port: int | None = None) -> SandboxInfo:
-    """Initialize a data directory, start the server on a free port, wait until it answers."""
+    `server_options` replace the default `--skip-log-bin` (a replication primary needs its binlog)."""
     server_binary = local_server_binary()
     if not server_binary:
         raise SandboxError("no local server binary (mariadbd or mysqld) found")
@@ -108,9 +109,8 @@ def start_local(base_dir: str | None = None, port: int | None = None) -> Sandbox
         _initialize(server_binary, datadir, log)
         command = [
             server_binary, "--no-defaults", f"--datadir={datadir}", f"--port={port}", "--bind-address=127.0.0.1",
-            f"--socket={sock}", f"--pid-file={root / 'mysqld.pid'}", f"--log-error={log}",
-            f"--tmpdir={_tmpdir(root)}",
-            "--skip-log-bin", "--innodb-buffer-pool-size=128M", "--max-connections=200",
+            f"--socket={sock}", f"--pid-file={root / 'mysqld.pid'}", f"--log-error={log}", f"--tmpdir={root / 'tmp'}",
+            *server_options, "--innodb-buffer-pool-size=128M", "--max-connections=200",
             # Tests and the demo toggle these; start from the server defaults the users have.
             "--general-log=0", "--log-output=FILE", f"--general-log-file={root / 'general.log'}",
             *PERFORMANCE_SCHEMA_OPTIONS,
