@@ -57,6 +57,11 @@ def test_key_values_are_the_literals_a_statement_fixes(sql, expected):
       ("primary", 1, "COMMIT")], True),
     ([("primary", 2, "START TRANSACTION"), ("primary", 2, "UPDATE u SET v = 1"), ("primary", 2, "COMMIT"),
       ("primary", 2, "SELECT * FROM t WHERE id = 1")], True),
+    # autocommit off opens a transaction with the next statement, as an ORM session does
+    ([("primary", 1, "SET autocommit=0"), ("primary", 1, "SELECT * FROM t WHERE id = 1"),
+      ("primary", 1, "UPDATE u SET v = 1 WHERE id = 1"), ("primary", 1, "COMMIT")], False),
+    ([("primary", 1, "SET autocommit=0"), ("primary", 1, "UPDATE u SET v = 1 WHERE id = 1"), ("primary", 1, "COMMIT"),
+      ("primary", 1, "SET autocommit=1"), ("primary", 1, "SELECT * FROM t WHERE id = 1")], True),
 ])
 def test_a_read_is_replica_safe_only_outside_writing_transactions_and_after_no_write_to_its_table(rows, safe):
     traces, _ = traces_of(*rows)
@@ -64,6 +69,14 @@ def test_a_read_is_replica_safe_only_outside_writing_transactions_and_after_no_w
     select = next(i for i, traced in enumerate(trace.statements)
                   if traced.statement.sql.startswith("SELECT"))
     assert replica_safe(trace, select) is safe
+
+
+def test_transaction_control_places_statements_but_is_no_statement_of_the_trace():
+    traces, _ = traces_of(("primary", 1, "BEGIN"), ("primary", 1, "SELECT * FROM t WHERE id = 1"),
+                          ("primary", 1, "SET autocommit=1"), ("primary", 1, "ROLLBACK"))
+    [trace] = traces
+    assert [traced.statement.sql for traced in trace.statements] == ["SELECT * FROM t WHERE id = 1"]
+    assert trace.statements[0].in_transaction
 
 
 def test_read_after_write_needs_the_same_rows_where_the_values_say_so():

@@ -16,10 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from query_audit.analyze.fingerprint import fingerprint, query_id, statement_kind
+from query_audit.analyze.transactions import control_kind
 from query_audit.model import Kind, ReplicaLag, Statement, StatementModel
 
-_BEGIN = re.compile(r"\s*(?:START\s+TRANSACTION|BEGIN(?:\s+WORK)?)\b(?!\s*\w+\s*:)", re.IGNORECASE)
-_END = re.compile(r"\s*(?:COMMIT|ROLLBACK)\b(?!\s+TO\b)", re.IGNORECASE)
 _LOCKING = re.compile(r"\bFOR\s+UPDATE\b|\bLOCK\s+IN\s+SHARE\s+MODE\b|\bFOR\s+SHARE\b", re.IGNORECASE)
 
 
@@ -61,9 +60,12 @@ def build_traces(statements: Sequence[Statement], models: dict[str, StatementMod
         statements = [replace(s, request=1) for s in statements]
         endpoints = (command,)
     ordered = sorted((s for s in statements if s.request is not None), key=lambda s: (s.request, s.time or ""))
-    transactions = _transactions(ordered)
+    controls = [control_kind(statement.sql) for statement in ordered]
+    transactions = _transactions(ordered, controls)
     by_request: dict[int, list[TracedStatement]] = defaultdict(list)
     for index, statement in enumerate(ordered):
+        if controls[index]:  # BEGIN, COMMIT...: they place the others in transactions, and are no query
+            continue
         qid = query_id(fingerprint(statement.sql))
         model = models.get(qid)
         kind = model.kind if model is not None else statement_kind(statement.sql)
@@ -86,22 +88,32 @@ def _endpoint(request: int, endpoints: Sequence[str]) -> str | None:
     return endpoints[(request - 1) % len(endpoints)] if endpoints else None
 
 
-def _transactions(ordered: Sequence[Statement]) -> list[tuple[bool, bool]]:
-    """(inside a transaction, that transaction writes) for each statement, per server and connection."""
+def _transactions(ordered: Sequence[Statement], controls: Sequence) -> list[tuple[bool, bool]]:
+    """(inside a transaction, that transaction writes) for each statement, per server and connection.
+
+    A transaction runs from BEGIN (or the first statement after `SET autocommit = 0`) to COMMIT/ROLLBACK;
+    `controls` holds each statement's `control_kind` (analyze/transactions.py, the one reader of them)."""
     result: list[tuple[bool, bool]] = [(False, False)] * len(ordered)
     open_members: dict[tuple, list[int]] = {}
     writes: dict[tuple, bool] = {}
+    manual: set[tuple] = set()  # connections with autocommit off
     for index, statement in enumerate(ordered):
         connection = (statement.server, statement.thread_id)
-        if _BEGIN.match(statement.sql):
-            open_members[connection] = [index]
-            writes[connection] = False
-        elif connection in open_members:
-            open_members[connection].append(index)
-            if statement_kind(statement.sql).is_write:
-                writes[connection] = True
-            if _END.match(statement.sql):
+        control = controls[index]
+        kind = control[0] if control else None
+        if kind in ("end", "chain") or (kind == "autocommit" and control[1] == "on"):
+            if connection in open_members:
                 _close(result, open_members.pop(connection), writes.pop(connection))
+            if kind == "autocommit":
+                manual.discard(connection)
+        if kind == "autocommit" and control[1] == "off":
+            manual.add(connection)
+        if kind in ("begin", "chain") or (kind is None and connection in manual and connection not in open_members):
+            open_members[connection] = []
+            writes[connection] = False
+        if kind is None and connection in open_members:
+            open_members[connection].append(index)
+            writes[connection] = writes[connection] or statement_kind(statement.sql).is_write
     for connection, members in open_members.items():
         _close(result, members, writes[connection])
     return result
