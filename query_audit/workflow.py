@@ -43,7 +43,7 @@ def _settings(opts: dict, required: bool) -> ConnectionSettings | None:
     explicit = opts.get("dsn") or opts.get("defaults_file") or os.environ.get("QUERY_AUDIT_DSN")
     if not explicit and not required:
         return None
-    return resolve_settings(opts.get("dsn"), opts.get("defaults_file"))
+    return resolve_settings(opts.get("dsn"), opts.get("defaults_file"), required=required)
 
 
 def _check_verify(opts: dict) -> bool:
@@ -210,38 +210,42 @@ def _sandbox_record() -> Path:
     return state_dir() / "sandbox.json"
 
 
-def sandbox_up(engine: str) -> str:
-    from query_audit.sandbox.base import SandboxInfo, start_sandbox
+def _running_sandbox():
+    """The sandbox the record names, or None; a planted or foreign record is refused (private_files)."""
+    from query_audit.private_files import read_private
+    from query_audit.sandbox.base import SandboxInfo
 
-    record = _sandbox_record()
-    if record.exists():
-        info = SandboxInfo.from_json(record.read_text())
+    text = read_private(_sandbox_record(), "sandbox record")
+    return SandboxInfo.from_json(text) if text is not None else None
+
+
+def sandbox_up(engine: str) -> str:
+    from query_audit.private_files import write_private
+    from query_audit.sandbox.base import start_sandbox
+
+    info = _running_sandbox()
+    if info is not None:
         raise QueryAuditError(f"a sandbox already runs ({info.dsn}); `query-audit sandbox down` first")
     sandbox = start_sandbox(engine)
-    record.parent.mkdir(parents=True, exist_ok=True)
-    record.write_text(sandbox.info.to_json())
+    write_private(_sandbox_record(), sandbox.info.to_json())
     return sandbox.info.dsn
 
 
 def sandbox_down() -> str:
-    from query_audit.sandbox.base import SandboxInfo, stop_sandbox
+    from query_audit.sandbox.base import stop_sandbox
 
-    record = _sandbox_record()
-    if not record.exists():
+    info = _running_sandbox()
+    if info is None:
         return "no sandbox runs"
-    info = SandboxInfo.from_json(record.read_text())
     stop_sandbox(info)
-    record.unlink()
+    _sandbox_record().unlink()
     return f"sandbox stopped ({info.kind}, {info.dsn})"
 
 
 def sandbox_status() -> str:
-    from query_audit.sandbox.base import SandboxInfo
-
-    record = _sandbox_record()
-    if not record.exists():
+    info = _running_sandbox()
+    if info is None:
         return "no sandbox runs"
-    info = SandboxInfo.from_json(record.read_text())
     return f"{info.kind} sandbox ({info.flavor}) at {info.dsn}"
 
 

@@ -34,7 +34,14 @@ class SandboxInfo:
 
     @classmethod
     def from_json(cls, text: str) -> SandboxInfo:
-        return cls(**json.loads(text))
+        try:
+            data = json.loads(text)
+            info = cls(**data)
+        except (ValueError, TypeError) as exc:
+            raise SandboxError(f"the sandbox record is unreadable ({type(exc).__name__}); remove it") from None
+        if not isinstance(info.port, int) or not (info.pid is None or isinstance(info.pid, int)):
+            raise SandboxError("the sandbox record is unreadable (port and pid must be numbers); remove it")
+        return info
 
 
 class Sandbox:
