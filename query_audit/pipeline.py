@@ -95,7 +95,7 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
         if options.verify and conn is not None:
             from query_audit.advise.verify import verify_findings
 
-            findings = verify_findings(conn, findings, queries, schemas)
+            findings = verify_findings(conn, findings, queries, schemas, options.settings)
     finally:
         if conn is not None:
             conn.close()

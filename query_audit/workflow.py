@@ -188,15 +188,34 @@ def write_baseline(request: Request, baseline_path: str | None, fail_on, reason:
 
 
 def restore(opts: dict) -> str:
+    """Put back what an interrupted capture or --verify left: log settings, then indexes."""
     from query_audit.capture.log_settings import restore_from_state, state_path
 
     settings = _settings(opts, required=True)
     path = state_path(settings)
     state = restore_from_state(settings, path)
     if state is None:
-        return f"nothing to restore for {settings.describe()} (no state file at {path})"
-    return (f"restored general_log={'ON' if state.previous.general_log else 'OFF'} and "
-            f"log_output={state.previous.log_output} on {settings.describe()}")
+        message = f"nothing to restore for {settings.describe()} (no state file at {path})"
+    else:
+        message = (f"restored general_log={'ON' if state.previous.general_log else 'OFF'} and "
+                   f"log_output={state.previous.log_output} on {settings.describe()}")
+    return "\n".join([message, *_drop_verify_leftovers(settings)])
+
+
+def _drop_verify_leftovers(settings: ConnectionSettings) -> list[str]:
+    from query_audit.advise.index_journal import read_journal
+    from query_audit.advise.verify import drop_journaled
+    from query_audit.capture.log_settings import owner_is_running, state_path
+
+    journal = read_journal(state_path(settings, kind="verify"))
+    if journal is None or not journal.entries:
+        return []
+    if owner_is_running(journal):
+        raise QueryAuditError(f"a --verify (pid {journal.pid}) is still running against {settings.address}; "
+                              "stop it first (it drops its indexes itself)")
+    dropped = drop_journaled(settings, journal)
+    return [f"dropped index {entry.index} on {entry.database}.{entry.table}, left by an interrupted --verify"
+            for entry in dropped] or ["an interrupted --verify left no index behind"]
 
 
 # ------------------------------------------------------------------------------------------------

@@ -218,7 +218,7 @@ def cli_env(shop, tmp_path):
     return env
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT])
 def test_signal_during_capture_restores_settings_and_exits_2(shop, cli_env, signum):
     child = start_cli(["capture", "--dsn", shop.to_dsn(), "--run", "sleep 30"], cli_env)
     wait_for_log_on(shop)

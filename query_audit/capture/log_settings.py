@@ -120,12 +120,13 @@ def state_dir(environ=os.environ) -> Path:
     return Path(base) / "query-audit"
 
 
-def state_path(settings: ConnectionSettings, environ=os.environ) -> Path:
-    """One state file per server, so captures of different servers never restore each other's values."""
+def state_path(settings: ConnectionSettings, environ=os.environ, kind: str = "capture") -> Path:
+    """One state file per server (and kind: `capture`, `verify`), so runs against different servers never
+    restore each other's values."""
     where = settings.socket if settings.socket and settings.host in ("localhost", "") else \
         f"{settings.host}_{settings.port}"
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", where).strip("_")
-    return state_dir(environ) / f"capture-{name}.json"
+    return state_dir(environ) / f"{kind}-{name}.json"
 
 
 @dataclass(frozen=True)

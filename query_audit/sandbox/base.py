@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from query_audit.errors import ConnectionFailed, SandboxError
+from query_audit.identifiers import quote_identifier
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def wait_until_ready(info: SandboxInfo, alive: Callable[[], bool], log: Path | N
             time.sleep(0.2)
             continue
         with conn, conn.cursor() as cur:
-            cur.execute(f"CREATE DATABASE IF NOT EXISTS `{info.database}`")
+            cur.execute(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(info.database)}")
         return
 
 
