@@ -7,7 +7,7 @@ Each stage lives in its own package; this module only wires them together.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 from query_audit.analyze.digest import Digest
@@ -62,12 +62,16 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
     from query_audit.advise.summary import summarize
     from query_audit.analyze.explain import explain_query
     from query_audit.analyze.schema import load_schema
-    from query_audit.analyze.sql_model import describe
+    from query_audit.analyze.sql_model import describe, oversize_reason, shortened
     from query_audit.connection import connect, detect_server
 
     models = {}
+    too_large = {}  # a statement too large to parse is not EXPLAINed, and only its head is kept for the report
     for done, group in enumerate(groups, 1):
         models[group.id] = describe(group.sample.sql)
+        if oversize_reason(group.sample.sql):
+            too_large[group.id] = oversize_reason(group.sample.sql)
+            groups[done - 1] = replace(group, sample=replace(group.sample, sql=shortened(group.sample.sql)))
         progress("parsing", done, len(groups))
 
     schemas = {}
@@ -82,7 +86,8 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
                       for table in models[group.id].tables}
             schemas = load_schema(conn, wanted)
             for done, group in enumerate(groups, 1):
-                plans[group.id] = explain_query(conn, group, models[group.id], schemas)
+                plans[group.id] = (None, too_large[group.id]) if group.id in too_large else \
+                    explain_query(conn, group, models[group.id], schemas)
                 progress("EXPLAIN", done, len(groups))
         else:
             notes.append("static analysis: no --dsn given, so no schema and no EXPLAIN")

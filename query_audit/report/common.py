@@ -6,6 +6,8 @@ Markdown reports say the same thing.
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -297,3 +299,15 @@ def write_shapes(report: Report) -> list[AnalyzedQuery]:
     """The writing statement shapes, most frequent first."""
     writes = [q for q in report.queries if q.group.kind.is_write]
     return sorted(writes, key=lambda q: (-q.group.count, q.group.id))
+
+
+def without_nan(value):
+    """`value` with every NaN and infinity replaced by None: JSON has no way to write them, and a reader
+    (jq, a SARIF viewer) rejects a file that has `NaN` in it. Used before every JSON dump."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: without_nan(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [without_nan(item) for item in value]
+    return value

@@ -19,7 +19,7 @@ from query_audit.model import (
     Report,
     StatementModel,
 )
-from query_audit.report.common import sorted_findings
+from query_audit.report.common import sorted_findings, without_nan
 
 if TYPE_CHECKING:
     from query_audit.gate.baseline import BaselineEntry, GateResult
@@ -133,5 +133,5 @@ def report_to_dict(report: Report, gate: GateResult | None = None) -> dict:
 
 def render_json(report: Report, gate: GateResult | None = None) -> str:
     # default=str: evidence holds plain values by contract, but a stray Decimal must not crash a CI run.
-    return json.dumps(report_to_dict(report, gate), indent=2, sort_keys=True, ensure_ascii=False,
-                      default=str) + "\n"
+    return json.dumps(without_nan(report_to_dict(report, gate)), indent=2, sort_keys=True, ensure_ascii=False,
+                      default=str, allow_nan=False) + "\n"

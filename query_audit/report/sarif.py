@@ -129,4 +129,5 @@ def sarif_document(report: Report, gate: GateResult | None = None) -> dict:
 
 
 def render_sarif(report: Report, gate: GateResult | None = None) -> str:
-    return json.dumps(sarif_document(report, gate), indent=2, ensure_ascii=False, default=str) + "\n"
+    return json.dumps(common.without_nan(sarif_document(report, gate)), indent=2, ensure_ascii=False, default=str,
+                      allow_nan=False) + "\n"
