@@ -213,9 +213,11 @@ _baseline_command("update", "Add new findings to the baseline and remove the fix
 @cli.command()
 @connection_options
 def restore(**opts):
-    """Put back general_log and log_output from the state file an interrupted capture left.
+    """Put back general_log and log_output from the state file an interrupted capture left, and drop the
+    indexes an interrupted --verify created.
 
-    Use the same connection options as the capture. Nothing happens when there is no state file.
+    Use the same connection options as the capture. Nothing happens when there is no state file. Restoring
+    only ever switches the log off or removes TABLE from log_output: it never turns logging on.
     """
     from query_audit import workflow
 

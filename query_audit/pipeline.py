@@ -81,7 +81,7 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
     try:
         if options.settings is not None:
             conn = connect(options.settings)
-            server = detect_server(conn)
+            server = replace(detect_server(conn), address=options.settings.address)
             wanted = {table_key(table, group.sample.database) for group in groups
                       for table in models[group.id].tables}
             schemas = load_schema(conn, wanted)

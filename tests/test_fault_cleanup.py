@@ -255,6 +255,7 @@ def test_a_second_capture_of_the_same_server_is_refused_and_the_first_goes_on(sh
         out, err = first.communicate(timeout=60)
     assert first.returncode == 0, err
     assert log_settings(shop) == (0, "FILE")
+    assert json.loads(out)["server"]["address"] == f"{shop.host}:{shop.port}"  # the report names the server
 
 
 # ------------------------------------------------------------------------------------------------

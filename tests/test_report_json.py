@@ -89,3 +89,18 @@ def test_findings_from_the_real_advisor_validate_against_the_schema():
     findings = advise(report.queries, {}, Thresholds())
     assert {f.rule for f in findings} >= {"full_table_scan", "n_plus_one", "bulk_insert"}
     validate(json.loads(render(replace(report, findings=tuple(findings)), Format.JSON)))
+
+
+def test_every_format_names_the_server_address_and_never_a_password():
+    from dataclasses import replace
+
+    from query_audit.connection import parse_dsn
+
+    settings = parse_dsn("mysql://app:Sekr1t-pw@db.internal:3307/shop")
+    report = sample_report()
+    report = replace(report, server=replace(report.server, address=settings.address))
+    for fmt in Format:
+        text = render(report, fmt)
+        assert "db.internal:3307" in text, fmt
+        assert "Sekr1t-pw" not in text and "app@" not in text, fmt
+    assert json.loads(render(report, Format.JSON))["server"]["address"] == "db.internal:3307"

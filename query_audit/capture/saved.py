@@ -113,7 +113,8 @@ _TEXTS = "list of text"  # a kind for _typed: a JSON list of strings
 _SOURCE_TYPES = {"kind": (str, "text"), "endpoints": (_TEXTS, "a list of text"), "command": (str, "text"),
                  "files": (_TEXTS, "a list of text"), "window_start": (str, "text"), "window_end": (str, "text"),
                  "requests": (int, "a whole number")}
-_SERVER_TYPES = {"flavor": (str, "text"), "version": (str, "text"), "version_comment": (str, "text")}
+_SERVER_TYPES = {"flavor": (str, "text"), "version": (str, "text"), "version_comment": (str, "text"),
+                 "address": (str, "text")}
 
 
 def _typed(record: dict, key: str, kind: type, what: str, *, required: bool = False, where: str = ""):

@@ -47,7 +47,8 @@ def server_line(report: Report) -> str:
     if report.server is None:
         return "none (static analysis)"
     server = report.server
-    return f"{server.flavor} {server.version}" + (f" ({server.version_comment})" if server.version_comment else "")
+    line = f"{server.flavor} {server.version}" + (f" ({server.version_comment})" if server.version_comment else "")
+    return line + (f" at {server.address}" if server.address else "")
 
 
 def header_facts(report: Report) -> list[tuple[str, str]]:

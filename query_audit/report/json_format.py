@@ -108,7 +108,8 @@ def report_to_dict(report: Report, gate: GateResult | None = None) -> dict:
     document = {
         "version": report.version,
         "tool": {"name": TOOL_NAME, "version": __version__},
-        "server": {"flavor": report.server.flavor, "version": report.server.version}
+        "server": {"flavor": report.server.flavor, "version": report.server.version,
+                   "address": report.server.address or None}
         if report.server is not None else None,
         "source": {"kind": source.kind, "endpoints": list(source.endpoints), "command": source.command,
                    "files": list(source.files), "window_start": source.window_start,

@@ -121,7 +121,8 @@ def sarif_document(report: Report, gate: GateResult | None = None) -> dict:
                             "rules": [_rule(rule) for rule in rule_ids]}},
         "results": results,
         "invocations": [{"executionSuccessful": True}],
-        "properties": {"verdict": common.verdict(report, gate), "notes": list(report.notes)},
+        "properties": {"verdict": common.verdict(report, gate), "notes": list(report.notes),
+                       "server": common.server_line(report)},
     }
     if gate is not None:
         run["properties"]["gatePassed"] = gate.passed
