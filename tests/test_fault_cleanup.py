@@ -17,15 +17,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from test_capture_safety import (  # noqa: F401 - fixtures
-    REPO,
-    cli_env,
-    log_settings,
-    set_log_settings,
-    shop,
-    start_cli,
-    wait_for_log_on,
-)
+import test_capture_safety as safety
+from test_capture_safety import REPO, log_settings, start_cli, wait_for_log_on
 
 from query_audit.capture.log_settings import state_path
 from query_audit.capture.session import CaptureBusy, CapturePlan, run_capture
@@ -33,6 +26,7 @@ from query_audit.connection import connect
 from query_audit.errors import QueryAuditError
 from query_audit.private_files import UnsafeFile
 
+shop, cli_env = safety.shop, safety.cli_env  # the fixtures: a scratch database, log OFF/FILE; a CLI environment
 ROWS = 6000
 SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT]
 
@@ -337,3 +331,38 @@ def test_a_crash_of_the_tool_is_exit_2_with_one_line(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "internal error (RuntimeError: something the tool did not expect)" in err
     assert len(err.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------------------------------------
+# Signals at random points of a whole capture --verify (replay, log read, EXPLAIN, CREATE/DROP INDEX)
+# ------------------------------------------------------------------------------------------------
+
+
+def test_signals_at_random_points_of_a_capture_with_verify_always_leave_the_server_as_it_was(shop, cli_env,
+                                                                                          tmp_path):
+    import random
+
+    scanned_table(shop, tmp_path)
+    app = tmp_path / "app.py"
+    app.write_text("import pymysql\n"
+                   f"c = pymysql.connect(host={shop.host!r}, port={shop.port}, user={shop.user!r}, "
+                   f"database={shop.database!r})\n"
+                   "c.cursor().execute('SELECT * FROM events WHERE account_id = 42')\n")
+    rng = random.Random(20261130)
+    outcomes = []
+    for run in range(8):
+        signum = SIGNALS[run % len(SIGNALS)]
+        child = start_cli(["capture", "--dsn", shop.to_dsn(), "--run", f"{sys.executable} {app}", "--verify",
+                           "--i-understand-this-creates-indexes", "--format", "json"], cli_env)
+        time.sleep(rng.uniform(0.3, 4.0))
+        child.send_signal(signum)
+        out, err = child.communicate(timeout=90)
+        outcomes.append(child.returncode)
+        # Finished before the signal (0), interrupted while the server was changed and cleaned up (2), or
+        # ended by the signal's default action where nothing on the server was changed (start-up, EXPLAIN).
+        assert child.returncode in (0, 2, -signum), err
+        assert "Traceback" not in err
+        assert log_settings(shop) == (0, "FILE"), (run, signum, err)
+        assert events_indexes(shop) == {"PRIMARY"}, (run, signum, err)
+        assert not state_path(shop, cli_env).exists() and not state_path(shop, cli_env, kind="verify").exists()
+    assert 2 in outcomes  # at least some runs were really interrupted

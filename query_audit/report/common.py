@@ -7,7 +7,6 @@ Markdown reports say the same thing.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
