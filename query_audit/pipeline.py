@@ -62,17 +62,9 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
     from query_audit.advise.summary import summarize
     from query_audit.analyze.explain import explain_query
     from query_audit.analyze.schema import load_schema
-    from query_audit.analyze.sql_model import describe, oversize_reason, shortened
     from query_audit.connection import connect, detect_server
 
-    models = {}
-    too_large = {}  # a statement too large to parse is not EXPLAINed, and only its head is kept for the report
-    for done, group in enumerate(groups, 1):
-        models[group.id] = describe(group.sample.sql)
-        if oversize_reason(group.sample.sql):
-            too_large[group.id] = oversize_reason(group.sample.sql)
-            groups[done - 1] = replace(group, sample=replace(group.sample, sql=shortened(group.sample.sql)))
-        progress("parsing", done, len(groups))
+    models, too_large = _model_groups(groups, progress)
 
     schemas = {}
     plans: dict[str, tuple] = {}
@@ -109,3 +101,19 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
                         skipped_lines=stream.skipped_lines)
     return Report(server=server, source=stream.source, summary=summary, queries=queries,
                   findings=tuple(findings), notes=tuple(notes))
+
+
+def _model_groups(groups: list, progress: Progress) -> tuple[dict, dict]:
+    """Each group's SQL model, by id, and the reasons of those too large to parse: such a group is not
+    EXPLAINed, and its sample is cut to its head (in `groups`, in place) so no report prints megabytes."""
+    from query_audit.analyze.sql_model import describe, oversize_reason, shortened
+
+    models, too_large = {}, {}
+    for done, group in enumerate(groups, 1):
+        models[group.id] = describe(group.sample.sql)
+        reason = oversize_reason(group.sample.sql)
+        if reason:
+            too_large[group.id] = reason
+            groups[done - 1] = replace(group, sample=replace(group.sample, sql=shortened(group.sample.sql)))
+        progress("parsing", done, len(groups))
+    return models, too_large

@@ -279,3 +279,20 @@ def test_a_statement_over_the_parse_limit_is_fingerprinted_counted_and_not_parse
     assert model.kind.value == "insert" and model.tables == ("t",)
     assert fingerprint_and_values(sql)[0] == "insert into t (a, b) values(?+)"
     assert len(shortened(sql)) < 4200 and "more characters not shown" in shortened(sql)
+
+
+def test_a_statement_over_the_parse_limit_is_not_explained_on_a_server(scratch_db, tmp_path):
+    from query_audit.connection import connect
+    from query_audit.pipeline import AnalysisOptions, analyze_stream
+
+    with connect(scratch_db) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE t (id INT PRIMARY KEY, a INT)")
+    huge = "SELECT * FROM t WHERE a IN (" + ", ".join(str(i) for i in range(20_000)) + ")"
+    path = tmp_path / "capture.json"
+    path.write_text(json.dumps({"format": "query-audit-capture", "version": 1, "statements": [
+        {"sql": huge, "database": scratch_db.database}]}))
+    report = analyze_stream(open_sources([str(path)]), AnalysisOptions(settings=scratch_db))
+    [query] = report.queries
+    assert query.plan is None and "over the 64 KB limit for parsing" in query.error
+    assert len(query.group.sample.sql) < 4200  # the report shows its head, not 100 KB
+    assert report.server.address == scratch_db.address
