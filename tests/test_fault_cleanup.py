@@ -142,6 +142,25 @@ def test_sigkill_during_verify_leaves_a_journal_that_restore_uses_to_drop_the_in
     assert not journal.exists()
 
 
+def test_a_killed_verify_connection_is_a_finding_not_verified_and_nothing_is_left(events, shop, cli_env):
+    blocker = blocking_reader(shop)
+    try:
+        child = verify_cli(events, shop, cli_env)
+        alter = wait_for_alter(shop)
+        with connect(shop) as conn, conn.cursor() as cur:
+            cur.execute(f"KILL {alter}")
+        out, err = child.communicate(timeout=60)
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert child.returncode == 0, err
+    [finding] = [f for f in json.loads(out)["findings"] if f["rule"] == "missing_index"]
+    assert finding["verified"] is False and "could not create it" in finding["evidence"]["verify"]["reason"]
+    time.sleep(0.5)
+    assert events_indexes(shop) == {"PRIMARY"}
+    assert not state_path(shop, cli_env, kind="verify").exists()
+
+
 def test_verify_quotes_a_hostile_table_name(shop, tmp_path, cli_env):
     """A table named `x ADD INDEX y` is one identifier in the CREATE and in the DROP."""
     capture = scanned_table(shop, tmp_path, "x ADD INDEX y")

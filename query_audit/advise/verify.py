@@ -22,6 +22,9 @@ from query_audit.interrupts import signals_blocked, signals_raise_interrupted
 from query_audit.model import AnalyzedQuery, Finding, PlanRow, SchemaMap, Severity
 
 RULE = missing_index.RULE
+# A CREATE that failed with one of these may still be running (or have finished) on the server: lost
+# connection, gone away, killed, interrupted. Its journal entry stays until the index is dropped.
+MAYBE_STILL_RUNNING = {0, 1317, 1927, 2006, 2013}
 
 
 def _access(row: PlanRow | None) -> dict:
@@ -38,6 +41,10 @@ def _row_for(query: AnalyzedQuery, table: str) -> PlanRow | None:
 def _one_line(exc: Exception) -> str:
     text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _error_code(exc: Exception) -> int:
+    return exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
 
 
 def _journal_entry(conn, finding: Finding) -> JournaledIndex:
@@ -75,8 +82,8 @@ def verify_one(conn, finding: Finding, served: Sequence[AnalyzedQuery], schemas:
         with conn.cursor() as cur:
             cur.execute(finding.ddl)
     except pymysql.err.MySQLError as exc:
-        if journal is not None:
-            journal.remove(entry)
+        if journal is not None and _error_code(exc) not in MAYBE_STILL_RUNNING:
+            journal.remove(entry)  # refused by the server: nothing was created
         return replace(finding, verified=False,
                        evidence={**finding.evidence, "verify": {"reason": f"could not create it: {_one_line(exc)}"}})
     try:
@@ -135,6 +142,8 @@ def verify_findings(conn, findings: Sequence[Finding], queries: Sequence[Analyze
                     continue
                 served = [by_id[query_id] for query_id in finding.query_ids if query_id in by_id]
                 verified.append(verify_one(conn, finding, served, schemas, journal))
+            if journal is not None and journal.entries:  # a CREATE whose connection was lost or killed
+                drop_journaled(settings, journal)
         except BaseException:
             if journal is not None and journal.entries:
                 with signals_blocked():
