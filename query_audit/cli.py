@@ -248,9 +248,11 @@ _baseline_command("update", "Add new findings to the baseline and remove the fix
 @cli.command(short_help="Put back the log settings an interrupted capture left changed.")
 @connection_options
 def restore(**opts):
-    """Put back general_log and log_output from the state file an interrupted capture left.
+    """Put back general_log and log_output from the state file an interrupted capture left, and drop the
+    indexes an interrupted --verify created.
 
-    Use the same connection options as the capture. Nothing happens when there is no state file.
+    Use the same connection options as the capture. Nothing happens when there is no state file. Restoring
+    only ever switches the log off or removes TABLE from log_output: it never turns logging on.
     """
     from query_audit import workflow
 
@@ -360,3 +362,18 @@ def main(argv=None) -> None:
         sys.exit(EXIT_ERROR)
     except BrokenPipeError:
         sys.exit(EXIT_OK)
+    except Exception as exc:  # noqa: BLE001 - a crash of the tool is never exit 1, which means "the gate found"
+        _crashed(exc)
+
+
+def _crashed(exc: Exception) -> None:
+    """One line and exit 2 for a bug in query-audit; the traceback only when QUERY_AUDIT_DEBUG is set."""
+    import os
+    import traceback
+
+    if os.environ.get("QUERY_AUDIT_DEBUG"):
+        traceback.print_exc()
+    detail = (str(exc).splitlines() or [""])[0][:200]
+    click.echo(f"query-audit: internal error ({type(exc).__name__}{': ' + detail if detail else ''}); "
+               "set QUERY_AUDIT_DEBUG=1 for the traceback, and please report it", err=True)
+    sys.exit(EXIT_ERROR)

@@ -34,10 +34,14 @@ class ConnectionSettings:
     socket: str | None = None
     ssl: dict = field(default_factory=dict, hash=False)
 
+    @property
+    def address(self) -> str:
+        """`host:port`, or the socket path for a local socket: which server, never who or with what."""
+        return self.socket if self.socket and self.host in ("localhost", "") else f"{self.host}:{self.port}"
+
     def describe(self) -> str:
         """`user@host:port/db` without the password, for messages and reports."""
-        where = self.socket if self.socket and self.host in ("localhost", "") else f"{self.host}:{self.port}"
-        return f"{self.user}@{where}/{self.database or ''}"
+        return f"{self.user}@{self.address}/{self.database or ''}"
 
     def to_dsn(self, with_password: bool = False) -> str:
         """A DSN for these settings; the password only when asked (to hand to a child process)."""
@@ -56,8 +60,12 @@ def parse_dsn(dsn: str, base: ConnectionSettings | None = None) -> ConnectionSet
     try:
         parts = urlsplit(dsn)
         port = parts.port
-    except ValueError as exc:
-        raise QueryAuditError(f"invalid DSN ({exc}); expected mysql://user:password@host:port/database") from None
+    except ValueError:
+        # The parser's own message quotes the text it took for a port: with a `#` or `/` in the password,
+        # that is part of the password. Say what is wrong without echoing any of the DSN.
+        raise QueryAuditError("invalid DSN: the host or port part is malformed (a password with # / ? @ : "
+                              "must be URL-quoted, e.g. # as %23); expected "
+                              "mysql://user:password@host:port/database") from None
     if parts.scheme not in DSN_SCHEMES:
         raise QueryAuditError(
             f"invalid DSN scheme {parts.scheme!r}; expected mysql://user:password@host:port/database"
@@ -125,9 +133,18 @@ def read_option_file(path: Path, base: ConnectionSettings | None = None) -> Conn
     return replace(base, **changes)
 
 
+NO_SERVER = ("no server given: use --dsn mysql://user@host:port/database, the QUERY_AUDIT_DSN environment "
+             "variable, --defaults-file, or a [client] group in ~/.my.cnf (query-audit never guesses a server)")
+
+
 def resolve_settings(dsn: str | None = None, defaults_file: str | None = None,
-                     environ: dict | None = None, home: Path | None = None) -> ConnectionSettings:
-    """Settings from the command line, the environment and option files, in the mysql client's order."""
+                     environ: dict | None = None, home: Path | None = None, *,
+                     required: bool = False) -> ConnectionSettings:
+    """Settings from the command line, the environment and option files, in the mysql client's order.
+
+    `required`: a command that changes a server's settings must be told which server; without a DSN, an
+    explicit option file or a `[client]` group in ~/.my.cnf it raises instead of trying root@127.0.0.1:3306.
+    """
     environ = os.environ if environ is None else environ
     settings = ConnectionSettings()
     if defaults_file:
@@ -137,6 +154,8 @@ def resolve_settings(dsn: str | None = None, defaults_file: str | None = None,
         if my_cnf.is_file():
             settings = read_option_file(my_cnf, settings)
     dsn = dsn or environ.get(DSN_ENV)
+    if required and not (dsn or defaults_file or settings != ConnectionSettings()):
+        raise QueryAuditError(NO_SERVER)
     if dsn:
         settings = parse_dsn(dsn, settings)
     return settings

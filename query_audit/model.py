@@ -458,6 +458,7 @@ class ServerInfo:
     flavor: str  # mysql | mariadb | aurora-mysql
     version: str
     version_comment: str = ""
+    address: str = ""  # host:port (or socket path) the tool connected to; never the user or password
 
 
 @dataclass(frozen=True, slots=True)

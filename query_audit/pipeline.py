@@ -7,7 +7,7 @@ Each stage lives in its own package; this module only wires them together.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 from query_audit.analyze.digest import Digest
@@ -68,13 +68,9 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
     from query_audit.analyze.attribution import attach_origins, parse_origin
     from query_audit.analyze.explain import explain_query
     from query_audit.analyze.schema import load_schema
-    from query_audit.analyze.sql_model import describe
     from query_audit.connection import connect, detect_server
 
-    models = {}
-    for done, group in enumerate(groups, 1):
-        models[group.id] = describe(group.sample.sql)
-        progress("parsing", done, len(groups))
+    models, too_large = _model_groups(groups, progress)
     traces = _traces(stream, models)
     groups = _with_servers(groups, traces) if stream.source.servers else groups
 
@@ -85,12 +81,13 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
     try:
         if options.settings is not None:
             conn = connect(options.settings)
-            server = detect_server(conn)
+            server = replace(detect_server(conn), address=options.settings.address)
             wanted = {table_key(table, group.sample.database) for group in groups
                       for table in models[group.id].tables}
             schemas = load_schema(conn, wanted)
             for done, group in enumerate(groups, 1):
-                plans[group.id] = explain_query(conn, group, models[group.id], schemas)
+                plans[group.id] = (None, too_large[group.id]) if group.id in too_large else \
+                    explain_query(conn, group, models[group.id], schemas)
                 progress("EXPLAIN", done, len(groups))
         else:
             notes.append("static analysis: no --dsn given, so no schema and no EXPLAIN")
@@ -114,7 +111,7 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
         if options.verify and conn is not None:
             from query_audit.advise.verify import verify_findings
 
-            findings = verify_findings(conn, findings, queries, schemas)
+            findings = verify_findings(conn, findings, queries, schemas, options.settings)
         findings = attach_origins(findings, queries)
     finally:
         if conn is not None:
@@ -159,7 +156,6 @@ def _traces(stream: StatementStream, models: dict) -> tuple:
 def _with_servers(groups: list, traces: tuple) -> list:
     """Each group with the servers its statements ran on (a capture with --replica-dsn)."""
     from collections import Counter
-    from dataclasses import replace
 
     counts: dict[str, Counter] = {}
     for trace in traces:
@@ -187,3 +183,19 @@ def _capacity(options: AnalysisOptions, traces: tuple, queries: tuple, source: S
         return capacity_plan(traces, queries, options.capacity, limits, max(len(source.servers) - 1, 0))
     except ValueError as exc:
         raise QueryAuditError(str(exc)) from None
+
+
+def _model_groups(groups: list, progress: Progress) -> tuple[dict, dict]:
+    """Each group's SQL model, by id, and the reasons of those too large to parse: such a group is not
+    EXPLAINed, and its sample is cut to its head (in `groups`, in place) so no report prints megabytes."""
+    from query_audit.analyze.sql_model import describe, oversize_reason, shortened
+
+    models, too_large = {}, {}
+    for done, group in enumerate(groups, 1):
+        models[group.id] = describe(group.sample.sql)
+        reason = oversize_reason(group.sample.sql)
+        if reason:
+            too_large[group.id] = reason
+            groups[done - 1] = replace(group, sample=replace(group.sample, sql=shortened(group.sample.sql)))
+        progress("parsing", done, len(groups))
+    return models, too_large

@@ -46,7 +46,7 @@ def _settings(opts: dict, required: bool) -> ConnectionSettings | None:
     explicit = opts.get("dsn") or opts.get("defaults_file") or os.environ.get("QUERY_AUDIT_DSN")
     if not explicit and not required:
         return None
-    return resolve_settings(opts.get("dsn"), opts.get("defaults_file"))
+    return resolve_settings(opts.get("dsn"), opts.get("defaults_file"), required=required)
 
 
 def _check_verify(opts: dict) -> bool:
@@ -246,15 +246,34 @@ def init_project(where: str, baseline_path: str, fail_on, force: bool) -> list[s
 
 
 def restore(opts: dict) -> str:
+    """Put back what an interrupted capture or --verify left: log settings, then indexes."""
     from query_audit.capture.log_settings import restore_from_state, state_path
 
     settings = _settings(opts, required=True)
     path = state_path(settings)
     state = restore_from_state(settings, path)
     if state is None:
-        return f"nothing to restore for {settings.describe()} (no state file at {path})"
-    return (f"restored general_log={'ON' if state.previous.general_log else 'OFF'} and "
-            f"log_output={state.previous.log_output} on {settings.describe()}")
+        message = f"nothing to restore for {settings.describe()} (no state file at {path})"
+    else:
+        message = (f"restored general_log={'ON' if state.previous.general_log else 'OFF'} and "
+                   f"log_output={state.previous.log_output} on {settings.describe()}")
+    return "\n".join([message, *_drop_verify_leftovers(settings)])
+
+
+def _drop_verify_leftovers(settings: ConnectionSettings) -> list[str]:
+    from query_audit.advise.index_journal import read_journal
+    from query_audit.advise.verify import drop_journaled
+    from query_audit.capture.log_settings import owner_is_running, state_path
+
+    journal = read_journal(state_path(settings, kind="verify"))
+    if journal is None or not journal.entries:
+        return []
+    if owner_is_running(journal):
+        raise QueryAuditError(f"a --verify (pid {journal.pid}) is still running against {settings.address}; "
+                              "stop it first (it drops its indexes itself)")
+    dropped = drop_journaled(settings, journal)
+    return [f"dropped index {entry.index} on {entry.database}.{entry.table}, left by an interrupted --verify"
+            for entry in dropped] or ["an interrupted --verify left no index behind"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -268,38 +287,42 @@ def _sandbox_record() -> Path:
     return state_dir() / "sandbox.json"
 
 
-def sandbox_up(engine: str) -> str:
-    from query_audit.sandbox.base import SandboxInfo, start_sandbox
+def _running_sandbox():
+    """The sandbox the record names, or None; a planted or foreign record is refused (private_files)."""
+    from query_audit.private_files import read_private
+    from query_audit.sandbox.base import SandboxInfo
 
-    record = _sandbox_record()
-    if record.exists():
-        info = SandboxInfo.from_json(record.read_text())
+    text = read_private(_sandbox_record(), "sandbox record")
+    return SandboxInfo.from_json(text) if text is not None else None
+
+
+def sandbox_up(engine: str) -> str:
+    from query_audit.private_files import write_private
+    from query_audit.sandbox.base import start_sandbox
+
+    info = _running_sandbox()
+    if info is not None:
         raise QueryAuditError(f"a sandbox already runs ({info.dsn}); `query-audit sandbox down` first")
     sandbox = start_sandbox(engine)
-    record.parent.mkdir(parents=True, exist_ok=True)
-    record.write_text(sandbox.info.to_json())
+    write_private(_sandbox_record(), sandbox.info.to_json())
     return sandbox.info.dsn
 
 
 def sandbox_down() -> str:
-    from query_audit.sandbox.base import SandboxInfo, stop_sandbox
+    from query_audit.sandbox.base import stop_sandbox
 
-    record = _sandbox_record()
-    if not record.exists():
+    info = _running_sandbox()
+    if info is None:
         return "no sandbox runs"
-    info = SandboxInfo.from_json(record.read_text())
     stop_sandbox(info)
-    record.unlink()
+    _sandbox_record().unlink()
     return f"sandbox stopped ({info.kind}, {info.dsn})"
 
 
 def sandbox_status() -> str:
-    from query_audit.sandbox.base import SandboxInfo
-
-    record = _sandbox_record()
-    if not record.exists():
+    info = _running_sandbox()
+    if info is None:
         return "no sandbox runs"
-    info = SandboxInfo.from_json(record.read_text())
     return f"{info.kind} sandbox ({info.flavor}) at {info.dsn}"
 
 

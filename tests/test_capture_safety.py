@@ -218,7 +218,7 @@ def cli_env(shop, tmp_path):
     return env
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT])
 def test_signal_during_capture_restores_settings_and_exits_2(shop, cli_env, signum):
     child = start_cli(["capture", "--dsn", shop.to_dsn(), "--run", "sleep 30"], cli_env)
     wait_for_log_on(shop)
@@ -296,3 +296,21 @@ def test_table_output_is_added_to_what_is_there_and_none_is_dropped():
     assert LogSettings(False, "NONE").with_table_output() == LogSettings(True, "TABLE")
     assert LogSettings(True, "TABLE,NONE").logs_to_table is False
     assert LogSettings(True, "FILE,TABLE").logs_to_table is True
+
+
+def test_restoring_only_ever_reduces_logging():
+    from query_audit.capture.log_settings import LogSettings, reduced_to
+    from query_audit.errors import QueryAuditError
+
+    path = Path("state.json")
+    # What a capture leaves -> what restoring sets: the log off, TABLE out, NONE back.
+    assert reduced_to(LogSettings(True, "FILE,TABLE"), LogSettings(False, "FILE"), path) == LogSettings(False, "FILE")
+    assert reduced_to(LogSettings(True, "FILE,TABLE"), LogSettings(True, "FILE"), path) == LogSettings(True, "FILE")
+    assert reduced_to(LogSettings(True, "TABLE"), LogSettings(False, "NONE"), path) == LogSettings(False, "NONE")
+    assert reduced_to(LogSettings(True, "FILE,TABLE"), LogSettings(False, "FILE,NONE"), path) == \
+        LogSettings(False, "FILE,NONE")
+    # A planted file: ON stays OFF; an output the server does not write to now is refused.
+    assert reduced_to(LogSettings(False, "FILE"), LogSettings(True, "FILE"), path) == LogSettings(False, "FILE")
+    for planted in ("TABLE", "FILE,TABLE", "", "SYSLOG"):
+        with pytest.raises(QueryAuditError, match="never leaves that"):
+            reduced_to(LogSettings(True, "FILE"), LogSettings(False, planted), path)

@@ -89,3 +89,37 @@ def test_bad_password_unknown_database_and_no_server_fail_cleanly(server_setting
         assert expected in message
         assert "Wr0ng-pw" not in message
         assert "\n" not in message
+
+
+@pytest.mark.parametrize("dsn", ["mysql://qa:MyLongSecretPrefix#tail@host/db", "mysql://qa:MyLong/SecretPrefix@h/db",
+                                 "mysql://qa:MyLongSecretPrefix?tail@host:33/db"])
+def test_a_malformed_dsn_error_holds_no_part_of_the_password(dsn):
+    with pytest.raises(QueryAuditError, match="invalid DSN") as caught:
+        parse_dsn(dsn)
+    message = str(caught.value)
+    assert "MyLong" not in message and "SecretPrefix" not in message and "tail" not in message
+    assert "%23" in message  # says how to write a # in a password
+
+
+def test_a_command_that_needs_a_server_is_never_given_root_at_localhost_by_default(tmp_path: Path):
+    with pytest.raises(QueryAuditError, match="no server given"):
+        resolve_settings(environ={}, home=tmp_path, required=True)
+    (tmp_path / ".my.cnf").write_text("[mysqld]\nport=3310\n")  # no [client] group: still nothing named
+    with pytest.raises(QueryAuditError, match="no server given"):
+        resolve_settings(environ={}, home=tmp_path, required=True)
+    (tmp_path / ".my.cnf").write_text("[client]\nhost=db.local\n")
+    assert resolve_settings(environ={}, home=tmp_path, required=True).host == "db.local"
+    assert resolve_settings(environ={"QUERY_AUDIT_DSN": "mysql://u@h:1/d"}, home=tmp_path / "x",
+                            required=True).address == "h:1"
+
+
+def test_address_names_the_server_without_user_or_password():
+    assert parse_dsn("mysql://app:pw@db.internal:3307/shop").address == "db.internal:3307"
+    assert parse_dsn("mysql://root@localhost/test?socket=/run/m.sock").address == "/run/m.sock"
+
+
+def test_the_run_child_does_not_inherit_the_dsn():
+    from query_audit.capture.replay import child_environment
+
+    child = child_environment({"QUERY_AUDIT_DSN": "mysql://u:pw@h/d", "PATH": "/bin"})
+    assert child == {"PATH": "/bin"}

@@ -34,7 +34,8 @@ def test_one_annotation_per_finding_and_a_verdict_line():
     assert all("\n" not in line and line.startswith("::") for line in lines)
     assert lines[0].startswith("::error title=query-audit full_table_scan on orders::")
     assert lines[2].startswith("::warning title=query-audit bulk_insert on order_items::")
-    assert lines[-1] == "::notice title=query-audit::2 high, 3 medium, 1 low, 1 info findings"
+    assert lines[-1] == ("::notice title=query-audit::2 high, 3 medium, 1 low, 1 info findings "
+                         "(server%3A mariadb 10.11.6 (Debian 12))").replace("%3A", ":")
 
 
 def test_with_a_gate_known_findings_are_notices_and_new_ones_errors():
@@ -62,7 +63,7 @@ def test_sql_with_newlines_and_percent_stays_on_one_annotation_line():
 
 
 def test_an_empty_report_gives_only_the_verdict():
-    assert render(empty_report(), Format.GITHUB) == "::notice title=query-audit::no findings\n"
+    assert render(empty_report(), Format.GITHUB) == "::notice title=query-audit::no findings (server: mysql 8.0.40)\n"
 
 
 def test_a_finding_whose_query_names_its_source_line_is_annotated_on_that_file_and_line():

@@ -110,3 +110,16 @@ def test_origins_and_the_timeline_validate_and_keep_their_values():
     assert all(f["origin"]["line"] == 42 for f in document["findings"])
     assert document["timeline"] == [{"query_id": report.queries[0].group.id, "unit": "request 1", "position": 0,
                                      "time": "2026-11-26T10:00:01Z", "query_time": 0.0311, "rows_examined": 48210}]
+def test_every_format_names_the_server_address_and_never_a_password():
+    from dataclasses import replace
+
+    from query_audit.connection import parse_dsn
+
+    settings = parse_dsn("mysql://app:Sekr1t-pw@db.internal:3307/shop")
+    report = sample_report()
+    report = replace(report, server=replace(report.server, address=settings.address))
+    for fmt in Format:
+        text = render(report, fmt)
+        assert "db.internal:3307" in text, fmt
+        assert "Sekr1t-pw" not in text and "app@" not in text, fmt
+    assert json.loads(render(report, Format.JSON))["server"]["address"] == "db.internal:3307"

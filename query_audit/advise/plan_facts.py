@@ -12,6 +12,7 @@ from functools import lru_cache
 import sqlglot
 from sqlglot import exp
 
+from query_audit.identifiers import qualified_name, quote_identifier  # noqa: F401 - quote_identifier re-exported
 from query_audit.model import (
     AnalyzedQuery,
     Index,
@@ -134,15 +135,9 @@ def is_implicit_conversion(detail: str, schema: TableSchema | None, column: str)
     return found is not None and found.data_type.lower() in STRING_TYPES
 
 
-def quote_identifier(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
 def qualified(schema: TableSchema) -> str:
     """`db`.`table` for DDL (just `table` when the database is unknown)."""
-    if schema.database:
-        return f"{quote_identifier(schema.database)}.{quote_identifier(schema.name)}"
-    return quote_identifier(schema.name)
+    return qualified_name(schema.database, schema.name)
 
 
 def severity_by_rows(rows: int, thresholds, *, small: Severity = Severity.INFO,

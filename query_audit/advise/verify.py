@@ -12,16 +12,22 @@ from dataclasses import replace
 
 import pymysql
 
+from query_audit.advise.index_journal import IndexJournal, JournaledIndex, drop_leftovers, read_journal
 from query_audit.advise.plan_facts import bare_name
 from query_audit.advise.rules import missing_index
 from query_audit.advise.shadow import VERIFIED_LIVE, plan_cost, regressed
 from query_audit.advise.shadow import access as _access
 from query_audit.advise.shadow import row_for as _row_for
 from query_audit.analyze.explain import explain_query
+from query_audit.connection import ConnectionSettings
 from query_audit.errors import QueryAuditError
+from query_audit.interrupts import signals_blocked, signals_raise_interrupted
 from query_audit.model import AnalyzedQuery, Finding, SchemaMap, Severity
 
 RULE = missing_index.RULE
+# A CREATE that failed with one of these may still be running (or have finished) on the server: lost
+# connection, gone away, killed, interrupted. Its journal entry stays until the index is dropped.
+MAYBE_STILL_RUNNING = {0, 1317, 1927, 2006, 2013}
 
 
 def _one_line(exc: Exception) -> str:
@@ -34,10 +40,19 @@ def _one_line(exc: Exception) -> str:
 INVISIBLE_HINT = "SET_VAR(optimizer_switch='use_invisible_indexes=on')"
 
 
-def _drop_ddl(finding: Finding) -> str:
-    """The DROP matching the finding's `ALTER TABLE <table> ADD INDEX <name> (...)`."""
-    table_part = finding.ddl.split(" ADD INDEX ", 1)[0]
-    return f"{table_part} DROP INDEX `{finding.evidence['index_name']}`"
+def _error_code(exc: Exception) -> int:
+    return exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+
+
+def _journal_entry(conn, finding: Finding) -> JournaledIndex:
+    """What the finding's DDL creates, by name (never by cutting the DDL: a table may be `x ADD INDEX y`)."""
+    database = finding.evidence.get("database")
+    if not database:
+        with conn.cursor() as cur:
+            cur.execute("SELECT DATABASE()")
+            database = cur.fetchone()[0] or ""
+    table = finding.evidence.get("table_name") or finding.table or ""
+    return JournaledIndex(database, table, finding.evidence["index_name"], conn.thread_id())
 
 
 def create_ddl(finding: Finding, flavor: str) -> str:
@@ -66,15 +81,22 @@ def _explain_after(conn, checked: Sequence[AnalyzedQuery], schemas: SchemaMap, f
     return results
 
 
-def verify_one(conn, finding: Finding, served: Sequence[AnalyzedQuery], schemas: SchemaMap) -> Finding:
+def verify_one(conn, finding: Finding, served: Sequence[AnalyzedQuery], schemas: SchemaMap,
+               journal: IndexJournal | None = None) -> Finding:
     """Create the finding's index, EXPLAIN the queries on its table, drop it; the finding with the proof.
 
-    Proven only when a query it serves uses it and no query's rows estimate rose with it.
+    Proven only when a query it serves uses it and no query's rows estimate rose with it. With a journal,
+    the index is written down before the CREATE and struck off after the DROP.
     """
+    entry = _journal_entry(conn, finding)
+    if journal is not None:
+        journal.add(entry)
     try:
         with conn.cursor() as cur:
             cur.execute(create_ddl(finding, _flavor(conn)))
     except pymysql.err.MySQLError as exc:
+        if journal is not None and _error_code(exc) not in MAYBE_STILL_RUNNING:
+            journal.remove(entry)  # refused by the server: nothing was created
         return replace(finding, verified=False,
                        evidence={**finding.evidence, "verify": {"reason": f"could not create it: {_one_line(exc)}"}})
     try:
@@ -82,10 +104,12 @@ def verify_one(conn, finding: Finding, served: Sequence[AnalyzedQuery], schemas:
     finally:
         try:
             with conn.cursor() as cur:
-                cur.execute(_drop_ddl(finding))
+                cur.execute(entry.drop_ddl())
         except pymysql.err.MySQLError as exc:
-            raise QueryAuditError(f"--verify could not drop index {finding.evidence['index_name']} again: "
-                                  f"{_one_line(exc)}; drop it by hand") from None
+            raise QueryAuditError(f"--verify could not drop index {entry.index} again: "
+                                  f"{_one_line(exc)}; run `query-audit restore`") from None
+    if journal is not None:
+        journal.remove(entry)
     used = [result for result in results if result["uses_index"] and result["query_id"] in finding.query_ids]
     worse = [result["query_id"] for result in results if result["regressed"]]
     reason = (f"the rows estimate rose with the index for {', '.join(worse)}" if worse else
@@ -118,15 +142,57 @@ def _with_measurement(finding: Finding, rows_after: int, used: int, results: lis
 
 
 def verify_findings(conn, findings: Sequence[Finding], queries: Sequence[AnalyzedQuery],
-                    schemas: SchemaMap) -> list[Finding]:
-    """Each missing_index finding with DDL, proven (verified=True) or not (verified=False and why)."""
+                    schemas: SchemaMap, settings: ConnectionSettings | None = None) -> list[Finding]:
+    """Each missing_index finding with DDL, proven (verified=True) or not (verified=False and why).
+
+    With `settings` (the CLI always has them) every index is journaled before it is created, signals
+    become an exception, and on any way out but success the journaled indexes are dropped on a fresh
+    connection (the old one may be in the middle of a CREATE)."""
+    journal = _open_journal(settings) if settings is not None else None
     verified = []
-    for finding in findings:
-        if finding.rule != RULE or not finding.ddl or "index_name" not in finding.evidence:
-            verified.append(finding)
-            continue
-        # Every query on the table is EXPLAINed again: an index can also make another one worse.
-        checked = [query for query in queries if query.group.id in finding.query_ids or (
-            query.plan is not None and any(bare_name(t) == bare_name(finding.table or "") for t in query.model.tables))]
-        verified.append(verify_one(conn, finding, checked, schemas))
+    with signals_raise_interrupted("the indexes --verify created were dropped"):
+        try:
+            for finding in findings:
+                if finding.rule != RULE or not finding.ddl or "index_name" not in finding.evidence:
+                    verified.append(finding)
+                    continue
+                verified.append(verify_one(conn, finding, _checked(finding, queries), schemas, journal))
+            if journal is not None and journal.entries:  # a CREATE whose connection was lost or killed
+                drop_journaled(settings, journal)
+        except BaseException:
+            if journal is not None and journal.entries:
+                with signals_blocked():
+                    drop_journaled(settings, journal)
+            raise
     return verified
+
+
+def _checked(finding: Finding, queries: Sequence[AnalyzedQuery]) -> list[AnalyzedQuery]:
+    """Every query on the finding's table is EXPLAINed again: an index can also make another one worse."""
+    table = bare_name(finding.table or "")
+    return [query for query in queries if query.group.id in finding.query_ids or (
+        query.plan is not None and any(bare_name(t) == table for t in query.model.tables))]
+
+
+def _open_journal(settings: ConnectionSettings) -> IndexJournal:
+    """This run's journal; what an earlier, killed run left in it is dropped first."""
+    from query_audit.capture.log_settings import owner_is_running, state_path
+
+    path = state_path(settings, kind="verify")
+    stale = read_journal(path)
+    if stale is not None and stale.entries:
+        if owner_is_running(stale):
+            raise QueryAuditError(f"another --verify (pid {stale.pid}) is running against {settings.address}; "
+                                  "wait for it to end")
+        drop_journaled(settings, stale)
+    return IndexJournal(path)
+
+
+def drop_journaled(settings: ConnectionSettings, journal: IndexJournal) -> list[JournaledIndex]:
+    from query_audit.capture.log_settings import connect_with_retry
+
+    conn = connect_with_retry(settings)
+    try:
+        return drop_leftovers(conn, journal)
+    finally:
+        conn.close()

@@ -41,6 +41,7 @@ import sqlglot
 from sqlglot import exp
 
 from query_audit.errors import ConnectionFailed, QueryAuditError
+from query_audit.identifiers import quote_identifier as _quote
 from query_audit.model import Kind, Plan, PlanRow, QueryGroup, SchemaMap, StatementModel, table_key
 
 # ---------------------------------------------------------------------------------------------
@@ -630,8 +631,6 @@ def _typed_default(data_type: str) -> str:
     return "'0'"
 
 
-def _quote(identifier: str) -> str:
-    return "`" + identifier.replace("`", "``") + "`"
 
 
 # ---------------------------------------------------------------------------------------------

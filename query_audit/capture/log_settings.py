@@ -11,7 +11,7 @@ import json
 import os
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +19,7 @@ import pymysql
 
 from query_audit.connection import ConnectionSettings, connect
 from query_audit.errors import ConnectionFailed, MissingPrivilege, QueryAuditError
+from query_audit.private_files import read_private, write_private
 
 STATE_DIR_ENV = "QUERY_AUDIT_STATE_DIR"
 ACCESS_DENIED = {1227, 1142, 1044, 1045}  # need SUPER / table access denied / db denied
@@ -119,12 +120,13 @@ def state_dir(environ=os.environ) -> Path:
     return Path(base) / "query-audit"
 
 
-def state_path(settings: ConnectionSettings, environ=os.environ) -> Path:
-    """One state file per server, so captures of different servers never restore each other's values."""
+def state_path(settings: ConnectionSettings, environ=os.environ, kind: str = "capture") -> Path:
+    """One state file per server (and kind: `capture`, `verify`), so runs against different servers never
+    restore each other's values."""
     where = settings.socket if settings.socket and settings.host in ("localhost", "") else \
         f"{settings.host}_{settings.port}"
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", where).strip("_")
-    return state_dir(environ) / f"capture-{name}.json"
+    return state_dir(environ) / f"{kind}-{name}.json"
 
 
 @dataclass(frozen=True)
@@ -142,28 +144,30 @@ class SavedState:
     @classmethod
     def from_json(cls, text: str) -> SavedState:
         data = json.loads(text)
-        return cls(server=data["server"], previous=LogSettings(**data["previous"]), pid=int(data["pid"]),
-                   host=data["host"], started_at=data["started_at"])
+        general_log, log_output = data["previous"]["general_log"], data["previous"]["log_output"]
+        if not isinstance(general_log, bool) or not isinstance(log_output, str) or not isinstance(data["pid"], int):
+            raise TypeError("general_log must be true/false, log_output a string, pid a number")
+        return cls(server=str(data["server"]), previous=LogSettings(general_log, log_output), pid=data["pid"],
+                   host=str(data["host"]), started_at=str(data["started_at"]))
 
 
 def write_state(path: Path, settings: ConnectionSettings, previous: LogSettings) -> SavedState:
     state = SavedState(server=settings.describe(), previous=previous, pid=os.getpid(), host=os.uname().nodename,
                        started_at=datetime.now(UTC).isoformat(timespec="seconds"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(state.to_json())
-    os.replace(temporary, path)  # atomic: a crash leaves the old file or the new one, never half of one
+    # 0600 in a 0700 directory, atomically: a crash leaves the old file or the new one, never half of one.
+    write_private(path, state.to_json())
     return state
 
 
 def read_state(path: Path) -> SavedState | None:
-    if not path.exists():
+    text = read_private(path)  # refuses a planted symlink or another user's file
+    if text is None:
         return None
     try:
-        return SavedState.from_json(path.read_text())
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise QueryAuditError(f"the state file {path} is unreadable ({exc}); check the server's general_log and "
-                              "log_output by hand, then delete it") from None
+        return SavedState.from_json(text)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise QueryAuditError(f"the state file {path} is unreadable ({type(exc).__name__}); check the server's "
+                              "general_log and log_output by hand, then delete it") from None
 
 
 def owner_is_running(state: SavedState) -> bool:
@@ -180,7 +184,11 @@ def owner_is_running(state: SavedState) -> bool:
 
 
 def restore_from_state(settings: ConnectionSettings, path: Path) -> SavedState | None:
-    """Put back the values a state file holds and remove it; None when there was nothing to restore."""
+    """Put back the values a state file holds and remove it; None when there was nothing to restore.
+
+    Returns the state with the values really applied: restoring may only reduce logging (see
+    `reduced_to`), so a planted or stale file can never switch the general log on.
+    """
     state = read_state(path)
     if state is None:
         return None
@@ -189,11 +197,28 @@ def restore_from_state(settings: ConnectionSettings, path: Path) -> SavedState |
                               "stop it first (it restores the settings itself)")
     conn = connect_with_retry(settings)
     try:
-        apply_log_settings(conn, state.previous)
+        target = reduced_to(read_log_settings(conn), state.previous, path)
+        apply_log_settings(conn, target)
     finally:
         conn.close()
     path.unlink(missing_ok=True)
-    return state
+    return replace(state, previous=target)
+
+
+def reduced_to(current: LogSettings, saved: LogSettings, path: Path) -> LogSettings:
+    """What restoring `saved` may set, given the server's `current` values: never more logging.
+
+    A capture only ever switches general_log ON and adds TABLE (dropping NONE), so putting it back only
+    switches the log OFF and removes TABLE (or restores NONE). general_log goes ON only if it is ON now;
+    a log_output naming an output the server does not write to now is not what a capture leaves behind,
+    and is refused rather than applied.
+    """
+    outputs = saved.outputs - {"NONE"}
+    if not outputs <= current.outputs or not saved.outputs or not saved.outputs <= {"FILE", "TABLE", "NONE"}:
+        raise QueryAuditError(f"the state file {path} asks for log_output={saved.log_output} while the server has "
+                              f"{current.log_output}: a capture never leaves that, so it is not applied; check "
+                              "general_log and log_output by hand, then delete the file")
+    return LogSettings(current.general_log and saved.general_log, saved.log_output)
 
 
 def connect_with_retry(settings: ConnectionSettings, attempts: int = 5, delay: float = 0.5):

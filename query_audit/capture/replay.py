@@ -6,6 +6,7 @@ timeout means nothing was exercised, and is an EndpointFailed.
 
 from __future__ import annotations
 
+import os
 import shlex
 import socket
 import subprocess
@@ -100,10 +101,31 @@ def run_command(command: str, timeout: float | None) -> Outcome:
     started = time.monotonic()
     try:
         completed = subprocess.run(command, shell=True, stdout=_stderr_fd(), timeout=timeout,
-                                   stdin=subprocess.DEVNULL, check=False)
+                                   stdin=subprocess.DEVNULL, check=False, env=child_environment())
     except subprocess.TimeoutExpired:
         raise EndpointFailed(f"command did not finish within {timeout:g} s: {shlex.quote(command)}") from None
     return Outcome(command, completed.returncode, time.monotonic() - started)
+
+
+def child_environment(environ=None) -> dict:
+    """Our environment minus QUERY_AUDIT_DSN: the command under capture has no business with our password."""
+    from query_audit.connection import DSN_ENV
+
+    environ = os.environ if environ is None else environ
+    return {name: value for name, value in environ.items() if name != DSN_ENV}
+
+
+def command_failure(outcome: Outcome) -> str | None:
+    """Why a --run command counts as failed (a gate must not pass on it), or None when it exited 0."""
+    status = outcome.status
+    if status == 0:
+        return None
+    if status < 0:
+        return f"the --run command was killed by signal {-status}"
+    if status in (126, 127):  # the shell's answers for "not executable" and "not found"
+        return f"the --run command could not start (the shell answered {status}: " \
+               f"{'not executable' if status == 126 else 'command not found'})"
+    return f"the --run command failed (exit status {status})"
 
 
 def _stderr_fd() -> int | None:

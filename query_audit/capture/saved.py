@@ -13,6 +13,7 @@ It holds no password: the model has none, and nothing here adds connection setti
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -70,20 +71,23 @@ def load_capture(path: str | Path | IO[str]) -> SavedCapture:
         raise SourceError(f"cannot read capture {name}: {exc.strerror}") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise SourceError(f"{name} is not a query-audit capture: invalid JSON ({_first_line(exc)})") from None
+    except RecursionError:
+        raise SourceError(f"{name} is not a query-audit capture: JSON nested too deeply") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise SourceError(f"{name} is not a query-audit capture (no \"format\": \"{FORMAT}\")")
     if document.get("version") != VERSION:
         raise SourceError(f"{name}: capture format version {document.get('version')!r} is not supported "
                           f"(this query-audit reads version {VERSION})")
     try:
+        statements = _typed(document, "statements", list, "a list", required=True)
         return SavedCapture(
-            statements=tuple(_statement(record) for record in document["statements"]),
-            server=_known(ServerInfo, document["server"]) if document.get("server") else None,
-            source=_source(document.get("source") or {"kind": "saved_capture"}),
-            noise_dropped=int(document.get("noise_dropped") or 0),
+            statements=tuple(_statement(record, number) for number, record in enumerate(statements, 1)),
+            server=_server(document["server"]) if document.get("server") else None,
+            source=_source(_checked(document.get("source") or {"kind": "saved_capture"}, "source")),
+            noise_dropped=_typed(document, "noise_dropped", int, "a whole number") or 0,
         )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise SourceError(f"{name}: broken capture ({type(exc).__name__}: {_first_line(exc)})") from None
+    except _BadField as exc:
+        raise SourceError(f"{name}: broken capture: {exc}") from None
 
 
 def _statement_record(statement: Statement) -> dict:
@@ -94,17 +98,94 @@ def _statement_record(statement: Statement) -> dict:
     return record
 
 
-def _statement(record: dict) -> Statement:
-    if not isinstance(record, dict) or not isinstance(record.get("sql"), str):
-        raise TypeError("a statement without its sql text")
-    return Statement(**{name: record[name] for name in _STATEMENT_FIELDS if name in record})
+class _BadField(ValueError):
+    """A field of the wrong type or a missing key: which one, in a few words."""
+
+
+# What each field may hold. `bool` is an `int` to Python, and NaN a float: both are refused where wrong.
+_STATEMENT_TYPES = {
+    "sql": (str, "text"), "thread_id": (int, "a whole number"), "database": (str, "text"),
+    "time": (str, "text"), "command": (str, "text"), "request": (int, "a whole number"), "user": (str, "text"),
+    "placeholders": (bool, "true or false"), "query_time": (float, "a number of seconds"),
+    "lock_time": (float, "a number of seconds"), "rows_sent": (int, "a whole number"),
+    "rows_examined": (int, "a whole number"),
+}
+_TEXTS = "list of text"  # a kind for _typed: a JSON list of strings
+_SOURCE_TYPES = {"kind": (str, "text"), "endpoints": (_TEXTS, "a list of text"), "command": (str, "text"),
+                 "files": (_TEXTS, "a list of text"), "window_start": (str, "text"), "window_end": (str, "text"),
+                 "requests": (int, "a whole number")}
+_SERVER_TYPES = {"flavor": (str, "text"), "version": (str, "text"), "version_comment": (str, "text"),
+                 "address": (str, "text")}
+
+
+def _typed(record: dict, key: str, kind: type, what: str, *, required: bool = False, where: str = ""):
+    """record[key] if it is of `kind` (None when absent and not required); _BadField otherwise."""
+    if key not in record or record[key] is None:
+        if required:
+            raise _BadField(f"{where}no {key!r}")
+        return None
+    value = record[key]
+    if kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        value = float(value) if ok else value
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is _TEXTS:
+        ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
+    else:
+        ok = isinstance(value, kind)
+    if not ok:
+        raise _BadField(f"{where}{key!r} must be {what}, not {type(value).__name__} {_preview(value)}")
+    return value
+
+
+def _checked(record, where: str, types: dict | None = None) -> dict:
+    if not isinstance(record, dict):
+        raise _BadField(f"{where} must be an object, not {type(record).__name__}")
+    for key, (kind, what) in (types or {}).items():
+        _typed(record, key, kind, what, where=f"{where}: ")
+    return record
+
+
+def _preview(value) -> str:
+    text = repr(value) if isinstance(value, (str, int, float, bool)) else ""
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _statement(record, number: int) -> Statement:
+    where = f"statement {number}"
+    _checked(record, where, _STATEMENT_TYPES)
+    _typed(record, "sql", str, "text", required=True, where=f"{where}: ")
+    values = {name: record[name] for name in _STATEMENT_FIELDS if name in record and record[name] is not None}
+    for name in ("query_time", "lock_time"):
+        if name in values:
+            values[name] = float(values[name])
+    return Statement(**values)
+
+
+def _server(record) -> ServerInfo:
+    _checked(record, "server", _SERVER_TYPES)
+    for key in ("flavor", "version"):
+        _typed(record, key, str, "text", required=True, where="server: ")
+    return _known(ServerInfo, record)
 
 
 def _source(record: dict) -> SourceInfo:
-    values = {name: tuple(value) if name in _TUPLE_FIELDS else value for name, value in record.items()}
-    values["servers"] = tuple(_known(ServerRole, role) for role in record.get("servers") or ())
-    values["lag"] = tuple(_known(ReplicaLag, sample) for sample in record.get("lag") or ())
+    _checked(record, "source", _SOURCE_TYPES)
+    _typed(record, "kind", str, "text", required=True, where="source: ")
+    values = {name: tuple(value) if name in _TUPLE_FIELDS else value for name, value in record.items()
+              if value is not None or name in ("command", "window_start", "window_end")}
+    values["servers"] = tuple(_known(ServerRole, role) for role in _objects(record, "servers"))
+    values["lag"] = tuple(_known(ReplicaLag, sample) for sample in _objects(record, "lag"))
     return _known(SourceInfo, values)
+
+
+def _objects(record: dict, key: str) -> list:
+    """record[key] as a list of objects (a capture with --replica-dsn), [] when absent."""
+    found = record.get(key) or []
+    if not isinstance(found, list) or not all(isinstance(item, dict) for item in found):
+        raise _BadField(f"source: {key!r} must be a list of objects")
+    return found
 
 
 def _known(record_type, values: dict):

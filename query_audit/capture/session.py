@@ -11,8 +11,6 @@ The order is the safety argument:
 
 from __future__ import annotations
 
-import signal
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -25,24 +23,25 @@ from query_audit.capture.log_settings import (
     check_can_capture,
     connect_with_retry,
     read_log_settings,
-    read_state,
     restore_from_state,
     state_path,
     write_state,
 )
 from query_audit.capture.noise import NoiseFilter
-from query_audit.capture.replay import HttpRequest, Outcome, run_command, send
+from query_audit.capture.replay import HttpRequest, Outcome, command_failure, run_command, send
 from query_audit.capture.statements import StatementExtractor
 from query_audit.capture.timings import attach_timings, read_statement_history
 from query_audit.connection import ConnectionSettings, connect, detect_server
-from query_audit.errors import QueryAuditError
+from query_audit.errors import EndpointFailed, QueryAuditError
+from query_audit.interrupts import Interrupted, signals_blocked, signals_raise_interrupted  # noqa: F401
 from query_audit.model import ServerInfo, SourceInfo, Statement
 
 LOST_CONNECTION = {0, 2006, 2013, 1927}  # gone away / lost during query / killed (MariaDB 1927)
+CAPTURE_LOCK = "query_audit_capture"  # a server-wide advisory lock (GET_LOCK): one capture per server
 
 
-class Interrupted(QueryAuditError):
-    """SIGINT or SIGTERM arrived during a capture; the settings were put back before this surfaced."""
+class CaptureBusy(QueryAuditError):
+    """Another capture holds the server's capture lock; nothing was changed."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +96,14 @@ class _ControlConnection:
             cur.execute("SET time_zone = '+00:00'")
             cur.execute("SELECT CONNECTION_ID()")
             self.thread_ids.add(int(cur.fetchone()[0]))
+            # Two captures of one server would each read the other's statements and restore each other's
+            # settings: the lock, held by this connection, lets one run at a time (the server frees it if
+            # the process dies).
+            cur.execute("SELECT GET_LOCK(%s, 0)", (CAPTURE_LOCK,))
+            if cur.fetchone()[0] != 1:
+                self.close()
+                raise CaptureBusy(f"another query-audit capture is running on {self.settings.address} (it holds "
+                                  f"the lock {CAPTURE_LOCK!r}); wait for it to end and try again")
 
     def run(self, action):
         """Run `action(conn)`, reconnecting once if the connection was lost or killed."""
@@ -125,32 +132,6 @@ class _ControlConnection:
             pass
 
 
-@contextmanager
-def _signals_raise_interrupted():
-    """SIGTERM (and SIGINT) become an exception, so every `finally` runs and the settings go back."""
-
-    def handler(signum, frame):
-        raise Interrupted(f"interrupted by {signal.Signals(signum).name}; the server's log settings were restored")
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-@contextmanager
-def _signals_blocked():
-    """Restoring must not itself be interrupted half-way by a second Ctrl-C."""
-    blocked = {signal.SIGINT, signal.SIGTERM}
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
 def run_capture(settings: ConnectionSettings, plan: CapturePlan, progress=None) -> CaptureResult:
     progress = progress or (lambda stage, done, total: None)
     notes: list[str] = []
@@ -158,15 +139,14 @@ def run_capture(settings: ConnectionSettings, plan: CapturePlan, progress=None) 
     control = _ControlConnection(settings)
     try:
         server = detect_server(control.conn)
-        stale = read_state(path)
+        stale = restore_from_state(settings, path)
         if stale is not None:
-            restore_from_state(settings, path)
             notes.append(f"a state file from an interrupted capture (pid {stale.pid}, {stale.started_at}) was "
                          f"found; general_log={'ON' if stale.previous.general_log else 'OFF'} and "
                          f"log_output={stale.previous.log_output} were restored first")
         previous = read_log_settings(control.conn)
         check_can_capture(control.conn, server.flavor, previous)
-        with _signals_raise_interrupted():
+        with signals_raise_interrupted():
             changed = False
             try:
                 if not previous.logs_to_table:
@@ -176,16 +156,14 @@ def run_capture(settings: ConnectionSettings, plan: CapturePlan, progress=None) 
                 else:
                     notes.append("the general log was already on with TABLE output: nothing was changed")
                 windows, outcomes = _replay(control, plan, progress)
-                rows = control.run(lambda conn: list(read_log_rows(conn, windows[0].start)))
-                # Only reads; the control connection must still be open, its first NOW(6) marks the start.
-                history = control.run(lambda conn: read_statement_history(conn, control.thread_ids))
+                rows, history = _read_what_was_logged(control, windows[0].start)
             finally:
                 if changed:
-                    with _signals_blocked():
-                        _restore(control, previous)
+                    with signals_blocked():
+                        _restore(settings, previous)
                         path.unlink(missing_ok=True)
     finally:
-        control.close()
+        control.close()  # only now: closing it frees the capture lock
 
     statements, noise_dropped, outside = _statements_in_windows(rows, windows, control.thread_ids, plan, settings)
     statements, timings_note = attach_timings(statements, history)
@@ -209,6 +187,9 @@ def _replay(control: _ControlConnection, plan: CapturePlan, progress) -> tuple[l
     if plan.command is not None:
         window = _Window(None, control.now())
         outcomes.append(run_command(plan.command, plan.timeout))
+        failure = command_failure(outcomes[-1])
+        if failure:  # its statements may be half of what it sends: no report, and never a passing gate
+            raise EndpointFailed(f"{failure}: {plan.command}; nothing was analyzed")
         window.end = control.now()
         return [window], outcomes
     total = plan.repeat * len(plan.requests)
@@ -222,10 +203,32 @@ def _replay(control: _ControlConnection, plan: CapturePlan, progress) -> tuple[l
     return windows, outcomes
 
 
-def _restore(control: _ControlConnection, previous: LogSettings) -> None:
-    control.run(lambda conn: apply_log_settings(conn, previous))
-    if read_log_settings(control.conn) != previous:
-        raise QueryAuditError(f"could not restore general_log/log_output on {control.settings.describe()}; "
+def _read_what_was_logged(control: _ControlConnection, since: datetime) -> tuple[list, object]:
+    """The log rows and the statement history, once each; a refused or killed read is one line (the
+    settings are restored by the caller before it surfaces)."""
+    try:
+        rows = control.run(lambda conn: list(read_log_rows(conn, since)))
+        # Only reads; the control connection must still be open, its first NOW(6) marks the start.
+        history = control.run(lambda conn: read_statement_history(conn, control.thread_ids))
+    except pymysql.err.MySQLError as exc:
+        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+        detail = str(exc.args[1]).splitlines()[0] if len(exc.args) > 1 and exc.args[1] else type(exc).__name__
+        raise QueryAuditError(f"reading what the server logged failed (error {code}: {detail}); the log "
+                              "settings were restored") from None
+    return rows, history
+
+
+def _restore(settings: ConnectionSettings, previous: LogSettings) -> None:
+    """Put the settings back on a new connection: the control connection may be out of step (a signal
+    inside one of its reads) or killed, and restoring must not depend on it."""
+    conn = connect_with_retry(settings)
+    try:
+        apply_log_settings(conn, previous)
+        restored = read_log_settings(conn)
+    finally:
+        conn.close()
+    if restored != previous:
+        raise QueryAuditError(f"could not restore general_log/log_output on {settings.describe()}; "
                               "run `query-audit restore`")
 
 

@@ -6,6 +6,7 @@ Markdown reports say the same thing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -45,7 +46,8 @@ def server_line(report: Report) -> str:
     if report.server is None:
         return "none (static analysis)"
     server = report.server
-    return f"{server.flavor} {server.version}" + (f" ({server.version_comment})" if server.version_comment else "")
+    line = f"{server.flavor} {server.version}" + (f" ({server.version_comment})" if server.version_comment else "")
+    return line + (f" at {server.address}" if server.address else "")
 
 
 def header_facts(report: Report) -> list[tuple[str, str]]:
@@ -439,3 +441,13 @@ def shown_sql(query: AnalyzedQuery) -> str:
     from query_audit.analyze.attribution import without_tags
 
     return without_tags(query.group.sample.sql)
+def without_nan(value):
+    """`value` with every NaN and infinity replaced by None: JSON has no way to write them, and a reader
+    (jq, a SARIF viewer) rejects a file that has `NaN` in it. Used before every JSON dump."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: without_nan(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [without_nan(item) for item in value]
+    return value

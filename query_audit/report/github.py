@@ -67,5 +67,6 @@ def render_github(report: Report, gate: GateResult | None = None) -> str:
         lines.append(command(_level(finding, gate), _message(finding, report),
                              **_place(finding, report), title=f"query-audit {finding.rule}{where}"))
     summary_level = "error" if gate is not None and not gate.passed else "notice"
-    lines.append(command(summary_level, common.verdict(report, gate), title="query-audit"))
+    lines.append(command(summary_level, f"{common.verdict(report, gate)} (server: {common.server_line(report)})",
+                         title="query-audit"))
     return "\n".join(lines) + "\n"

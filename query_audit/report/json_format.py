@@ -22,7 +22,7 @@ from query_audit.model import (
     StatementModel,
     TimelineEntry,
 )
-from query_audit.report.common import sorted_findings
+from query_audit.report.common import sorted_findings, without_nan
 
 if TYPE_CHECKING:
     from query_audit.gate.baseline import BaselineEntry, GateResult
@@ -151,7 +151,8 @@ def report_to_dict(report: Report, gate: GateResult | None = None) -> dict:
     document = {
         "version": report.version,
         "tool": {"name": TOOL_NAME, "version": __version__},
-        "server": {"flavor": report.server.flavor, "version": report.server.version}
+        "server": {"flavor": report.server.flavor, "version": report.server.version,
+                   "address": report.server.address or None}
         if report.server is not None else None,
         "source": {"kind": source.kind, "endpoints": list(source.endpoints), "command": source.command,
                    "files": list(source.files), "window_start": source.window_start,
@@ -179,5 +180,5 @@ def report_to_dict(report: Report, gate: GateResult | None = None) -> dict:
 
 def render_json(report: Report, gate: GateResult | None = None) -> str:
     # default=str: evidence holds plain values by contract, but a stray Decimal must not crash a CI run.
-    return json.dumps(report_to_dict(report, gate), indent=2, sort_keys=True, ensure_ascii=False,
-                      default=str) + "\n"
+    return json.dumps(without_nan(report_to_dict(report, gate)), indent=2, sort_keys=True, ensure_ascii=False,
+                      default=str, allow_nan=False) + "\n"

@@ -77,6 +77,7 @@ def render_junit(report: Report, gate: GateResult | None = None, fail_on: Sequen
                           errors="0", skipped="0")
     properties = ET.SubElement(suite, "properties")
     ET.SubElement(properties, "property", name="verdict", value=common.verdict(report, gate))
+    ET.SubElement(properties, "property", name="server", value=common.server_line(report))
     ET.SubElement(properties, "property", name="fail_on", value=",".join(sorted(rules)))
     suite.extend(cases)
     ET.indent(root)

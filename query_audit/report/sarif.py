@@ -147,7 +147,8 @@ def sarif_document(report: Report, gate: GateResult | None = None) -> dict:
                             "rules": [_rule(rule) for rule in rule_ids]}},
         "results": results,
         "invocations": [{"executionSuccessful": True}],
-        "properties": {"verdict": common.verdict(report, gate), "notes": list(report.notes)},
+        "properties": {"verdict": common.verdict(report, gate), "notes": list(report.notes),
+                       "server": common.server_line(report)},
     }
     if gate is not None:
         run["properties"]["gatePassed"] = gate.passed
@@ -155,4 +156,5 @@ def sarif_document(report: Report, gate: GateResult | None = None) -> dict:
 
 
 def render_sarif(report: Report, gate: GateResult | None = None) -> str:
-    return json.dumps(sarif_document(report, gate), indent=2, ensure_ascii=False, default=str) + "\n"
+    return json.dumps(common.without_nan(sarif_document(report, gate)), indent=2, ensure_ascii=False, default=str,
+                      allow_nan=False) + "\n"

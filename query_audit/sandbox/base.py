@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from query_audit.errors import ConnectionFailed, SandboxError
+from query_audit.identifiers import quote_identifier
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,14 @@ class SandboxInfo:
 
     @classmethod
     def from_json(cls, text: str) -> SandboxInfo:
-        return cls(**json.loads(text))
+        try:
+            data = json.loads(text)
+            info = cls(**data)
+        except (ValueError, TypeError) as exc:
+            raise SandboxError(f"the sandbox record is unreadable ({type(exc).__name__}); remove it") from None
+        if not isinstance(info.port, int) or not (info.pid is None or isinstance(info.pid, int)):
+            raise SandboxError("the sandbox record is unreadable (port and pid must be numbers); remove it")
+        return info
 
 
 class Sandbox:
@@ -80,7 +88,7 @@ def wait_until_ready(info: SandboxInfo, alive: Callable[[], bool], log: Path | N
             time.sleep(0.2)
             continue
         with conn, conn.cursor() as cur:
-            cur.execute(f"CREATE DATABASE IF NOT EXISTS `{info.database}`")
+            cur.execute(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(info.database)}")
         return
 
 

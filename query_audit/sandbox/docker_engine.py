@@ -109,6 +109,9 @@ def stop_docker(info: SandboxInfo) -> None:
         return
     try:
         container = docker.from_env().containers.get(info.container_id)
+        if container.labels.get(LABEL) != "1":  # a record naming someone else's container: never remove it
+            raise SandboxError(f"container {info.container_id[:12]} is not a query-audit sandbox (no {LABEL} "
+                               "label): refusing to remove it")
         container.remove(force=True)
     except docker.errors.NotFound:
         pass

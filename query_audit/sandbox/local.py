@@ -29,6 +29,8 @@ PERFORMANCE_SCHEMA_OPTIONS = (
     "--performance-schema-consumer-events-statements-history-long=ON",
     "--performance-schema-events-statements-history-long-size=10000",
 )
+DIRECTORY_PREFIX = "query-audit-sandbox-"
+MARKER = ".query-audit-sandbox"  # written into each sandbox directory: `down` deletes only what has it
 # Debian puts server binaries in /usr/sbin, which is not on every user's PATH.
 EXTRA_PATHS = ("/usr/sbin", "/usr/local/sbin", "/usr/local/mysql/bin")
 
@@ -100,7 +102,8 @@ def start_local(base_dir: str | None = None, port: int | None = None,
     server_binary = local_server_binary()
     if not server_binary:
         raise SandboxError("no local server binary (mariadbd or mysqld) found")
-    root = Path(tempfile.mkdtemp(prefix="query-audit-sandbox-", dir=base_dir))
+    root = Path(tempfile.mkdtemp(prefix=DIRECTORY_PREFIX, dir=base_dir))  # 0700
+    (root / MARKER).write_text("a query-audit sandbox: `query-audit sandbox down` deletes this directory\n")
     datadir = root / "data"
     log = root / "server.log"
     sock = root / "mysqld.sock"
@@ -137,8 +140,14 @@ def _kill(process) -> None:
 
 
 def stop_local(info: SandboxInfo, timeout: float = 30) -> None:
-    """Stop the server (TERM, then KILL) and remove its directory."""
-    if info.pid:
+    """Stop the server (TERM, then KILL) and remove its directory.
+
+    A record may have been planted or be stale, so only a directory this code created (its name, the
+    marker file, the user's own, not a link) is deleted, and only a server of that data directory is
+    signalled: never whatever process now has the pid.
+    """
+    root = sandbox_directory(info)
+    if info.pid and is_server_of(info.pid, root):
         try:
             os.kill(info.pid, signal.SIGTERM)
             deadline = time.monotonic() + timeout
@@ -148,8 +157,35 @@ def stop_local(info: SandboxInfo, timeout: float = 30) -> None:
                 os.kill(info.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    if info.directory and Path(info.directory).name.startswith("query-audit-sandbox-"):
-        shutil.rmtree(info.directory, ignore_errors=True)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def sandbox_directory(info: SandboxInfo) -> Path:
+    """The record's directory if it is a sandbox directory of this user's; SandboxError otherwise."""
+    import stat
+
+    root = Path(info.directory or "")
+    try:
+        own = os.lstat(root)
+        marker = os.lstat(root / MARKER)
+    except (OSError, ValueError):
+        own = marker = None
+    if (not info.directory or own is None or not root.name.startswith(DIRECTORY_PREFIX)
+            or not stat.S_ISDIR(own.st_mode) or own.st_uid != os.geteuid()
+            or not stat.S_ISREG(marker.st_mode) or marker.st_uid != os.geteuid()):
+        raise SandboxError(f"{info.directory!r} is not a sandbox directory of yours (no {MARKER} marker, or not "
+                           "owned by you): refusing to stop a process or delete anything; remove the record")
+    return root
+
+
+def is_server_of(pid: int, root: Path) -> bool:
+    """True if `pid` is a mariadbd/mysqld serving `root`'s data directory (read from /proc)."""
+    try:
+        args = Path(f"/proc/{int(pid)}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return False
+    binary = os.fsdecode(args[0]).rsplit("/", 1)[-1] if args and args[0] else ""
+    return binary in SERVER_BINARIES and os.fsencode(f"--datadir={root / 'data'}") in args
 
 
 def _alive(pid: int) -> bool:

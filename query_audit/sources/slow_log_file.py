@@ -15,6 +15,7 @@ statement up to the next entry. The variants:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -109,9 +110,11 @@ def _number(entry: dict, key: str, kind: type):
     if value is None:
         return None
     try:
-        return kind(value)
-    except ValueError:
+        number = kind(value)
+    except (ValueError, OverflowError):
         return None
+    # `nan`, `inf` and 1e999 parse as floats; none is a time, and JSON has no way to write them.
+    return number if kind is not float or math.isfinite(number) else None
 
 
 def _statement(entry: dict, body: list[str], databases: dict[int, str]) -> Statement | None:

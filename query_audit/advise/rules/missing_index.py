@@ -63,6 +63,7 @@ def _from_suggestion(suggestion: IndexSuggestion, thresholds: Thresholds, groups
             "estimate_source": after.source,
             "index_name": suggestion.name,
             "database": suggestion.schema.database,
+            "table_name": suggestion.schema.name,  # the table as the server names it (for --verify's DROP)
             "plans_before": list(suggestion.plans),
             "cannot_use_index": unusable or None,
         },
