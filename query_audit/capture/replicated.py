@@ -14,7 +14,6 @@ as are the primary's `Binlog Dump` threads that feed the replicas.
 
 from __future__ import annotations
 
-import signal
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 
@@ -23,28 +22,26 @@ from query_audit.capture.log_settings import (
     apply_log_settings,
     check_can_capture,
     read_log_settings,
-    read_state,
     restore_from_state,
     state_path,
     write_state,
 )
-from query_audit.capture.replay import run_command, send
+from query_audit.capture.replay import command_failure, run_command, send
 from query_audit.capture.session import (
     CapturePlan,
     CaptureResult,
     _ControlConnection,
     _restore,
-    _signals_blocked,
-    _signals_raise_interrupted,
     _statements_in_windows,
     _Window,
 )
 from query_audit.capture.timings import attach_timings, read_statement_history
 from query_audit.connection import ConnectionSettings, detect_server
+from query_audit.errors import EndpointFailed
+from query_audit.interrupts import signals_blocked, signals_raise_interrupted
 from query_audit.model import ReplicaLag, ServerRole, SourceInfo
 
 PRIMARY = "primary"
-HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 # Threads that are the servers' own replication, never the application: the replica's I/O and SQL
 # threads (and parallel workers), the primary's dump threads.
 REPLICATION_COMMANDS = ("Slave_IO", "Slave_SQL", "Slave_worker", "Binlog Dump", "Binlog Dump GTID",
@@ -70,9 +67,8 @@ class _Server:
     def prepare(self) -> None:
         """Steps 1 and 2 of the safety order (session.py), on this server alone."""
         path = state_path(self.settings)
-        stale = read_state(path)
+        stale = restore_from_state(self.settings, path)
         if stale is not None:
-            restore_from_state(self.settings, path)
             self.notes.append(f"{self.label}: a state file from an interrupted capture (pid {stale.pid}) was found "
                               "and its values restored first")
         self.previous = read_log_settings(self.control.conn)
@@ -87,8 +83,8 @@ class _Server:
     def restore(self) -> None:
         if not self.changed:
             return
-        with _signals_blocked():
-            _restore(self.control, self.previous)
+        with signals_blocked():
+            _restore(self.settings, self.previous)
             state_path(self.settings).unlink(missing_ok=True)
         self.changed = False
 
@@ -133,7 +129,7 @@ def run_replicated_capture(primary: ConnectionSettings, replicas: list[Connectio
             servers.append(_Server(label, settings, control, notes))
         server_info = detect_server(servers[0].control.conn)
         roles = tuple(server.role() for server in servers)
-        with _signals_raise_interrupted(), _restoring_all(servers):
+        with signals_raise_interrupted(), _restoring_all(servers):
             for server in servers:
                 server.prepare()
             windows, outcomes, lag = _replay_everywhere(servers, plan, progress)
@@ -159,15 +155,20 @@ def run_replicated_capture(primary: ConnectionSettings, replicas: list[Connectio
 
 @contextmanager
 def _restoring_all(servers: list[_Server]):
-    """Every server restored on the way out (one failing never skips the next), with SIGINT/SIGTERM held
-    from the first restore to the last, so a second Ctrl-C cannot cut the sequence half-way."""
-    held: dict = {}
-    with ExitStack() as stack:  # callbacks run last-registered first: hold, restore each, release
-        stack.callback(lambda: signal.pthread_sigmask(signal.SIG_SETMASK, held["mask"]) if held else None)
-        for server in servers:
-            stack.callback(server.restore)  # a no-op for a server prepare() never changed
-        stack.callback(lambda: held.setdefault("mask", signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)))
+    """Every server restored on the way out (one failing never skips the next), with the cleanup signals
+    held from the first restore to the last, so a second Ctrl-C cannot cut the sequence half-way."""
+    try:
         yield
+    finally:
+        failures = []
+        with signals_blocked():
+            for server in servers:
+                try:
+                    server.restore()  # a no-op for a server prepare() never changed
+                except Exception as exc:  # noqa: BLE001 - the next server is restored all the same
+                    failures.append(exc)
+        if failures:
+            raise failures[0]
 
 
 def _read_server(server: _Server, windows: list[_Window]):
@@ -189,6 +190,9 @@ def _replay_everywhere(servers: list[_Server], plan: CapturePlan, progress):
     for done, (number, request) in enumerate(jobs, 1):
         opened = {server.label: _Window(number, server.control.now()) for server in servers}
         outcomes.append(run_command(plan.command, plan.timeout) if request is None else send(request, plan.timeout))
+        failure = command_failure(outcomes[-1]) if request is None else None
+        if failure:  # its statements may be half of what it sends: no report, and never a passing gate
+            raise EndpointFailed(f"{failure}: {plan.command}; nothing was analyzed")
         for server in servers:
             opened[server.label].end = server.control.now()
             windows[server.label].append(opened[server.label])
