@@ -83,7 +83,9 @@ def assert_grouped_rewrite_answers_like_the_loop(conn, samples: list[str], rewri
 
 def assert_same_rows(conn, original: str, rewritten: str) -> None:
     assert_valid(conn, rewritten)
-    assert Counter(run(conn, rewritten)) == Counter(run(conn, original))
+    rows = Counter(run(conn, original))
+    assert rows, "the original returned nothing: nothing was proven"
+    assert Counter(run(conn, rewritten)) == rows
 
 
 def assert_write_has_the_loops_effect(conn, table: str, loop: list[str], rewritten: str, seed: str | None = None):

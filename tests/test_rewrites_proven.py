@@ -104,3 +104,25 @@ def test_a_write_loops_one_statement_has_the_loops_effect(shop, tmp_path, loop, 
     table = next(name for name in ("order_items", "orders", "countries") if f" {name} " in loop[0])
     assert_write_has_the_loops_effect(conn, table, loop, finding["evidence"]["rewritten_sql"],
                                       seed=f"INSERT INTO {{scratch}} SELECT * FROM {table} LIMIT 100")
+
+
+@pytest.mark.parametrize("sql, reason", [
+    ("SELECT id, email FROM customers WHERE email = 'customer42@example.com' OR country = 'DE'", "or"),
+    ("SELECT id, customer_id FROM orders WHERE customer_id > 100 AND (status = 'paid' OR tracking_code = "
+     "'TRK000000007')", "or"),
+    ("SELECT id FROM orders WHERE YEAR(created_at) = 2024", "function"),
+    ("SELECT id, email FROM customers WHERE DATE(created_at) = '2023-03-01'", "function"),
+])
+def test_a_predicate_rewrite_returns_the_rows_of_the_original(shop, tmp_path, sql, reason):
+    import json
+
+    from proof import assert_same_rows
+
+    settings, _, env, conn, _ = shop
+    log = tmp_path / "general.log"
+    log.write_text(GENERAL_LOG + f"\t\t     5 Query\t{sql}\n")
+    done = cli(env, "analyze", str(log), "--dsn", settings.to_dsn(), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    [finding] = findings(json.loads(done.stdout), "non_sargable_predicate")
+    assert [p["reason"] for p in finding["evidence"]["predicates"]] == [reason]
+    assert_same_rows(conn, sql, finding["evidence"]["rewritten_sql"])
