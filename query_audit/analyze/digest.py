@@ -50,6 +50,13 @@ class _Unit:
         self.transactions = 0  # how many different transactions those runs were in
         self.last_transaction = 0
 
+    def ran_in(self, transaction: int) -> None:
+        """One more run inside transaction number `transaction` (runs come in order, so a change is a new one)."""
+        self.in_transaction += 1
+        if transaction != self.last_transaction:
+            self.transactions += 1
+            self.last_transaction = transaction
+
 
 class _Group:
     __slots__ = (
@@ -146,27 +153,14 @@ class Digest:
         shape, values = fingerprint_and_values(sql)
         group = self._groups.get(shape)
         if group is None:
-            # A shape seen for the first time, or a transaction control statement (never a group): asked
-            # once per shape, so the statements of known groups pay nothing for it.
-            is_control = self._control_shapes.get(shape)
-            if is_control is None:
-                is_control = self._control_shapes[shape] = control_kind(sql) is not None
-            control = control_kind(sql) if is_control else None
-            if control is not None:
-                self.transactions.control(thread_id, *control)
+            if self._transaction_control(shape, sql, thread_id):
                 return None
             group = self._groups[shape] = _Group(shape, statement_kind(sql), position)
             group.sample = sample if sample is not None else Statement(
                 sql, thread_id, database, time, command, request, user, placeholders)
         group.count += 1
-        transactions = self.transactions
-        transaction = 0
-        if transactions.active:  # some connection has a transaction open or autocommit off
-            transaction = transactions.open.get(thread_id, 0)
-            if transaction:
-                transactions.statements_inside += 1
-            else:
-                transaction = transactions.inside(thread_id)
+        # Asked only while some connection has a transaction open or autocommit off.
+        transaction = self.transactions.inside(thread_id) if self.transactions.active else 0
 
         # The values of a prepared statement logged with its `?` are unknown: count each run as
         # different (its position is unique), since a loop of executions is a loop of round trips either way.
@@ -201,10 +195,7 @@ class Digest:
         if len(samples) < self.max_samples and sql not in samples:
             samples.append(sql)
         if transaction:
-            unit.in_transaction += 1
-            if transaction != unit.last_transaction:
-                unit.transactions += 1
-                unit.last_transaction = transaction
+            unit.ran_in(transaction)
 
         kind = group.kind
         if kind is _SELECT:
@@ -213,6 +204,18 @@ class Digest:
         elif kind in _WRITES:
             self._mark_writer(shard, unit_name)
         return group
+
+    def _transaction_control(self, shape: str, sql: str, thread_id: int | None) -> bool:
+        """For a shape not grouped yet: True (and the connection's state updated) when it is transaction
+        control, which is never grouped. Asked once per other shape, so known groups pay nothing for it."""
+        is_control = self._control_shapes.get(shape)
+        if is_control is None:
+            is_control = self._control_shapes[shape] = control_kind(sql) is not None
+        control = control_kind(sql) if is_control else None
+        if control is None:
+            return False
+        self.transactions.control(thread_id, *control)
+        return True
 
     def _thread_unit(self, thread_id: int | None) -> tuple[str, int]:
         """`thread 12` and its shard, made once per connection."""

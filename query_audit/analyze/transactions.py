@@ -118,8 +118,8 @@ class TransactionTracker:
         self.active = bool(self.open or self._manual)
 
     def inside(self, thread_id: int | None) -> int:
-        """The transaction a statement of this connection runs in (0: autocommitted), counting it; the Digest
-        reads `open` itself first, so this runs only for statements outside an open transaction."""
+        """The transaction a statement of this connection runs in (0: autocommitted), counting it. The Digest
+        asks only while `active`."""
         serial = self.open.get(thread_id, 0)
         if not serial and thread_id in self._manual:
             serial = self._begin(thread_id)
