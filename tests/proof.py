@@ -83,7 +83,9 @@ def assert_grouped_rewrite_answers_like_the_loop(conn, samples: list[str], rewri
 
 def assert_same_rows(conn, original: str, rewritten: str) -> None:
     assert_valid(conn, rewritten)
-    assert Counter(run(conn, rewritten)) == Counter(run(conn, original))
+    rows = Counter(run(conn, original))
+    assert rows, "the original returned nothing: nothing was proven"
+    assert Counter(run(conn, rewritten)) == rows
 
 
 def assert_write_has_the_loops_effect(conn, table: str, loop: list[str], rewritten: str, seed: str | None = None):
@@ -113,3 +115,16 @@ def _on(sql: str, table: str, scratch: str) -> str:
             node.set("this", sqlglot.exp.to_identifier(scratch))
             node.set("db", None)
     return tree.sql(dialect="mysql")
+
+
+def loop_statements(statements, finding: dict) -> list[str]:
+    """Every execution of the loop's shape, in order (a JOIN rewrite stands for all of them)."""
+    return [s.sql for s in statements if fingerprint(s.sql) == finding["fingerprint"]]
+
+
+def assert_join_returns_the_loops_rows(conn, executions: list[str], join_sql: str) -> None:
+    """The JOIN returns every row each execution of the loop returned, as many times."""
+    assert_valid(conn, join_sql)
+    loop_rows = Counter(row for sql in executions for row in run(conn, sql))
+    assert loop_rows, "the loop returned nothing: nothing was proven"
+    assert Counter(run(conn, join_sql)) == loop_rows

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from advise_cases.build import DB, loop, query, row, schemas, table
 
 from query_audit.advise.rules import (
@@ -341,3 +342,40 @@ def test_a_loop_limited_per_key_says_the_in_list_returns_every_row_of_each_key()
     [finding] = n_plus_one.check([q], SCHEMAS, T)
     assert finding.suggestion.startswith("fetch all 4 values in one query: SELECT qty, order_id FROM order_items "
                                          "WHERE order_id IN (1, 2, 3, 4) (the loop's LIMIT applied per key")
+
+
+# --- the JOIN of a loop with the query its keys came from ---------------------------------------------
+
+PARENT = "SELECT id, customer_id FROM orders WHERE customer_id = 42 ORDER BY id DESC"
+ITEM_LOOP = [f"SELECT id, qty FROM order_items WHERE order_id = {n}" for n in (5, 6)]
+
+
+def join_of(parent, loop, column="id"):
+    from query_audit.advise.rewrite import join_rewrite, loop_key
+
+    return join_rewrite(parent, "orders", column, loop, loop_key(loop))
+
+
+def test_the_join_reads_the_loops_columns_from_the_parents_rows_with_every_column_qualified():
+    assert join_of(PARENT, ITEM_LOOP) == (
+        "SELECT order_items.id, order_items.qty FROM orders JOIN order_items ON order_items.order_id = orders.id "
+        "WHERE orders.customer_id = 42 ORDER BY orders.id DESC")
+
+
+def test_a_limited_parent_is_joined_as_a_derived_table_so_its_limit_picks_the_same_rows():
+    assert join_of("SELECT SQL_CALC_FOUND_ROWS o.id FROM orders o WHERE o.status = 'paid' ORDER BY o.id LIMIT 5",
+                   [f"SELECT * FROM order_items i WHERE i.order_id = {n} AND i.qty > 1" for n in (1, 2)]) == (
+        "SELECT i.* FROM (SELECT o.id FROM orders AS o WHERE o.status = 'paid' ORDER BY o.id LIMIT 5) AS o "
+        "JOIN order_items AS i ON i.order_id = o.id WHERE i.qty > 1")
+
+
+@pytest.mark.parametrize("parent, loop", [
+    (PARENT, [f"SELECT COUNT(*) FROM order_items WHERE order_id = {n}" for n in (5, 6)]),  # per key: grouped IN
+    (PARENT, [f"SELECT id FROM order_items WHERE order_id = {n} LIMIT 1" for n in (5, 6)]),  # a LIMIT per key
+    ("SELECT DISTINCT customer_id FROM orders", ITEM_LOOP),
+    ("SELECT o.id FROM orders o JOIN customers c ON c.id = o.customer_id", ITEM_LOOP),
+    ("SELECT id FROM customers", ITEM_LOOP),  # not the table the keys come from
+    (PARENT, [f"SELECT id FROM order_items WHERE order_id = {n} OR qty = 1" for n in (5, 6)]),  # no AND term
+])
+def test_no_join_is_printed_where_it_would_not_return_the_loops_rows(parent, loop):
+    assert join_of(parent, loop) is None

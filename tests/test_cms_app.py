@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections import Counter
 from dataclasses import replace
 
 import pytest
+from proof import (
+    assert_grouped_rewrite_answers_like_the_loop,
+    assert_in_list_returns_the_loops_rows,
+    assert_join_returns_the_loops_rows,
+    assert_same_rows,
+    assert_write_has_the_loops_effect,
+    capture,
+    findings,
+    loop_samples,
+    loop_statements,
+    run,
+)
 from test_sample_app import call, explain, general_log, statements
 
 from fixtures.cms_app.harness import prepare_database, running_app
@@ -264,7 +274,6 @@ def test_adding_meta_inserts_one_row_at_a_time_in_autocommit(app_url, server, cm
 @pytest.fixture(scope="module")
 def audit(cms_settings, app_url, tmp_path_factory):
     """(capture(method, paths, body) -> (report, saved statements), an open connection to the CMS)."""
-    from proof import capture
 
     env = dict(os.environ, QUERY_AUDIT_STATE_DIR=str(tmp_path_factory.mktemp("state")), NO_COLOR="1")
     env.pop("QUERY_AUDIT_DSN", None)
@@ -285,8 +294,6 @@ def rules_of(report) -> set[tuple[str, str]]:
 
 
 def test_front_page_loops_become_one_query_each_and_the_grouped_count_answers_like_the_loop(audit):
-    from proof import assert_grouped_rewrite_answers_like_the_loop, assert_in_list_returns_the_loops_rows
-    from proof import findings, loop_samples
 
     run, conn = audit
     report, statements = run(["/posts?page=1"])
@@ -305,6 +312,16 @@ def test_front_page_loops_become_one_query_each_and_the_grouped_count_answers_li
     for table in ("users", "postmeta"):
         assert_in_list_returns_the_loops_rows(conn, loop_samples(statements, loops[table]),
                                               loops[table]["evidence"]["rewritten_sql"])
+    # the meta's keys came from the front page's query, which ran once: one JOIN over its 10 posts (a derived
+    # table keeps its LIMIT) returns every row of all 10 runs of the loop
+    assert loops["postmeta"]["evidence"]["join_sql"] == (
+        "SELECT postmeta.meta_key, postmeta.meta_value FROM (SELECT posts.id FROM posts WHERE posts.type = 'post' "
+        "AND posts.status = 'publish' ORDER BY posts.created_at DESC LIMIT 10 OFFSET 0) AS posts "
+        "JOIN postmeta ON postmeta.post_id = posts.id")
+    assert_join_returns_the_loops_rows(conn, loop_statements(statements, loops["postmeta"]),
+                                       loops["postmeta"]["evidence"]["join_sql"])
+    assert loops["users"]["evidence"]["join_sql"] is None  # author_id names no table, and no foreign key says
+    assert comments["evidence"]["join_sql"] is None  # a count per post: the grouped IN list is the fix
     # transactions apart: the pool's ROLLBACK is no query shape, and it is counted as a round trip that did nothing
     assert not any(q["fingerprint"] == "rollback" for q in report["queries"])
     assert report["summary"]["transactions"] == {
@@ -324,7 +341,6 @@ def test_a_single_post_raises_nothing(audit):
 
 
 def test_search_gets_fulltext_and_match_against_and_the_rewrite_finds_the_same_posts(audit, scratch_db):
-    from proof import assert_same_rows, findings, run
 
     report, statements = audit[0](["/search?q=garden"])
     [finding] = findings(report, "non_sargable_predicate")
@@ -347,7 +363,6 @@ def test_search_gets_fulltext_and_match_against_and_the_rewrite_finds_the_same_p
 
 
 def test_archive_gets_the_range_on_the_bare_column_which_uses_the_index_and_returns_the_same_posts(audit):
-    from proof import assert_same_rows, findings, run
 
     run_capture, conn = audit
     report, statements = run_capture(["/archive/2023-03-05"])
@@ -363,7 +378,6 @@ def test_archive_gets_the_range_on_the_bare_column_which_uses_the_index_and_retu
 
 
 def test_the_eav_cast_and_the_unquoted_sku_get_their_reasons_and_the_quoted_sku_finds_the_same_post(audit):
-    from proof import assert_same_rows, findings
 
     run_capture, conn = audit
     report, _ = run_capture(["/shop/under?price=20"])
@@ -388,7 +402,6 @@ def test_the_eav_attribute_filter_and_the_tag_page_are_left_to_index_advice(audi
 
 
 def test_tagging_in_one_transaction_is_said_so_and_its_multi_row_insert_has_the_loops_effect(audit):
-    from proof import assert_write_has_the_loops_effect, findings
 
     run_capture, conn = audit
     report, statements = run_capture(["/posts/11/tags"], "POST", {"tags": [7, 8, 9]})
@@ -402,7 +415,6 @@ def test_tagging_in_one_transaction_is_said_so_and_its_multi_row_insert_has_the_
 
 
 def test_meta_in_autocommit_is_said_so_and_asked_into_one_transaction(audit):
-    from proof import assert_write_has_the_loops_effect, findings
 
     run_capture, conn = audit
     report, statements = run_capture(["/posts/11/meta"], "POST", {"meta": {"a": "1", "b": "2", "c": "3"}})

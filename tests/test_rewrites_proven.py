@@ -10,10 +10,12 @@ from dataclasses import replace
 import pytest
 from proof import (
     assert_in_list_returns_the_loops_rows,
+    assert_join_returns_the_loops_rows,
     assert_write_has_the_loops_effect,
     capture,
     findings,
     loop_samples,
+    loop_statements,
 )
 from test_end_to_end import cli
 
@@ -47,6 +49,15 @@ def test_the_n_plus_one_in_lists_return_the_rows_the_loops_returned(shop):
     for finding in loops:
         assert_in_list_returns_the_loops_rows(conn, loop_samples(statements, finding),
                                               finding["evidence"]["rewritten_sql"])
+    by_table = {f["table"]: f for f in loops}
+    # the items' keys come from the orders query, which ran once: one JOIN returns every item the loop read
+    join_sql = by_table["order_items"]["evidence"]["join_sql"]
+    assert join_sql == ("SELECT order_items.id, order_items.order_id, order_items.product_id, order_items.quantity, "
+                        "order_items.price FROM orders JOIN order_items ON order_items.order_id = orders.id "
+                        "WHERE orders.customer_id = 42 ORDER BY orders.id DESC")
+    assert_join_returns_the_loops_rows(conn, loop_statements(statements, by_table["order_items"]), join_sql)
+    # the products' keys come from the items loop itself (8 runs): no single JOIN stands for it, none printed
+    assert by_table["products"]["evidence"]["join_sql"] is None
 
 
 def test_the_prepared_insert_loops_multi_row_insert_leaves_the_rows_the_loop_left(shop):
@@ -93,3 +104,25 @@ def test_a_write_loops_one_statement_has_the_loops_effect(shop, tmp_path, loop, 
     table = next(name for name in ("order_items", "orders", "countries") if f" {name} " in loop[0])
     assert_write_has_the_loops_effect(conn, table, loop, finding["evidence"]["rewritten_sql"],
                                       seed=f"INSERT INTO {{scratch}} SELECT * FROM {table} LIMIT 100")
+
+
+@pytest.mark.parametrize("sql, reason", [
+    ("SELECT id, email FROM customers WHERE email = 'customer42@example.com' OR country = 'DE'", "or"),
+    ("SELECT id, customer_id FROM orders WHERE customer_id > 100 AND (status = 'paid' OR tracking_code = "
+     "'TRK000000007')", "or"),
+    ("SELECT id FROM orders WHERE YEAR(created_at) = 2024", "function"),
+    ("SELECT id, email FROM customers WHERE DATE(created_at) = '2023-03-01'", "function"),
+])
+def test_a_predicate_rewrite_returns_the_rows_of_the_original(shop, tmp_path, sql, reason):
+    import json
+
+    from proof import assert_same_rows
+
+    settings, _, env, conn, _ = shop
+    log = tmp_path / "general.log"
+    log.write_text(GENERAL_LOG + f"\t\t     5 Query\t{sql}\n")
+    done = cli(env, "analyze", str(log), "--dsn", settings.to_dsn(), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    [finding] = findings(json.loads(done.stdout), "non_sargable_predicate")
+    assert [p["reason"] for p in finding["evidence"]["predicates"]] == [reason]
+    assert_same_rows(conn, sql, finding["evidence"]["rewritten_sql"])

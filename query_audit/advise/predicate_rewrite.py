@@ -118,7 +118,10 @@ def _unservable(term: exp.Expression, own: list[exp.Column], columns: dict[str, 
     return reason.startswith("string column compared with a number")
 
 
-def _classify(term, column: exp.Column, schema, reason: str) -> tuple[exp.Expression, Unservable, exp.Expression | None]:
+_Classified = tuple[exp.Expression, Unservable, exp.Expression | None]
+
+
+def _classify(term, column: exp.Column, schema, reason: str) -> _Classified:
     """(the predicate node, what is wrong with it and the fix, its replacement node or None)."""
     name = column.name
     predicate = _sql(term)
@@ -206,9 +209,9 @@ def _function(term, column: exp.Column) -> tuple:
             f"compare the bare column with a range of the same dates; where the function cannot be moved to "
             f"the value side, index the expression (MySQL 8.0.13+: `INDEX (({expression}))`; MariaDB: an "
             f"indexed generated column `AS ({expression}) VIRTUAL`)", _sql(date_range)), date_range
-    if isinstance(wrapper, (exp.Cast, exp.TryCast)) or (
-            isinstance(wrapper, (exp.Add, exp.Sub, exp.Mul, exp.Div)) and any(
-                isinstance(other, exp.Literal) and not other.is_string for other in (wrapper.this, wrapper.expression))):
+    arithmetic = isinstance(wrapper, (exp.Add, exp.Sub, exp.Mul, exp.Div)) and any(
+        isinstance(other, exp.Literal) and not other.is_string for other in (wrapper.this, wrapper.expression))
+    if isinstance(wrapper, (exp.Cast, exp.TryCast)) or arithmetic:
         return term, Unservable(
             name, "cast", _sql(term),
             f"{name} is converted ({expression}) for every row before the comparison: no index on the stored "
@@ -296,6 +299,7 @@ def _union_all(tree: exp.Expression, disjunction: exp.Expression) -> str | None:
         excluded = [exp.not_(exp.Is(this=exp.Paren(this=earlier.copy()), expression=exp.true()))
                     for earlier in sides[:number]]
         condition = exp.and_(side.copy(), *excluded) if excluded else side.copy()
-        target.replace(condition if isinstance(target.parent, (exp.Where, exp.And, exp.Paren)) else exp.Paren(this=condition))
+        bare = isinstance(target.parent, (exp.Where, exp.And, exp.Paren))
+        target.replace(condition if bare else exp.Paren(this=condition))
         branches.append(_sql(branch))
     return " UNION ALL ".join(branches)

@@ -488,3 +488,94 @@ def upsert(samples, key: LoopKey) -> str | None:
     names = ", ".join([key.name] + [c.split(".")[-1] for c in columns])
     updates_sql = ", ".join(f"{c.split('.')[-1]} = VALUES({c.split('.')[-1]})" for c in columns)
     return f"INSERT INTO {table} ({names}) VALUES {', '.join(rows)} ON DUPLICATE KEY UPDATE {updates_sql}"
+
+
+def join_rewrite(parent_sql: str, parent_table: str, parent_column: str, samples, key: LoopKey) -> str | None:
+    """The loop and the query that fetched its keys as one SELECT: the loop's columns, from the parent's rows
+    joined to the loop's table on `loop.key = parent.parent_column`, under the parent's WHERE. It returns what
+    the loop returned, a loop statement's rows once per parent row. A parent with a LIMIT is read as a
+    derived table named like the parent, so its LIMIT still picks the same parent rows.
+
+    None where that would not hold or cannot be written: an aggregate or LIMITed loop (its answer is per
+    key), a loop or parent reading more than one table, a parent with DISTINCT, GROUP BY or UNION."""
+    parent, loop = _parse(parent_sql), _first_tree(samples)
+    if not isinstance(parent, exp.Select) or not isinstance(loop, exp.Select) or is_aggregate(loop):
+        return None
+    if loop.args.get("limit") or loop.args.get("joins") or parent.args.get("joins") or any(
+            parent.args.get(name) for name in ("distinct", "group", "having", "with_", "with")):
+        return None
+    parent_ref = _single_table(parent, parent_table)
+    child = loop.args.get("from_") or loop.args.get("from")
+    child_table = child.this if child is not None else None
+    if parent_ref is None or not isinstance(child_table, exp.Table):
+        return None
+    child_ref = child_table.alias_or_name
+    where = _without_key(loop, key)
+    if where is False:
+        return None
+    parent.set("operation_modifiers", None)  # SQL_CALC_FOUND_ROWS belongs to the parent's own answer
+    for node in (loop, where, parent):
+        _qualify(node, child_ref if node is not parent else parent_ref)
+    joined = exp.select(*[e.copy() for e in loop.expressions]).from_(_parent_source(parent, parent_ref,
+                                                                                      parent_column), copy=False)
+    joined.join(child_table.copy(), on=exp.EQ(this=exp.column(key.name, child_ref),
+                                              expression=exp.column(parent_column, parent_ref)), copy=False)
+    conditions = [c for c in (None if parent.args.get("limit") else _where_of(parent), where) if c is not None]
+    if conditions:
+        joined.where(exp.and_(*conditions), copy=False)
+    order = parent.args.get("order") if not parent.args.get("limit") else None
+    if order is not None:
+        joined.set("order", order.copy())
+    return joined.sql(dialect=DIALECT, copy=False)
+
+
+def _single_table(tree: exp.Select, table: str) -> str | None:
+    """The name the SELECT's only table goes by (its alias, or its name), when it is `table`."""
+    source = tree.args.get("from_") or tree.args.get("from")
+    if source is None or not isinstance(source.this, exp.Table):
+        return None
+    if source.this.name.lower() != table.replace("`", "").split(".")[-1].lower():
+        return None
+    return source.this.alias_or_name
+
+
+def _where_of(tree: exp.Select) -> exp.Expression | None:
+    where = tree.args.get("where")
+    return where.this.copy() if where is not None else None
+
+
+def _without_key(loop: exp.Select, key: LoopKey):
+    """The loop's WHERE without its `key = value` (None when nothing else remains; False when the key's
+    equality is not one of its AND terms, so it cannot be taken out)."""
+    where = loop.args.get("where")
+    terms = list(where.this.flatten()) if where is not None and isinstance(where.this, exp.And) else \
+        ([where.this] if where is not None else [])
+    keyed = [t for t in terms if isinstance(t, exp.EQ) and any(
+        column == key.column for column, eq in _column_equalities(exp.select("1").where(t.copy())))]
+    if len(keyed) != 1:
+        return False
+    rest = [t.copy() for t in terms if t is not keyed[0]]
+    return exp.and_(*rest) if rest else None
+
+
+def _qualify(node: exp.Expression | None, name: str) -> None:
+    """Give every column without a table this table's name (in place): two tables now share the scope."""
+    if node is None:
+        return
+    for column in node.find_all(exp.Column):
+        if not column.table:
+            column.set("table", exp.to_identifier(name))
+    if isinstance(node, exp.Select):
+        for index, expression in enumerate(node.expressions):
+            if isinstance(expression, exp.Star):
+                node.expressions[index] = exp.Column(this=exp.Star(), table=exp.to_identifier(name))
+
+
+def _parent_source(parent: exp.Select, parent_ref: str, parent_column: str) -> exp.Expression:
+    """The parent's table, or with a LIMIT the parent's rows as a derived table named like the table."""
+    if not parent.args.get("limit"):
+        source = parent.args.get("from_") or parent.args.get("from")
+        return source.this.copy()
+    derived = parent.copy()
+    derived.set("expressions", [exp.column(parent_column, parent_ref)])
+    return exp.Subquery(this=derived, alias=exp.TableAlias(this=exp.to_identifier(parent_ref)))

@@ -25,7 +25,7 @@ from query_audit.analyze.fingerprint import (
     query_id,
     statement_kind,
 )
-from query_audit.analyze.transactions import MAX_CONTROL_LENGTH, TransactionTracker, control_kind
+from query_audit.analyze.transactions import TransactionTracker, control_kind
 from query_audit.model import Kind, QueryGroup, Repetition, Statement
 
 _WRITES = frozenset({Kind.INSERT, Kind.UPDATE, Kind.DELETE, Kind.REPLACE})
@@ -49,6 +49,13 @@ class _Unit:
         self.in_transaction = 0  # runs inside an explicit or implicit transaction
         self.transactions = 0  # how many different transactions those runs were in
         self.last_transaction = 0
+
+    def ran_in(self, transaction: int) -> None:
+        """One more run inside transaction number `transaction` (runs come in order, so a change is a new one)."""
+        self.in_transaction += 1
+        if transaction != self.last_transaction:
+            self.transactions += 1
+            self.last_transaction = transaction
 
 
 class _Group:
@@ -107,6 +114,7 @@ class Digest:
         self._writers: tuple[dict[str, None], ...] = tuple({} for _ in range(SHARDS))  # oldest first, per shard
         self._thread_units: dict[int | None, tuple[str, int]] = {}  # `thread 12` and its shard, per connection
         self.transactions = TransactionTracker()  # BEGIN/COMMIT/... are counted there, not grouped
+        self._control_shapes: dict[str, bool] = {}  # per shape not grouped yet: is it transaction control?
 
     def empty_like(self) -> Digest:
         """A new, empty Digest with the same bounds, starting at this one's position."""
@@ -142,19 +150,17 @@ class Digest:
             position = self.position
             self.position += 1
         self.statements += 1
-        if len(sql) <= MAX_CONTROL_LENGTH:
-            control = control_kind(sql)
-            if control is not None:
-                self.transactions.control(thread_id, *control)
-                return None
-        transaction = self.transactions.inside(thread_id)
         shape, values = fingerprint_and_values(sql)
         group = self._groups.get(shape)
         if group is None:
+            if self._transaction_control(shape, sql, thread_id):
+                return None
             group = self._groups[shape] = _Group(shape, statement_kind(sql), position)
             group.sample = sample if sample is not None else Statement(
                 sql, thread_id, database, time, command, request, user, placeholders)
         group.count += 1
+        # Asked only while some connection has a transaction open or autocommit off.
+        transaction = self.transactions.inside(thread_id) if self.transactions.active else 0
 
         # The values of a prepared statement logged with its `?` are unknown: count each run as
         # different (its position is unique), since a loop of executions is a loop of round trips either way.
@@ -189,10 +195,7 @@ class Digest:
         if len(samples) < self.max_samples and sql not in samples:
             samples.append(sql)
         if transaction:
-            unit.in_transaction += 1
-            if transaction != unit.last_transaction:
-                unit.transactions += 1
-                unit.last_transaction = transaction
+            unit.ran_in(transaction)
 
         kind = group.kind
         if kind is _SELECT:
@@ -201,6 +204,18 @@ class Digest:
         elif kind in _WRITES:
             self._mark_writer(shard, unit_name)
         return group
+
+    def _transaction_control(self, shape: str, sql: str, thread_id: int | None) -> bool:
+        """For a shape not grouped yet: True (and the connection's state updated) when it is transaction
+        control, which is never grouped. Asked once per other shape, so known groups pay nothing for it."""
+        is_control = self._control_shapes.get(shape)
+        if is_control is None:
+            is_control = self._control_shapes[shape] = control_kind(sql) is not None
+        control = control_kind(sql) if is_control else None
+        if control is None:
+            return False
+        self.transactions.control(thread_id, *control)
+        return True
 
     def _thread_unit(self, thread_id: int | None) -> tuple[str, int]:
         """`thread 12` and its shard, made once per connection."""
@@ -307,8 +322,12 @@ class Digest:
         names = list(units)
         busiest = sorted(names, key=lambda name: units[name].count, reverse=True)
         keep = set(busiest[:kept]) | set(names[-kept:])
-        pruned = {name: unit for name, unit in units.items() if name in keep}
-        group.pruned_repeated += sum(1 for name, unit in units.items() if name not in keep and unit.count >= 2)
+        pruned = {}
+        for name, unit in units.items():
+            if name in keep:
+                pruned[name] = unit
+            elif unit.count >= 2:
+                group.pruned_repeated += 1
         units.clear()  # in place: the shard's dict is the one the caller holds
         units.update(pruned)
 

@@ -7,8 +7,10 @@ where there are some, else guessed from names (`orders.customer_id` -> `customer
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from query_audit.advise.plan_facts import bare_name, schema_for
-from query_audit.advise.rewrite import as_in_list, loop_is_aggregate, loop_key
+from query_audit.advise.rewrite import as_in_list, join_rewrite, loop_is_aggregate, loop_key
 from query_audit.advise.rules import query_finding
 from query_audit.advise.rules._loops import loop_evidence, loops, samples_of, units_phrase, values_phrase
 from query_audit.model import (
@@ -97,9 +99,20 @@ class _Neighbours:
         return self._index("columns", unit, entries).get(reference.lower(), [])
 
 
+@dataclass(frozen=True)
+class _KeySource:
+    """Another SELECT of the unit that read the loop's keys: `other_table`.`column` holds them."""
+
+    why: str
+    other: AnalyzedQuery
+    other_table: str
+    column: str
+
+
 def _join_hint(query: AnalyzedQuery, key_name: str, unit: str, neighbours: _Neighbours,
-               schemas: SchemaMap) -> str | None:
-    """A JOIN, when another SELECT of the same unit reads the table the loop's keys point to (or from)."""
+               schemas: SchemaMap) -> _KeySource | None:
+    """Where the loop's keys came from, when another SELECT of the same unit reads the table they point to
+    (or from)."""
     if not query.model.tables:
         return None
     table = query.model.tables[0]
@@ -111,20 +124,19 @@ def _join_hint(query: AnalyzedQuery, key_name: str, unit: str, neighbours: _Neig
     if not loop_by_primary_key:
         for other, other_table in neighbours.parents(unit, key_name.lower()):
             if other is not query:
-                return (f"the keys come from query {other.group.id} on `{other_table}`: read both at once with "
-                        f"`... FROM {other_table} JOIN {table} ON {table}.{key_name} = {other_table}.id`")
+                return _KeySource(f"the keys come from query {other.group.id} on `{other_table}`", other,
+                                  other_table, "id")
         return None
     reference = f"{_singular(bare_name(table))}_id"
     for other, other_table in neighbours.referencing(unit, reference):
         if other is not query:
-            return (f"the keys come from `{other_table}`.{reference} (query {other.group.id}): read both at "
-                    f"once with `... FROM {other_table} JOIN {table} ON {table}.{key_name} = "
-                    f"{other_table}.{reference}`")
+            return _KeySource(f"the keys come from `{other_table}`.{reference} (query {other.group.id})", other,
+                              other_table, reference)
     return None
 
 
 def _foreign_key_hint(query: AnalyzedQuery, table: str, schema: TableSchema | None, key_name: str,
-                      loop_by_primary_key: bool, unit: str, neighbours: _Neighbours) -> str | None:
+                      loop_by_primary_key: bool, unit: str, neighbours: _Neighbours) -> _KeySource | None:
     """The JOIN a FOREIGN KEY declares: the loop's keys point to rows another SELECT of the unit read, or
     (a loop by primary key) another SELECT of the unit read the rows that point to them."""
     if schema is None:
@@ -134,16 +146,34 @@ def _foreign_key_hint(query: AnalyzedQuery, table: str, schema: TableSchema | No
         parent_column = key.referenced_columns[0]
         for other, other_table in neighbours.reading(unit, key.referenced_table.lower()):
             if other is not query:
-                return (f"the keys come from query {other.group.id} on `{other_table}` (foreign key {table}.{key_name}"
-                        f" -> {key.referenced_table}.{parent_column}): read both at once with `... FROM "
-                        f"{other_table} JOIN {table} ON {table}.{key_name} = {other_table}.{parent_column}`")
+                return _KeySource(f"the keys come from query {other.group.id} on `{other_table}` (foreign key "
+                                  f"{table}.{key_name} -> {key.referenced_table}.{parent_column})", other,
+                                  other_table, parent_column)
     if loop_by_primary_key:
         for other, other_table, column in neighbours.foreign_keys_to(unit, bare_name(table), key_name.lower()):
             if other is not query:
-                return (f"the keys come from `{other_table}`.{column} (query {other.group.id}, a foreign key to "
-                        f"{table}): read both at once with `... FROM {other_table} JOIN {table} ON "
-                        f"{table}.{key_name} = {other_table}.{column}`")
+                return _KeySource(f"the keys come from `{other_table}`.{column} (query {other.group.id}, a foreign "
+                                  f"key to {table})", other, other_table, column)
     return None
+
+
+def _sample_is_the_run(group, unit: str) -> bool:
+    """Whether the group's sample is the one statement it ran in `unit`: only then does a JOIN built from the
+    sample stand for the keys the loop went over."""
+    sample = group.sample
+    if unit not in (f"request {sample.request}", f"thread {sample.thread_id}"):
+        return False
+    return not any(rep.unit == unit for rep in group.repetitions)
+
+
+def _join_text(query: AnalyzedQuery, source: _KeySource, join_sql: str | None, key) -> str:
+    """The JOIN of the loop with the query its keys came from: the whole statement where it returns the loop's
+    rows, else the join condition in words."""
+    if join_sql:
+        return f"{source.why}: read both at once with one query: {join_sql}"
+    table = query.model.tables[0]
+    return (f"{source.why}: read both at once by joining them (`{source.other_table} JOIN {table} ON "
+            f"{table}.{key.name} = {source.other_table}.{source.column}`)")
 
 
 def _in_list_suggestion(worst, key, rewritten: str | None, samples) -> str:
@@ -185,10 +215,13 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
             neighbours = _Neighbours(queries, schemas) if neighbours is None else neighbours
             hint = _join_hint(query, key.name, worst.unit, neighbours, schemas)
         suggestion = _in_list_suggestion(worst, key, rewritten, samples)
+        join_sql = join_rewrite(hint.other.group.sample.sql, hint.other_table, hint.column, samples, key) \
+            if hint and _sample_is_the_run(hint.other.group, worst.unit) else None
         if hint:
-            suggestion += f"; or {hint}"
+            suggestion += f"; or {_join_text(query, hint, join_sql, key)}"
         evidence = loop_evidence(found, query.group)
-        evidence.update({"loop_column": key.column if key else None, "rewritten_sql": rewritten})
+        evidence.update({"loop_column": key.column if key else None, "rewritten_sql": rewritten,
+                         "join_sql": join_sql})
         findings.append(query_finding(query,
             rule=RULE,
             severity=Severity.HIGH if worst.count >= 10 * thresholds.n_plus_one else Severity.MEDIUM,
