@@ -74,6 +74,9 @@ def capture_options(func):
 
 
 def advice_options(func):
+    func = click.option("--explain-dsn", envvar="QUERY_AUDIT_EXPLAIN_DSN", show_envvar=True,
+                        help="A separate, least-privileged account for EXPLAIN and schema reads only "
+                             "(docs/security.md); default: the --dsn account.")(func)
     func = click.option("--i-understand-this-creates-indexes", "disposable", is_flag=True,
                         help="Confirm the server is disposable: --verify creates and drops indexes on it.")(func)
     func = click.option("--verify", is_flag=True,

@@ -29,6 +29,8 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total); total 0 when
 @dataclass
 class AnalysisOptions:
     settings: ConnectionSettings | None = None  # None: static analysis only (no schema, no EXPLAIN)
+    # A separate least-privileged account for EXPLAIN and schema reads (--explain-dsn); else `settings`.
+    explain_settings: ConnectionSettings | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)
     verify: bool = False  # create each suggested index on a disposable server, EXPLAIN again, drop it
     progress: Progress | None = None
@@ -75,8 +77,9 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
     notes = list(notes)
     conn = None
     try:
-        if options.settings is not None:
-            conn = connect(options.settings)
+        analysis_settings = options.explain_settings or options.settings
+        if analysis_settings is not None:
+            conn = connect(analysis_settings)
             server = detect_server(conn)
             wanted = {table_key(table, group.sample.database) for group in groups
                       for table in models[group.id].tables}
@@ -95,7 +98,11 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
         if options.verify and conn is not None:
             from query_audit.advise.verify import verify_findings
 
-            findings = verify_findings(conn, findings, queries, schemas)
+            if options.explain_settings is None or options.settings is None:
+                findings = verify_findings(conn, findings, queries, schemas)
+            else:  # CREATE INDEX needs the main account, not the EXPLAIN-only one
+                with connect(options.settings) as ddl_conn:
+                    findings = verify_findings(ddl_conn, findings, queries, schemas)
     finally:
         if conn is not None:
             conn.close()

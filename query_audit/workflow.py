@@ -31,6 +31,7 @@ class Request:
     verify: bool = False
     keep_noise: bool = False
     noise_patterns: tuple[str, ...] = field(default_factory=tuple)
+    explain_settings: ConnectionSettings | None = None  # --explain-dsn: EXPLAIN and schema reads only
 
 
 def _config(opts: dict):
@@ -44,6 +45,12 @@ def _settings(opts: dict, required: bool) -> ConnectionSettings | None:
     if not explicit and not required:
         return None
     return resolve_settings(opts.get("dsn"), opts.get("defaults_file"))
+
+
+def _explain_settings(opts: dict) -> ConnectionSettings | None:
+    from query_audit.connection import parse_dsn
+
+    return parse_dsn(opts["explain_dsn"]) if opts.get("explain_dsn") else None
 
 
 def _check_verify(opts: dict) -> bool:
@@ -85,14 +92,14 @@ def capture_request(opts: dict, require_inputs: bool = True) -> Request:
         noise=_noise_filter(config, opts),
     )
     return Request(settings=settings, config=config, plan=plan, save=opts.get("save"), verify=_check_verify(opts),
-                   keep_noise=bool(opts.get("keep_noise")))
+                   keep_noise=bool(opts.get("keep_noise")), explain_settings=_explain_settings(opts))
 
 
 def file_request(sources, opts: dict) -> Request:
     config = _config(opts)
     return Request(settings=_settings(opts, required=False), config=config, sources=tuple(sources),
                    verify=_check_verify(opts), keep_noise=bool(opts.get("keep_noise")),
-                   noise_patterns=tuple(opts.get("noise_patterns") or ()))
+                   noise_patterns=tuple(opts.get("noise_patterns") or ()), explain_settings=_explain_settings(opts))
 
 
 def any_request(sources, opts: dict) -> Request:
@@ -108,7 +115,8 @@ def report_for(request: Request) -> Report:
     from query_audit.pipeline import AnalysisOptions, analyze_stream
 
     config = request.config
-    options = AnalysisOptions(settings=request.settings, thresholds=config.thresholds, verify=request.verify)
+    options = AnalysisOptions(settings=request.settings, thresholds=config.thresholds, verify=request.verify,
+                              explain_settings=request.explain_settings)
     with progress_on_stderr() as progress:
         options.progress = progress
         if request.plan is not None:
