@@ -352,3 +352,39 @@ def test_without_the_guard_explain_runs_the_corpus(hostile):
     assert after["s1"] > before["s1"]
     with connect(root) as conn, conn.cursor() as cur:
         cur.execute("TRUNCATE TABLE loot")
+
+
+# ---------------------------------------------------------------------------------------------
+# --explain-dsn: a least-privileged account for EXPLAIN and schema reads
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def explain_account(hostile):
+    """The account docs/security.md describes for --explain-dsn: SELECT and SHOW VIEW, nothing else."""
+    root, _ = hostile
+    user, password = "qa_explain_" + uuid.uuid4().hex[:6], "ex-" + uuid.uuid4().hex
+    with connect(root) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'")
+        cur.execute(f"GRANT SELECT, SHOW VIEW ON `{root.database}`.* TO '{user}'@'%'")
+    yield replace(root, user=user, password=password)
+    with connect(root) as conn, conn.cursor() as cur:
+        cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+
+
+def test_explain_dsn_explains_with_the_least_privileged_account(hostile, explain_account, tmp_path):
+    root, app = hostile
+    update = "UPDATE orders SET status = 'x' WHERE customer_id = 4"
+    log = tmp_path / "general.log"
+    write_general_log(log, root.database, app.user, [BENIGN, update, HOSTILE[0]])
+    before = server_state(root)
+    done = run_cli("analyze", str(log), "--explain-dsn", explain_account.to_dsn(with_password=True),
+                   "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert explain_account.password not in done.stdout + done.stderr
+    queries = queries_by_sample(json.loads(done.stdout))
+    assert queries[BENIGN]["explain"] and queries[BENIGN]["error"] is None  # SELECT is all a read needs
+    # The write's EXPLAIN needs UPDATE, which this account lacks: the server says so, naming the account.
+    assert "denied" in queries[update]["error"] and explain_account.user in queries[update]["error"]
+    assert queries[HOSTILE[0]]["error"].startswith("not explained: ")
+    assert server_state(root) == before
