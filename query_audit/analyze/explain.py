@@ -26,8 +26,9 @@ Safety of `explain_query` (it runs on servers that matter):
   again inside a plain `START TRANSACTION` ... `ROLLBACK`, only ever after the guard proved every call in
   them inert: EXPLAIN never executes the write itself, and what it evaluates (subqueries, built-ins)
   writes nothing. EXPLAINing the equivalent SELECT instead would lose the write's own plan (MariaDB's
-  UPDATE scans the PRIMARY index where the SELECT does not), which the write rules read. The connection must not be inside a transaction of its own
-  (START TRANSACTION would commit it); `connection.connect` opens autocommit connections.
+  UPDATE scans the PRIMARY index where the SELECT does not), which the write rules read. The connection
+  must not be inside a transaction of its own (START TRANSACTION would commit it); `connection.connect`
+  opens autocommit connections.
 
 Format: the traditional one, stated explicitly on MySQL (`FORMAT=TRADITIONAL`; newer MySQL versions
 changed the default) and MariaDB's plain EXPLAIN (traditional). JSON is not asked for as well: it
