@@ -8,7 +8,6 @@ and writes the report; errors become exit codes in one place (`main`):
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
@@ -262,11 +261,12 @@ def sandbox_status():
 
 def _emit(report, opts, config, gate=None) -> None:
     from query_audit import workflow
+    from query_audit.private_files import write_private
 
     text = workflow.render_report(report, opts, config, gate=gate)
     if opts.get("output"):
         try:
-            Path(opts["output"]).write_text(text)
+            write_private(opts["output"], text)  # 0600: a report quotes captured statements
         except OSError as exc:
             raise QueryAuditError(f"cannot write {opts['output']}: {exc.strerror}") from None
         click.echo(f"report written to {opts['output']}", err=True)

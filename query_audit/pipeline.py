@@ -19,6 +19,7 @@ from query_audit.model import (
     Thresholds,
     table_key,
 )
+from query_audit.redact import Redactor
 
 if TYPE_CHECKING:
     from query_audit.connection import ConnectionSettings
@@ -34,6 +35,7 @@ class AnalysisOptions:
     thresholds: Thresholds = field(default_factory=Thresholds)
     verify: bool = False  # create each suggested index on a disposable server, EXPLAIN again, drop it
     progress: Progress | None = None
+    redactor: Redactor | None = None  # secrets out of the samples; None: the default patterns only
 
 
 class StatementStream(Protocol):
@@ -57,7 +59,10 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
     server = stream.server
     digest = Digest()
     stream.digest_into(digest, progress)
-    groups = digest.groups()
+    # Secrets out of every sample before anything models, EXPLAINs or prints them; the digest has taken
+    # the fingerprints and ids already (and redaction only changes literals, which they ignore).
+    redactor = options.redactor or Redactor()
+    groups = [redactor.group(group) for group in digest.groups()]
 
     # Imported only now: sqlglot and the rest are big, and a big log's second reader is forked above.
     from query_audit.advise import advise

@@ -115,8 +115,11 @@ def report_for(request: Request) -> Report:
     from query_audit.pipeline import AnalysisOptions, analyze_stream
 
     config = request.config
+    from query_audit.redact import Redactor
+
+    redactor = Redactor(tuple(getattr(config, "redact", ()) or ()))
     options = AnalysisOptions(settings=request.settings, thresholds=config.thresholds, verify=request.verify,
-                              explain_settings=request.explain_settings)
+                              explain_settings=request.explain_settings, redactor=redactor)
     with progress_on_stderr() as progress:
         options.progress = progress
         if request.plan is not None:
@@ -126,7 +129,7 @@ def report_for(request: Request) -> Report:
             result = run_capture(request.settings, request.plan, progress=progress)
             if request.save:
                 save_capture(request.save, result.statements, server=result.server, source=result.source,
-                             noise_dropped=result.noise_dropped)
+                             noise_dropped=result.noise_dropped, redactor=redactor)
             failed = tuple(f"{o.what} answered HTTP {o.status}" for o in result.outcomes
                            if request.plan.command is None and o.status >= 400)
             report = analyze_stream(result, options, notes=result.notes + failed)

@@ -7,26 +7,19 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import threading
 import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pymysql
 import pytest
+from conftest import endpoint, run_cli, write_general_log
 
 from query_audit.analyze.explain import explain_query
 from query_audit.analyze.explain_guard import harden_session, refusal, tokenize
 from query_audit.analyze.sql_model import describe
 from query_audit.connection import connect
 from query_audit.model import Kind, QueryGroup, Statement
-
-REPO = Path(__file__).resolve().parent.parent
 
 # ---------------------------------------------------------------------------------------------
 # The allow-list on text alone
@@ -179,24 +172,6 @@ def server_state(settings) -> dict:
     return state
 
 
-def write_general_log(path: Path, db: str, user: str, statements: list[str]) -> None:
-    """A MariaDB general log file in which the application's connection sent `statements`."""
-    lines = ["/usr/sbin/mariadbd, Version: 10.11.19-MariaDB (Debian). started with:",
-             "Tcp port: 3306  Unix socket: /run/mysqld/mysqld.sock",
-             "Time\t\t    Id Command\tArgument",
-             f"261130 10:00:00\t     5 Connect\t{user}@localhost on {db} using TCP/IP"]
-    lines += [f"\t\t     5 Query\t{sql}" for sql in statements]
-    lines.append("\t\t     5 Quit\t")
-    path.write_text("\n".join(lines) + "\n")
-
-
-def run_cli(*args, env=None):
-    env = dict(env or os.environ, NO_COLOR="1")
-    env.pop("QUERY_AUDIT_DSN", None)
-    return subprocess.run([sys.executable, "-m", "query_audit", *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=300, check=False)
-
-
 def queries_by_sample(report: dict) -> dict[str, dict]:
     return {q["sample"]: q for q in report["queries"]}
 
@@ -272,35 +247,21 @@ def test_the_explain_session_bounds_time_and_lexes_like_the_guard(hostile):
 # ---------------------------------------------------------------------------------------------
 
 
-@contextmanager
 def hostile_app(app, database: str):
     """An endpoint that runs every hostile statement with the application's own account (steal() fails
     for it: it may not read mysql.user), like an application would."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
+    def run():
+        with connect(app) as conn, conn.cursor() as cur:
+            for sql in [s.format(db=database) for s in HOSTILE] + [BENIGN]:
+                try:
+                    cur.execute(sql)
+                    cur.fetchall()
+                except pymysql.err.MySQLError:
+                    pass
+            cur.execute(f"SELECT RELEASE_LOCK('{LOCK}')")
 
-        def do_GET(self):
-            with connect(app) as conn, conn.cursor() as cur:
-                for sql in [s.format(db=database) for s in HOSTILE] + [BENIGN]:
-                    try:
-                        cur.execute(sql)
-                        cur.fetchall()
-                    except pymysql.err.MySQLError:
-                        pass
-                cur.execute(f"SELECT RELEASE_LOCK('{LOCK}')")
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b"{}")
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hostile"
-    finally:
-        server.shutdown()
-        server.server_close()
+    return endpoint(run, "/hostile")
 
 
 def changes(before: dict, after: dict) -> dict:
