@@ -129,6 +129,7 @@ def hostile(server_settings):
                     "INSERT INTO loot SELECT CONCAT(User, '@', Host), authentication_string FROM mysql.user; "
                     "RETURN 1; END")
         cur.execute("CREATE ALGORITHM=TEMPTABLE VIEW v_write AS SELECT f_write(1) AS x")
+        cur.execute("CREATE VIEW v_paid AS SELECT id, customer_id FROM orders WHERE status = 'paid'")
     yield replace(server_settings, database=db), app
     with connect(server_settings, database="") as conn, conn.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS `{db}`")
@@ -201,12 +202,15 @@ def test_analyze_of_a_hostile_log_changes_nothing_and_escalates_nothing(hostile,
 def test_each_refusal_says_why(hostile, tmp_path):
     root, app = hostile
     log = tmp_path / "general.log"
-    write_general_log(log, root.database, app.user, [HOSTILE[0], HOSTILE[10], SLEEPER])
+    plain_view = "SELECT id FROM v_paid WHERE customer_id = 3"
+    write_general_log(log, root.database, app.user, [HOSTILE[0], HOSTILE[8], HOSTILE[10], SLEEPER, plain_view])
     report = json.loads(run_cli("analyze", str(log), "--dsn", root.to_dsn(), "--format", "json").stdout)
     errors = {q["sample"]: q["error"] for q in report["queries"]}
     assert "calls f_write(), which is not a known side-effect-free built-in" in errors[HOSTILE[0]]
+    assert errors[HOSTILE[8]].startswith(f"not explained: view {root.database}.v_write calls ")
     assert "sequence function NEXTVAL" in errors[HOSTILE[10]]
     assert "calls SLEEP(), which has side effects or waits" in errors[SLEEPER]
+    assert errors[plain_view] is None  # a view of columns and comparisons is EXPLAINed
 
 
 def group_for(sql: str, database: str) -> QueryGroup:

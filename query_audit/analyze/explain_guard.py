@@ -21,7 +21,7 @@ captured statement and log line is hostile input, so the rule is an allow-list:
   built-in and never qualified. A statement sqlglot cannot parse is EXPLAINed only if it has no call
   at all.
 - Views run their own definitions: a statement naming a view is EXPLAINed only if the view's
-  definition passes the same guard (`ViewDefinitions`).
+  definition passes the same guard (`ViewCatalog`).
 
 Defence in depth on the connection (`harden_session`, `bounded`): lock-wait limits, a per-statement
 time limit, and the read-only transaction of `explain._run_explain`.
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import re
 import weakref
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import pymysql
@@ -191,8 +190,9 @@ def _quote_end(sql: str, start: int) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def refusal(sql: str, views: ViewDefinitions | None = None) -> str | None:
-    """Why EXPLAIN of `sql` could run code, or None when every call in it is an inert built-in."""
+def refusal(sql: str, views: ViewCatalog | None = None, conn=None, database: str | None = None) -> str | None:
+    """Why EXPLAIN of `sql` could run code, or None when every call in it is an inert built-in.
+    With `views` and `conn`, the views it may name (in `database` or qualified) are checked too."""
     tokens = tokenize(sql)
     reason = _sequence_refusal(tokens) or _call_refusal(sql, tokens)
     if reason:
@@ -202,8 +202,8 @@ def refusal(sql: str, views: ViewDefinitions | None = None) -> str | None:
         return reason
     if not parsed and _calls(tokens):
         return "not explained: sqlglot cannot parse it, so its function calls cannot be proven inert"
-    if views is not None:
-        return views.refusal(tokens)
+    if views is not None and conn is not None:
+        return views.refusal(conn, tokens, database)
     return None
 
 
@@ -320,36 +320,87 @@ def _tree_refusal(sql: str) -> tuple[bool, str | None]:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
-class ViewDefinitions:
-    """The views this account can see, by lower-case name, with their definitions ('' when hidden)."""
+class ViewCatalog:
+    """The views of the databases a statement names, looked up per database as they come (one
+    `SHOW FULL TABLES` each) and their definitions per view (`SHOW CREATE VIEW`), cached per connection.
 
-    by_name: dict[str, list[tuple[str, str, str]]]  # name -> [(schema, name, definition)]
+    Not `information_schema.VIEWS`: reading it opens every view on the server, and MariaDB 10.11.19 was
+    seen to crash (signal 11 in create_tmp_table_for_schema) doing so under load.
+    """
 
-    @classmethod
-    def load(cls, conn) -> ViewDefinitions:
-        by_name: dict[str, list[tuple[str, str, str]]] = {}
-        with conn.cursor() as cur:
-            cur.execute("SELECT TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS")
-            for schema, name, definition in cur.fetchall():
-                schema, name, definition = (_text(v) or "" for v in (schema, name, definition))
-                by_name.setdefault(name.lower(), []).append((schema, name, definition))
-        return cls(by_name)
+    def __init__(self):
+        self._views: dict[str, set[str]] = {}  # database (lower case) -> its views' names (lower case)
+        self._definitions: dict[tuple[str, str], str] = {}  # (database, view) -> CREATE VIEW, '' if hidden
 
-    def refusal(self, tokens: list[Token], depth: int = 0) -> str | None:
+    def refusal(self, conn, tokens: list[Token], database: str | None, depth: int = 0) -> str | None:
         """Why a view the tokens may name could run code (a name match is enough: conservative)."""
         names = {t.text.lower() for t in tokens if t.kind in ("word", "quoted")}
-        for name in sorted(names & set(self.by_name)):
-            for schema, view, definition in self.by_name[name]:
+        for schema in sorted(_databases_named(tokens, database)):
+            for view in sorted(names & self._views_of(conn, schema)):
+                definition = self._definition(conn, schema, view)
                 if not definition.strip():
                     return f"not explained: reads view {schema}.{view}, whose definition this account cannot see"
                 if depth >= 8:
                     return f"not explained: view {schema}.{view} nests views too deep to check"
                 inner = tokenize(definition)
-                reason = _sequence_refusal(inner) or _call_refusal(definition, inner) or self.refusal(inner, depth + 1)
+                reason = (_sequence_refusal(inner) or _call_refusal(definition, inner)
+                          or self.refusal(conn, inner, schema, depth + 1))
                 if reason:
                     return reason.replace("not explained:", f"not explained: view {schema}.{view}", 1)
         return None
+
+    def _views_of(self, conn, schema: str) -> set[str]:
+        if schema.lower() not in self._views:
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(f"SHOW FULL TABLES FROM {_quote(schema)} WHERE Table_type = 'VIEW'")
+                    self._views[schema.lower()] = {str(_text(row[0])).lower() for row in cur.fetchall()}
+            except pymysql.err.MySQLError as exc:
+                _raise_if_lost(exc)
+                self._views[schema.lower()] = set()  # no such database (an alias), or not ours to see
+        return self._views[schema.lower()]
+
+    def _definition(self, conn, schema: str, view: str) -> str:
+        key = (schema.lower(), view)
+        if key not in self._definitions:
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(f"SHOW CREATE VIEW {_quote(schema)}.{_quote(view)}")
+                    self._definitions[key] = _view_body(str(_text(cur.fetchone()[1]) or ""))
+            except pymysql.err.MySQLError as exc:
+                _raise_if_lost(exc)
+                self._definitions[key] = ""
+        return self._definitions[key]
+
+
+def _view_body(create_view: str) -> str:
+    """The SELECT of `CREATE ... VIEW name AS <select>` (without the view's own name, which would
+    otherwise look like a view it reads); '' if the text is not of that form."""
+    tokens = tokenize(create_view)
+    words = [t.text.upper() if t.kind == "word" else None for t in tokens]
+    if "VIEW" in words:
+        after_view = words.index("VIEW") + 1
+        if "AS" in words[after_view:]:
+            return create_view[tokens[words.index("AS", after_view)].end:]
+    return ""
+
+
+def _databases_named(tokens: list[Token], database: str | None) -> set[str]:
+    """The current database and every qualifier (`x` of `x.y`): where the statement's views can live."""
+    found = {database} if database else set()
+    for i in range(1, len(tokens) - 1):
+        if tokens[i].kind == "punct" and tokens[i].text == "." and tokens[i - 1].kind in ("word", "quoted"):
+            found.add(tokens[i - 1].text)
+    return found
+
+
+def _quote(identifier: str) -> str:
+    return "`" + identifier.replace("`", "``") + "`"
+
+
+def _raise_if_lost(exc: Exception) -> None:
+    if isinstance(exc, pymysql.err.InterfaceError) or (exc.args and exc.args[0] in (2006, 2013, 2055)):
+        raise ConnectionFailed(f"lost the connection before EXPLAIN: {exc.args[-1]}") from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -366,15 +417,14 @@ _LEXING_MODES = {"ANSI_QUOTES", "NO_BACKSLASH_ESCAPES", "ANSI", "ORACLE", "MSSQL
 _SESSIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def session_views(conn) -> ViewDefinitions | str:
-    """Harden `conn` for EXPLAIN and read its views, once per connection; a string says why not."""
+def session_views(conn) -> ViewCatalog | str:
+    """Harden `conn` for EXPLAIN once, and its view catalog; a string says why EXPLAIN cannot run."""
     if conn not in _SESSIONS:
         try:
             harden_session(conn)
-            _SESSIONS[conn] = ViewDefinitions.load(conn)
+            _SESSIONS[conn] = ViewCatalog()
         except pymysql.err.MySQLError as exc:
-            if isinstance(exc, pymysql.err.InterfaceError) or (exc.args and exc.args[0] in (2006, 2013, 2055)):
-                raise ConnectionFailed(f"lost the connection before EXPLAIN: {exc.args[-1]}") from None
+            _raise_if_lost(exc)
             _SESSIONS[conn] = f"not explained: cannot prepare the EXPLAIN session ({exc.args[-1]})"
     return _SESSIONS[conn]
 
