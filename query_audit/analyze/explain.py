@@ -337,7 +337,7 @@ def explain_query(conn, group: QueryGroup, model: StatementModel,
         return None, refusal
     database = statement.database or (group.databases[0] if group.databases else None)
     views = guard.session_views(conn)  # hardens the connection on first use
-    refusal = views if isinstance(views, str) else guard.refusal(sql, views, conn, database)
+    refusal = views if isinstance(views, str) else guard.refusal(sql, model, views, conn, database)
     if refusal:
         return None, refusal
     if not database and any("." not in table for table in model.tables):
@@ -356,7 +356,7 @@ def explain_query(conn, group: QueryGroup, model: StatementModel,
         if statement.placeholders or placeholder_positions(sql):
             sql = fill_placeholders(conn, sql, model, schemas, database)
             filled = True
-            refusal = guard.refusal(sql, views, conn, database)  # the filled values: proven, not assumed
+            refusal = guard.refusal(sql, model, views, conn, database)  # the filled values: proven, not assumed
             if refusal:
                 return None, refusal
         text = ("EXPLAIN " if guard.is_mariadb(conn) else "EXPLAIN FORMAT=TRADITIONAL ") + sql

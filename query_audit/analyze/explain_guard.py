@@ -17,9 +17,10 @@ captured statement and log line is hostile input, so the rule is an allow-list:
 - The text is read the way the server lexes it (not the way sqlglot does): `/*! ... */` bodies are code,
   `--x` without a space is two minus signs, strings take backslash escapes. `harden_session` sets the
   EXPLAIN connection's sql_mode so that this holds (no ANSI_QUOTES, no NO_BACKSLASH_ESCAPES).
-- sqlglot's tree is checked as well (a second opinion): an `Anonymous` function must be an allowed
-  built-in and never qualified. A statement sqlglot cannot parse is EXPLAINed only if it has no call
-  at all.
+- sqlglot's tree is checked as well (a second opinion, from the parse `sql_model.describe` already
+  made): a call it cannot type (`Anonymous`) must be an allowed built-in, and none may be qualified. A
+  statement sqlglot cannot parse (or reads as an opaque Command, like REPLACE) is EXPLAINed only if it
+  has no call at all.
 - Views run their own definitions: a statement naming a view is EXPLAINed only if the view's
   definition passes the same guard (`ViewCatalog`).
 
@@ -36,6 +37,7 @@ from typing import NamedTuple
 import pymysql
 
 from query_audit.errors import ConnectionFailed
+from query_audit.model import StatementModel
 
 
 def _words(text: str) -> frozenset[str]:
@@ -124,9 +126,19 @@ class Token(NamedTuple):
     end: int  # offset just after the token in the original text
 
 
-# An unquoted identifier, number or keyword: MySQL allows $ and any character from U+0080 in them.
-_WORD = re.compile(r"[0-9A-Za-z_$\u0080-\U0010ffff]+")
-_EXECUTABLE_MARKER = re.compile(r"/\*M?!\d*")
+# One alternation, tried in order at each position (the server's order): comments and quotes first.
+_LEXEME = re.compile(
+    r"(?P<space>[ \t\r\n\f\v]+)"
+    r"|(?P<marker>/\*M?!\d*)"  # an executable comment: its body is code
+    r"|(?P<comment>/\*.*?(?:\*/|\Z)|#[^\n]*|--(?=[ \t\r\n\f\v]|\Z)[^\n]*)"
+    r"|(?P<end>\*/)"  # the end of an executable comment
+    r"|(?P<quoted>`(?:[^`]|``)*(?:`|\Z))"
+    r"|(?P<string>'(?:[^'\\]|\\(?:.|\Z)|'')*(?:'|\Z)|\"(?:[^\"\\]|\\(?:.|\Z)|\"\")*(?:\"|\Z))"
+    r"|(?P<word>[0-9A-Za-z_$\u0080-\U0010ffff]+)"  # MySQL names take $ and any character from U+0080
+    r"|(?P<punct>.)",
+    re.DOTALL,
+)
+_SKIPPED = {"space", "marker", "comment", "end"}
 
 
 def tokenize(sql: str) -> list[Token]:
@@ -134,55 +146,21 @@ def tokenize(sql: str) -> list[Token]:
 
     Comments are dropped, but the bodies of executable comments (`/*!...*/`, `/*M!...*/`) are code,
     as on the server. Unterminated strings and comments run to the end (the server refuses those).
+    Only ASCII whitespace separates: the server reads any character from U+0080 as part of a name.
     """
     tokens: list[Token] = []
-    i, n = 0, len(sql)
-    while i < n:
-        char = sql[i]
-        if char.isspace():
-            i += 1
-        elif char in "'\"`":
-            end = _quote_end(sql, i)
-            body = sql[i + 1:end].replace("``", "`") if char == "`" else sql[i + 1:end]
-            tokens.append(Token("quoted" if char == "`" else "string", body, i, min(end + 1, n)))
-            i = end + 1
-        elif sql.startswith("/*", i):
-            marker = _EXECUTABLE_MARKER.match(sql, i)
-            if marker:
-                i = marker.end()  # the body is lexed as code
-                continue
-            end = sql.find("*/", i + 2)
-            i = n if end < 0 else end + 2
-        elif sql.startswith("*/", i):
-            i += 2  # the end of an executable comment
-        elif char == "#" or (sql.startswith("--", i) and (i + 2 >= n or sql[i + 2] in " \t\r\n\f\v")):
-            end = sql.find("\n", i)
-            i = n if end < 0 else end
-        else:
-            word = _WORD.match(sql, i)
-            if word:
-                tokens.append(Token("word", word.group(), i, word.end()))
-                i = word.end()
-            else:
-                tokens.append(Token("punct", char, i, i + 1))
-                i += 1
-    return tokens
-
-
-def _quote_end(sql: str, start: int) -> int:
-    """Offset of the quote that closes the one at `start` (doubled quotes and, in strings, `\\x`)."""
-    quote, i, n = sql[start], start + 1, len(sql)
-    while i < n:
-        if sql[i] == "\\" and quote != "`":
-            i += 2
+    for match in _LEXEME.finditer(sql):
+        kind = match.lastgroup
+        if kind in _SKIPPED:
             continue
-        if sql[i] == quote:
-            if i + 1 < n and sql[i + 1] == quote:
-                i += 2
-                continue
-            return i
-        i += 1
-    return n
+        text = match.group()
+        if kind == "quoted":
+            text = text[1:-1 if len(text) > 1 and text.endswith("`") else None].replace("``", "`")
+        elif kind == "string":
+            closed = len(text) > 1 and text[-1] == text[0]
+            text = text[1:-1] if closed else text[1:]
+        tokens.append(Token(kind, text, match.start(), match.end()))
+    return tokens
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,20 +168,41 @@ def _quote_end(sql: str, start: int) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def refusal(sql: str, views: ViewCatalog | None = None, conn=None, database: str | None = None) -> str | None:
+def refusal(sql: str, model: StatementModel | None = None, views: ViewCatalog | None = None, conn=None,
+            database: str | None = None) -> str | None:
     """Why EXPLAIN of `sql` could run code, or None when every call in it is an inert built-in.
-    With `views` and `conn`, the views it may name (in `database` or qualified) are checked too."""
+
+    `model` is sqlglot's view of it (`describe(sql)` when not given). With `views` and `conn`, the views
+    it may name (in `database` or qualified) are checked too.
+    """
     tokens = tokenize(sql)
     reason = _sequence_refusal(tokens) or _call_refusal(sql, tokens)
     if reason:
         return reason
-    parsed, reason = _tree_refusal(sql)
+    from query_audit.analyze.sql_model import describe
+
+    if model is None:
+        model = describe(sql)
+    if not model.parsed and tokens and tokens[0].text.upper() == "REPLACE":
+        model = describe("INSERT" + sql[tokens[0].end:])  # INSERT's grammar, which sqlglot parses
+    reason = _model_refusal(model)
     if reason:
         return reason
-    if not parsed and _calls(tokens):
+    if not model.parsed and _calls(tokens):
         return "not explained: sqlglot cannot parse it, so its function calls cannot be proven inert"
     if views is not None and conn is not None:
         return views.refusal(conn, tokens, database)
+    return None
+
+
+def _model_refusal(model: StatementModel) -> str | None:
+    """sqlglot's second opinion: a call it could not type, or a qualified one."""
+    for call in model.untyped_calls:
+        if "." in call:
+            return f"not explained: calls {call}(), a stored function (EXPLAIN would run it)"
+        if call.upper() not in BUILTIN_FUNCTIONS:
+            return (f"not explained: calls {call}(), which is not a known side-effect-free built-in "
+                    "(a stored function or UDF would run during EXPLAIN)")
     return None
 
 
@@ -286,33 +285,6 @@ def _call_refusal(sql: str, tokens: list[Token]) -> str | None:
             return (f"not explained: {shown} is not directly followed by its parenthesis, so the server may "
                     "call a stored function of that name")
     return None
-
-
-def _tree_refusal(sql: str) -> tuple[bool, str | None]:
-    """(parsed, reason) from sqlglot's tree of the text with executable-comment markers removed."""
-    import sqlglot
-    from sqlglot import exp
-
-    from query_audit.analyze.sql_model import _quiet_sqlglot
-
-    text = _EXECUTABLE_MARKER.sub(lambda m: " " * len(m.group()), sql)
-    first = _WORD.match(text.lstrip())
-    if first and first.group().upper() == "REPLACE":  # INSERT's grammar, which sqlglot parses
-        text = "INSERT" + text.lstrip()[first.end():]
-    try:
-        with _quiet_sqlglot():
-            trees = [tree for tree in sqlglot.parse(text, read="mysql") if tree is not None]
-    except Exception:  # noqa: BLE001 - sqlglot raises assorted errors; unparsed is handled by the caller
-        return False, None
-    if len(trees) != 1 or isinstance(trees[0], exp.Command):
-        return False, None
-    for node in trees[0].find_all(exp.Anonymous, exp.Dot):
-        if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Func):
-            return True, f"not explained: calls {node.sql(dialect='mysql')}, a stored function (EXPLAIN would run it)"
-        if isinstance(node, exp.Anonymous) and str(node.name).upper() not in BUILTIN_FUNCTIONS:
-            return True, (f"not explained: calls {node.name}(), which is not a known side-effect-free built-in "
-                          "(a stored function or UDF would run during EXPLAIN)")
-    return True, None
 
 
 # ---------------------------------------------------------------------------------------------
