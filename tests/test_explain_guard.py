@@ -229,6 +229,14 @@ def test_get_lock_and_sleep_in_a_derived_table_are_not_run(hostile):
         assert plan is None and "SLEEP()" in reason
 
 
+def test_a_view_is_found_in_the_connections_database_when_the_statement_names_none(hostile):
+    root, _ = hostile
+    sql = "SELECT * FROM (SELECT x FROM v_write) d"
+    with connect(root) as conn:  # the DSN's database is the current one; the log said nothing
+        plan, reason = explain_query(conn, group_for(sql, None), describe(sql), {})
+    assert plan is None and reason.startswith(f"not explained: view {root.database}.v_write calls ")
+
+
 def test_the_explain_session_bounds_time_and_lexes_like_the_guard(hostile):
     root, _ = hostile
     with connect(root) as conn, conn.cursor() as cur:

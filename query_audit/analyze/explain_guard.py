@@ -307,6 +307,8 @@ class ViewCatalog:
     def refusal(self, conn, tokens: list[Token], database: str | None, depth: int = 0) -> str | None:
         """Why a view the tokens may name could run code (a name match is enough: conservative)."""
         names = {t.text.lower() for t in tokens if t.kind in ("word", "quoted")}
+        if database is None:  # unqualified names resolve in the connection's current database
+            database = self._current_database(conn)
         for schema in sorted(_databases_named(tokens, database)):
             for view in sorted(names & self._views_of(conn, schema)):
                 definition = self._definition(conn, schema, view)
@@ -320,6 +322,16 @@ class ViewCatalog:
                 if reason:
                     return reason.replace("not explained:", f"not explained: view {schema}.{view}", 1)
         return None
+
+    @staticmethod
+    def _current_database(conn) -> str | None:
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT DATABASE()")
+                return _text(cur.fetchone()[0])
+        except pymysql.err.MySQLError as exc:
+            _raise_if_lost(exc)
+            return None
 
     def _views_of(self, conn, schema: str) -> set[str]:
         if schema.lower() not in self._views:
