@@ -101,13 +101,7 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
         )
         findings = advise(queries, schemas, options.thresholds)
         if options.verify and conn is not None:
-            from query_audit.advise.verify import verify_findings
-
-            if options.explain_settings is None or options.settings is None:
-                findings = verify_findings(conn, findings, queries, schemas)
-            else:  # CREATE INDEX needs the main account, not the EXPLAIN-only one
-                with connect(options.settings) as ddl_conn:
-                    findings = verify_findings(ddl_conn, findings, queries, schemas)
+            findings = _verified(conn, options, findings, queries, schemas)
     finally:
         if conn is not None:
             conn.close()
@@ -116,3 +110,15 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
                         skipped_lines=stream.skipped_lines)
     return Report(server=server, source=stream.source, summary=summary, queries=queries,
                   findings=tuple(findings), notes=tuple(notes))
+
+
+def _verified(conn, options: AnalysisOptions, findings, queries, schemas):
+    """--verify's findings: on `conn`, or, with --explain-dsn, on the --dsn account's own connection
+    (CREATE INDEX needs it; the EXPLAIN-only account cannot)."""
+    from query_audit.advise.verify import verify_findings
+    from query_audit.connection import connect
+
+    if options.explain_settings is None or options.settings is None:
+        return verify_findings(conn, findings, queries, schemas)
+    with connect(options.settings) as ddl_conn:
+        return verify_findings(ddl_conn, findings, queries, schemas)

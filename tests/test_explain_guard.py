@@ -361,3 +361,23 @@ def test_explain_dsn_explains_with_the_least_privileged_account(hostile, explain
     assert "denied" in queries[update]["error"] and explain_account.user in queries[update]["error"]
     assert queries[HOSTILE[0]]["error"].startswith("not explained: ")
     assert server_state(root) == before
+
+
+def test_verify_with_explain_dsn_creates_indexes_with_the_dsn_account(hostile, explain_account, tmp_path):
+    root, app = hostile
+    with connect(root) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS events (id INT PRIMARY KEY, kind INT, note VARCHAR(20))")
+        cur.execute("INSERT IGNORE INTO events VALUES " + ",".join(f"({i}, {i % 300}, 'n')" for i in range(1, 6000)))
+        cur.execute("ANALYZE TABLE events")
+    lookup = "SELECT id, note FROM events WHERE kind = 7"
+    log = tmp_path / "general.log"
+    write_general_log(log, root.database, app.user, [lookup])
+    done = run_cli("analyze", str(log), "--dsn", root.to_dsn(), "--format", "json", "--verify",
+                   "--i-understand-this-creates-indexes",
+                   "--explain-dsn", explain_account.to_dsn(with_password=True))
+    assert done.returncode == 0, done.stderr
+    (finding,) = [f for f in json.loads(done.stdout)["findings"] if f["rule"] == "missing_index"]
+    assert finding["verified"] is True, finding  # created by root; the SELECT-only account could not
+    with connect(root) as conn, conn.cursor() as cur:
+        cur.execute("SHOW INDEX FROM events")
+        assert {row[2] for row in cur.fetchall()} == {"PRIMARY"}  # and dropped again
