@@ -8,7 +8,6 @@ and writes the report; errors become exit codes in one place (`main`):
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
@@ -102,6 +101,9 @@ def advice_options(func):
     func = click.option("--no-shadow", "no_shadow", is_flag=True,
                         help="Do not verify suggested indexes on a shadow copy (a sandbox server the tool starts; "
                              "on by default).")(func)
+    func = click.option("--explain-dsn", envvar="QUERY_AUDIT_EXPLAIN_DSN", show_envvar=True,
+                        help="A separate, least-privileged account for EXPLAIN and schema reads only "
+                             "(docs/security.md); default: the --dsn account.")(func)
     func = click.option("--i-understand-this-creates-indexes", "disposable", is_flag=True,
                         help="Confirm the server is disposable: --verify creates and drops indexes on it.")(func)
     func = click.option("--verify", is_flag=True,
@@ -335,8 +337,10 @@ def _emit(report, opts, config, gate=None) -> None:
 
 
 def _write(path: str, text: str, what: str) -> None:
+    from query_audit.private_files import write_private_output
+
     try:
-        Path(path).write_text(text, encoding="utf-8")
+        write_private_output(path, text)  # 0600: a report quotes captured statements
     except OSError as exc:
         raise QueryAuditError(f"cannot write {path}: {exc.strerror}") from None
     click.echo(f"{what} written to {path}", err=True)

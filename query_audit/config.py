@@ -13,6 +13,7 @@ passed over, as ruff and black do.
     disable = ["cache_candidate"]                     # rules not to run
     noise = ["^SELECT @@session\\\\."]                 # extra regexes of statements to drop
     ignore = ["3F2A9C1B7D4E6A80", "FROM health_check"] # query ids, or regexes of SQL to ignore
+    redact = ["^tok_[0-9a-z]{24}$"]                   # regexes of secrets in string literals (plus defaults)
 
     [tool.query-audit.thresholds]                     # the fields of model.Thresholds
     n-plus-one = 5
@@ -69,6 +70,7 @@ class Config:
     thresholds: Thresholds = field(default_factory=Thresholds)
     noise: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
+    redact: tuple[str, ...] = ()  # regexes of secrets in string literals, on top of redact.DEFAULT_PATTERNS
     disabled_rules: tuple[str, ...] = ()
     fail_on: tuple[str, ...] = DEFAULT_FAIL_ON
     baseline: Path | None = None
@@ -90,7 +92,7 @@ class Config:
         unknown = set(given) - {f.name for f in fields(self)} - {"thresholds"}
         if unknown:
             raise TypeError(f"Config.override got unknown settings: {', '.join(sorted(unknown))}")
-        for key in ("noise", "ignore", "disabled_rules", "fail_on"):
+        for key in ("noise", "ignore", "disabled_rules", "fail_on", "redact"):
             if key in given:
                 given[key] = tuple(given[key])
         if "baseline" in given:
@@ -221,9 +223,9 @@ def _from_table(table: Mapping[str, Any], path: Path) -> Config:
                                           f"known: {', '.join(THRESHOLD_NAMES)}")
                 numbers[name] = _integer(number, f"thresholds.{name}", where)
             changes["thresholds"] = replace(config.thresholds, **numbers)
-        elif key in ("fail_on", "noise", "ignore", "disable"):
+        elif key in ("fail_on", "noise", "ignore", "disable", "redact"):
             items = _string_list(value, key, where)
-            if key in ("noise", "ignore"):
+            if key in ("noise", "ignore", "redact"):
                 _regexes(items, key, where, ids_allowed=key == "ignore")
             changes["disabled_rules" if key == "disable" else key] = items
         elif key == "baseline":
@@ -240,7 +242,7 @@ def _from_table(table: Mapping[str, Any], path: Path) -> Config:
             changes["shadow_threshold"] = _share(value, "shadow-threshold", where)
         else:
             raise QueryAuditError(f"unknown key {key!r} in {where}; known: baseline, disable, fail-on, format, "
-                                  f"ignore, noise, shadow, shadow-threshold, thresholds")
+                                  f"ignore, noise, redact, shadow, shadow-threshold, thresholds")
     return replace(config, **changes)
 
 

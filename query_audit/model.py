@@ -178,6 +178,9 @@ class StatementModel:
     has_where: bool = False
     parsed: bool = True
     error: str | None = None
+    # Calls sqlglot could not type (its Anonymous functions: stored functions, UDFs, or built-ins it does
+    # not know) and qualified calls, as written (`f`, `db.f`): the EXPLAIN guard's second opinion.
+    untyped_calls: tuple[str, ...] = ()
 
     def uses(self, table: str, *roles: str) -> tuple[ColumnUse, ...]:
         return tuple(c for c in self.columns if c.table == table and (not roles or c.role in roles))

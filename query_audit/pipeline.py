@@ -19,6 +19,7 @@ from query_audit.model import (
     Thresholds,
     table_key,
 )
+from query_audit.redact import Redactor
 
 if TYPE_CHECKING:
     from query_audit.advise.shadow import ShadowOptions
@@ -30,6 +31,8 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total); total 0 when
 @dataclass
 class AnalysisOptions:
     settings: ConnectionSettings | None = None  # None: static analysis only (no schema, no EXPLAIN)
+    # A separate least-privileged account for EXPLAIN and schema reads (--explain-dsn); else `settings`.
+    explain_settings: ConnectionSettings | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)
     verify: bool = False  # create each suggested index on a disposable server, EXPLAIN again, drop it
     progress: Progress | None = None
@@ -37,6 +40,7 @@ class AnalysisOptions:
     measure: bool = True
     shadow: ShadowOptions | None = None  # judge suggested indexes on a shadow copy (advise/shadow.py)
     capacity: object | None = None  # advise.capacity.CapacityTarget: a plan for this load (a live capture)
+    redactor: Redactor | None = None  # secrets out of the samples; None: the default patterns only
 
 
 class StatementStream(Protocol):
@@ -60,7 +64,10 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
     server = stream.server
     digest = Digest()
     stream.digest_into(digest, progress)
-    groups = digest.groups()
+    # Secrets out of every sample before anything models, EXPLAINs or prints them; the digest has taken
+    # the fingerprints and ids already (and redaction only changes literals, which they ignore).
+    redactor = options.redactor or Redactor()
+    groups = [redactor.group(group) for group in digest.groups()]
 
     # Imported only now: sqlglot and the rest are big, and a big log's second reader is forked above.
     from query_audit.advise import advise
@@ -79,9 +86,10 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
     notes = list(notes)
     conn = None
     try:
-        if options.settings is not None:
-            conn = connect(options.settings)
-            server = replace(detect_server(conn), address=options.settings.address)
+        analysis_settings = options.explain_settings or options.settings
+        if analysis_settings is not None:
+            conn = connect(analysis_settings)
+            server = replace(detect_server(conn), address=(options.settings or analysis_settings).address)
             wanted = {table_key(table, group.sample.database) for group in groups
                       for table in models[group.id].tables}
             schemas = load_schema(conn, wanted)
@@ -109,9 +117,7 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
             notes += run.notes(f"{server.flavor} {server.version}") if run else ()
             notes += [f"shadow verification skipped: {skipped}"] if skipped else []
         if options.verify and conn is not None:
-            from query_audit.advise.verify import verify_findings
-
-            findings = verify_findings(conn, findings, queries, schemas, options.settings)
+            findings = _verified(conn, options, findings, queries, schemas)
         findings = attach_origins(findings, queries)
     finally:
         if conn is not None:
@@ -199,3 +205,15 @@ def _model_groups(groups: list, progress: Progress) -> tuple[dict, dict]:
             groups[done - 1] = replace(group, sample=replace(group.sample, sql=shortened(group.sample.sql)))
         progress("parsing", done, len(groups))
     return models, too_large
+
+
+def _verified(conn, options: AnalysisOptions, findings, queries, schemas):
+    """--verify's findings: on `conn`, or, with --explain-dsn, on the --dsn account's own connection
+    (CREATE INDEX needs it; the EXPLAIN-only account cannot)."""
+    from query_audit.advise.verify import verify_findings
+    from query_audit.connection import connect
+
+    if options.explain_settings is None or options.settings is None:
+        return verify_findings(conn, findings, queries, schemas, options.settings)
+    with connect(options.settings) as ddl_conn:
+        return verify_findings(ddl_conn, findings, queries, schemas, options.settings)

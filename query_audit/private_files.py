@@ -1,4 +1,5 @@
-"""Files the tool keeps between runs (capture state, --verify's index journal, the sandbox record).
+"""Files the tool keeps between runs (capture state, --verify's index journal, the sandbox record), and the
+files it writes for the user that may hold captured statements (saved captures, reports).
 
 They decide what the tool later does to a server or a process, so a file someone else planted must never
 be followed: the directory is created 0700, each file 0600 through a fresh temporary (O_EXCL) renamed
@@ -13,6 +14,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
+from typing import IO
 
 from query_audit.errors import QueryAuditError
 
@@ -74,3 +76,22 @@ def read_private(path: Path, what: str = "state file") -> str | None:
             raise UnsafeFile(f"{path} is not a regular file: refusing to use this {what}; remove it")
         _check_owned(info, path, what)
         return source.read().decode("utf-8", errors="replace")
+
+
+def open_private_output(path: str | Path) -> IO[str]:
+    """Open a file the user named (a saved capture, a report) for writing text, created (or, if it is a
+    regular file, reset) to mode 0600: statements carry data, and a redaction pattern can always miss a
+    secret. Unlike state files, its directory is the user's business and left as it is."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):  # never chmod /dev/stdout or a FIFO the user named
+            os.fchmod(fd, 0o600)
+        return os.fdopen(fd, "w", encoding="utf-8")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def write_private_output(path: str | Path, text: str) -> None:
+    with open_private_output(path) as out:
+        out.write(text)

@@ -34,6 +34,7 @@ class Request:
     shadow: object | None = None  # advise.shadow.ShadowOptions, None when off
     replicas: tuple[ConnectionSettings, ...] = ()  # --replica-dsn: captured with the primary
     capacity: object | None = None  # advise.capacity.CapacityTarget
+    explain_settings: ConnectionSettings | None = None  # --explain-dsn: EXPLAIN and schema reads only
 
 
 def _config(opts: dict):
@@ -47,6 +48,12 @@ def _settings(opts: dict, required: bool) -> ConnectionSettings | None:
     if not explicit and not required:
         return None
     return resolve_settings(opts.get("dsn"), opts.get("defaults_file"), required=required)
+
+
+def _explain_settings(opts: dict) -> ConnectionSettings | None:
+    from query_audit.connection import parse_dsn
+
+    return parse_dsn(opts["explain_dsn"]) if opts.get("explain_dsn") else None
 
 
 def _check_verify(opts: dict) -> bool:
@@ -99,7 +106,8 @@ def capture_request(opts: dict, require_inputs: bool = True) -> Request:
     return Request(settings=settings, config=config, plan=plan, save=opts.get("save"), verify=_check_verify(opts),
                    keep_noise=bool(opts.get("keep_noise")), shadow=_shadow(config, opts),
                    replicas=_replicas(opts, settings),
-                   capacity=_capacity_target(opts, len(endpoints)))
+                   capacity=_capacity_target(opts, len(endpoints)),
+                   explain_settings=_explain_settings(opts))
 
 
 def _replicas(opts: dict, primary: ConnectionSettings) -> tuple[ConnectionSettings, ...]:
@@ -135,7 +143,8 @@ def file_request(sources, opts: dict) -> Request:
     config = _config(opts)
     return Request(settings=_settings(opts, required=False), config=config, sources=tuple(sources),
                    verify=_check_verify(opts), keep_noise=bool(opts.get("keep_noise")),
-                   noise_patterns=tuple(opts.get("noise_patterns") or ()), shadow=_shadow(config, opts))
+                   noise_patterns=tuple(opts.get("noise_patterns") or ()), shadow=_shadow(config, opts),
+                   explain_settings=_explain_settings(opts))
 
 
 def any_request(sources, opts: dict) -> Request:
@@ -151,8 +160,12 @@ def report_for(request: Request) -> Report:
     from query_audit.pipeline import AnalysisOptions, analyze_stream
 
     config = request.config
+    from query_audit.redact import Redactor
+
+    redactor = Redactor(tuple(getattr(config, "redact", ()) or ()))
     options = AnalysisOptions(settings=request.settings, thresholds=config.thresholds, verify=request.verify,
-                              shadow=request.shadow, capacity=request.capacity)
+                              shadow=request.shadow, capacity=request.capacity,
+                              explain_settings=request.explain_settings, redactor=redactor)
     with progress_on_stderr() as progress:
         options.progress = progress
         if request.plan is not None:
@@ -167,7 +180,7 @@ def report_for(request: Request) -> Report:
                 result = run_capture(request.settings, request.plan, progress=progress)
             if request.save:
                 save_capture(request.save, result.statements, server=result.server, source=result.source,
-                             noise_dropped=result.noise_dropped)
+                             noise_dropped=result.noise_dropped, redactor=redactor)
             failed = tuple(f"{o.what} answered HTTP {o.status}" for o in result.outcomes
                            if request.plan.command is None and o.status >= 400)
             report = analyze_stream(result, options, notes=result.notes + failed)

@@ -5,6 +5,12 @@ QUERY_AUDIT_TEST_DSN. The shared server on :3306 is never changed by a test."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -83,3 +89,49 @@ def replica_pair():
 
     with start_replica_pair() as pair:
         yield pair
+# ---------------------------------------------------------------------------------------------
+# Helpers for tests that play an application: an endpoint, a general log file, the command line
+# ---------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def endpoint(run: Callable[[], None], path: str = "/"):
+    """A tiny HTTP server whose every GET calls `run()` (an application's database work), then answers
+    200; yields the URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            run()
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}{path}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def write_general_log(path: Path, database: str, user: str, statements: list[str]) -> None:
+    """A MariaDB general log file in which one connection of `user` on `database` sent `statements`."""
+    lines = ["/usr/sbin/mariadbd, Version: 10.11.19-MariaDB (Debian). started with:",
+             "Tcp port: 3306  Unix socket: /run/mysqld/mysqld.sock",
+             "Time\t\t    Id Command\tArgument",
+             f"261130 10:00:00\t     5 Connect\t{user}@localhost on {database} using TCP/IP"]
+    lines += [f"\t\t     5 Query\t{sql}" for sql in statements]
+    lines.append("\t\t     5 Quit\t")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def run_cli(*args, cwd: Path = REPO, env: dict | None = None) -> subprocess.CompletedProcess:
+    """The real command line in a child process, without the caller's QUERY_AUDIT_DSN and colours."""
+    env = dict(env or os.environ, NO_COLOR="1")
+    env.pop("QUERY_AUDIT_DSN", None)
+    return subprocess.run([sys.executable, "-m", "query_audit", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=300, check=False)

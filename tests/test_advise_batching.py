@@ -362,6 +362,11 @@ def test_the_join_reads_the_loops_columns_from_the_parents_rows_with_every_colum
         "WHERE orders.customer_id = 42 ORDER BY orders.id DESC")
 
 
+def test_the_join_leaves_the_parents_attribution_comment_out():
+    tagged = PARENT + " /*controller='orders',file='app%2Forders.py%3A18'*/"
+    assert join_of(tagged, ITEM_LOOP) == join_of(PARENT, ITEM_LOOP)
+
+
 def test_a_limited_parent_is_joined_as_a_derived_table_so_its_limit_picks_the_same_rows():
     assert join_of("SELECT SQL_CALC_FOUND_ROWS o.id FROM orders o WHERE o.status = 'paid' ORDER BY o.id LIMIT 5",
                    [f"SELECT * FROM order_items i WHERE i.order_id = {n} AND i.qty > 1" for n in (1, 2)]) == (

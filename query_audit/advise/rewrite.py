@@ -498,7 +498,8 @@ def join_rewrite(parent_sql: str, parent_table: str, parent_column: str, samples
 
     None where that would not hold or cannot be written: an aggregate or LIMITed loop (its answer is per
     key), a loop or parent reading more than one table, a parent with DISTINCT, GROUP BY or UNION."""
-    parent, loop = _parse(parent_sql), _first_tree(samples)
+    # The parent's attribution comment names its own line: it does not belong on the rewrite.
+    parent, loop = _parse(without_tags(parent_sql)), _first_tree(samples)
     if not isinstance(parent, exp.Select) or not isinstance(loop, exp.Select) or is_aggregate(loop):
         return None
     if loop.args.get("limit") or loop.args.get("joins") or parent.args.get("joins") or any(

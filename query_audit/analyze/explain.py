@@ -12,6 +12,9 @@ traps it must know about (checked on 10.11 here):
 - The traditional `rows` column arrives as text ('199'); it is converted to int here.
 
 Safety of `explain_query` (it runs on servers that matter):
+- EXPLAIN runs the functions of derived tables, CTEs and subqueries: `explain_guard` refuses every
+  statement with a call it cannot prove to be an inert built-in (stored functions, UDFs, sequences,
+  SLEEP, GET_LOCK, ...), and bounds the connection's time and lock waits. See its docstring.
 - Only SELECT/INSERT/UPDATE/DELETE/REPLACE are explained, and the text sent always starts with
   `EXPLAIN `; a statement that itself starts with EXPLAIN, ANALYZE or anything else (including inside
   a leading `/*! ... */`, which the server executes) is refused: `EXPLAIN ANALYZE` (MySQL) and
@@ -20,9 +23,12 @@ Safety of `explain_query` (it runs on servers that matter):
 - Each EXPLAIN runs inside `START TRANSACTION READ ONLY` ... `ROLLBACK`. Servers refuse EXPLAIN of a
   write, and of a locking read (`FOR UPDATE`), in a read-only transaction: MariaDB 10.11 answers error
   1792 (measured here); MySQL 8 checks the same when it opens tables for writing. Those are explained
-  again inside a plain `START TRANSACTION` ... `ROLLBACK`: EXPLAIN never executes the statement, and
-  the rollback undoes anything regardless. The connection must not be inside a transaction of its own
-  (START TRANSACTION would commit it); `connection.connect` opens autocommit connections.
+  again inside a plain `START TRANSACTION` ... `ROLLBACK`, only ever after the guard proved every call in
+  them inert: EXPLAIN never executes the write itself, and what it evaluates (subqueries, built-ins)
+  writes nothing. EXPLAINing the equivalent SELECT instead would lose the write's own plan (MariaDB's
+  UPDATE scans the PRIMARY index where the SELECT does not), which the write rules read. The connection
+  must not be inside a transaction of its own (START TRANSACTION would commit it); `connection.connect`
+  opens autocommit connections.
 
 Format: the traditional one, stated explicitly on MySQL (`FORMAT=TRADITIONAL`; newer MySQL versions
 changed the default) and MariaDB's plain EXPLAIN (traditional). JSON is not asked for as well: it
@@ -40,6 +46,7 @@ import pymysql
 import sqlglot
 from sqlglot import exp
 
+from query_audit.analyze import explain_guard as guard
 from query_audit.errors import ConnectionFailed, QueryAuditError
 from query_audit.identifiers import quote_identifier as _quote
 from query_audit.model import Kind, Plan, PlanRow, QueryGroup, SchemaMap, StatementModel, table_key
@@ -368,6 +375,10 @@ def explain_query(conn, group: QueryGroup, model: StatementModel,
     if refusal:
         return None, refusal
     database = statement.database or (group.databases[0] if group.databases else None)
+    views = guard.session_views(conn)  # hardens the connection on first use
+    refusal = views if isinstance(views, str) else guard.refusal(sql, model, views, conn, database)
+    if refusal:
+        return None, refusal
     if not database and any("." not in table for table in model.tables):
         return None, "database unknown for unqualified tables; cannot EXPLAIN"
 
@@ -384,7 +395,10 @@ def explain_query(conn, group: QueryGroup, model: StatementModel,
         if statement.placeholders or placeholder_positions(sql):
             sql = fill_placeholders(conn, sql, model, schemas, database)
             filled = True
-        text = ("EXPLAIN " if _is_mariadb(conn) else "EXPLAIN FORMAT=TRADITIONAL ") + with_hint(sql, hint)
+            refusal = guard.refusal(sql, model, views, conn, database)  # the filled values: proven, not assumed
+            if refusal:
+                return None, refusal
+        text = ("EXPLAIN " if guard.is_mariadb(conn) else "EXPLAIN FORMAT=TRADITIONAL ") + with_hint(sql, hint)
         columns, rows = _run_explain(conn, text)
     except pymysql.err.MySQLError as exc:
         if _is_lost(exc):
@@ -431,9 +445,11 @@ def _refusal(sql: str, model: StatementModel) -> str | None:
 
 
 def _run_explain(conn, text: str) -> tuple[list[str], list[tuple]]:
-    """EXPLAIN in a read-only transaction, or a rolled-back one where the server refuses read-only."""
+    """EXPLAIN in a read-only transaction, or a rolled-back one where the server refuses read-only
+    (writes: only ever reached after `explain_guard` proved every call in them inert), with a time limit."""
     if not text.startswith("EXPLAIN ") or text.split()[1].upper() in ("ANALYZE", "EXPLAIN"):
         raise QueryAuditError("refusing to send anything but a plain EXPLAIN")  # a bug here, never input
+    text = guard.bounded(conn, text)
     try:
         return _explain_in_transaction(conn, text, "START TRANSACTION READ ONLY")
     except pymysql.err.MySQLError as exc:
@@ -451,10 +467,6 @@ def _explain_in_transaction(conn, text: str, start: str) -> tuple[list[str], lis
             return columns, list(cur.fetchall())
         finally:
             cur.execute("ROLLBACK")
-
-
-def _is_mariadb(conn) -> bool:
-    return "mariadb" in (conn.get_server_info() or "").lower()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -605,7 +617,8 @@ def _sample(conn, key: tuple[str, str], column: str) -> str | None:
     source = f"{_quote(database)}.{_quote(table)}" if database else _quote(table)
     with conn.cursor() as cur:
         try:
-            cur.execute(f"SELECT {_quote(column)} FROM {source} WHERE {_quote(column)} IS NOT NULL LIMIT 1")
+            sample = f"SELECT {_quote(column)} FROM {source} WHERE {_quote(column)} IS NOT NULL LIMIT 1"
+            cur.execute(guard.bounded(conn, sample))
             row = cur.fetchone()
         except pymysql.err.MySQLError as exc:
             if _is_lost(exc):

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sqlglot
 from sqlglot import exp
@@ -71,7 +71,7 @@ def describe(sql: str) -> StatementModel:
     if isinstance(tree, exp.Block):
         return _fallback(text, "several statements in one")
     try:
-        return _Describer(tree).model()
+        return replace(_Describer(tree).model(), untyped_calls=_untyped_calls(tree))
     except RecursionError:
         return _fallback(text, "nested too deeply to analyze")
     except Exception as exc:  # noqa: BLE001 - describe() never raises, whatever sqlglot hands back
@@ -93,6 +93,16 @@ def shortened(sql: str, keep: int = SHOWN_CHARS) -> str:
     if len(sql) <= MAX_PARSED_CHARS:
         return sql
     return f"{sql[:keep]} /* ... {len(sql) - keep} more characters not shown */"
+def _untyped_calls(tree: exp.Expression) -> tuple[str, ...]:
+    """Function calls sqlglot maps to no known function (exp.Anonymous), and qualified ones (`db.f`)."""
+    calls = []
+    for node in tree.find_all(exp.Anonymous):
+        qualifier = node.parent.this if isinstance(node.parent, exp.Dot) and node.parent.expression is node else None
+        calls.append(f"{qualifier.sql(dialect='mysql')}.{node.name}" if qualifier is not None else str(node.name))
+    for node in tree.find_all(exp.Dot):
+        if isinstance(node.expression, exp.Func) and not isinstance(node.expression, exp.Anonymous):
+            calls.append(node.sql(dialect="mysql").split("(", 1)[0])
+    return tuple(calls)
 
 
 # ---------------------------------------------------------------------------------------------

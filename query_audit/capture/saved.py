@@ -7,7 +7,8 @@
      "statements": [{"sql": ..., "thread_id": ..., "database": ..., "time": ..., "command": ...,
                      "request": ..., "user": ..., "placeholders": ..., "query_time": ..., ...}]}
 
-It holds no password: the model has none, and nothing here adds connection settings.
+It holds no connection password: the model has none, and nothing here adds connection settings; secrets
+in the statements are redacted, and the file is created with mode 0600.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import IO
 
 from query_audit.errors import SourceError
 from query_audit.model import ReplicaLag, ServerInfo, ServerRole, SourceInfo, Statement
+from query_audit.private_files import open_private_output
+from query_audit.redact import Redactor
 
 FORMAT = "query-audit-capture"
 VERSION = 1
@@ -39,8 +42,10 @@ class SavedCapture:
 
 
 def save_capture(path: str | Path, statements: Iterable[Statement], *, server: ServerInfo | None,
-                 source: SourceInfo, noise_dropped: int) -> None:
-    """Write a capture; timings that were not captured are left out rather than written as null."""
+                 source: SourceInfo, noise_dropped: int, redactor: Redactor | None = None) -> None:
+    """Write a capture, readable by the user only, with secrets redacted (`query_audit.redact`: the
+    fingerprints stay the same); timings that were not captured are left out rather than written as null."""
+    statements = (redactor or Redactor()).statements(statements)
     document = {
         "format": FORMAT,
         "version": VERSION,
@@ -51,7 +56,7 @@ def save_capture(path: str | Path, statements: Iterable[Statement], *, server: S
         "statements": [_statement_record(statement) for statement in statements],
     }
     try:
-        with open(path, "w", encoding="utf-8") as out:
+        with open_private_output(path) as out:
             json.dump(document, out, indent=1, ensure_ascii=False)
             out.write("\n")
     except OSError as exc:

@@ -53,6 +53,9 @@ def _unanalysed(query: AnalyzedQuery) -> tuple[str, str] | None:
     if query.model.kind is not Kind.OTHER and query.plan is None and query.error:
         why = (f"{query.model.kind.value.upper()} statement has no plan, so its scans and indexes were not "
                f"checked: {query.error}")
+        if query.error.startswith("not explained:"):  # refused on purpose: EXPLAIN could run it (docs/security.md)
+            return why, ("EXPLAIN would execute what this statement calls; read what that does before "
+                         "explaining it by hand, on a disposable copy")
         return why, "EXPLAIN it by hand with representative values, or grant the account what EXPLAIN needs"
     return None
 
