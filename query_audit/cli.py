@@ -62,6 +62,10 @@ def capture_options(func):
         click.option("--run", "command", metavar="COMMAND",
                      help="Capture what a command sends (a test suite, a script) instead of endpoints."),
         click.option("--client-user", help="Keep only this database user's statements (a shared server)."),
+        click.option("--source", "capture_source", type=click.Choice(["general-log", "performance-schema"]),
+                     default="general-log", show_default=True,
+                     help="Read the statements from the general log, or from performance_schema's statement "
+                          "history (no SUPER needed; Aurora/RDS)."),
         click.option("--keep-noise", is_flag=True, help="Keep driver and ORM noise (SET NAMES, SELECT 1, ...)."),
         click.option("--noise", "noise_patterns", multiple=True, metavar="REGEX",
                      help="Another statement pattern to drop as noise (repeatable)."),

@@ -79,6 +79,12 @@ class Statement:
     lock_time: float | None = None
     rows_sent: int | None = None
     rows_examined: int | None = None
+    # The server's own verdicts on this execution, named as the source spells them: a slow log's
+    # `Full_scan`, `Filesort`, `Tmp_table`, `Tmp_table_on_disk` (MariaDB, log_slow_verbosity=query_plan)
+    # or performance_schema's `NO_INDEX_USED`, `NO_GOOD_INDEX_USED`.
+    server_flags: tuple[str, ...] = ()
+    # performance_schema cut SQL_TEXT at performance_schema_max_sql_text_length: never EXPLAINed.
+    truncated: bool = False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -122,6 +128,8 @@ class QueryGroup:
     # Every unit the shape ran in, once or more (as far as the Digest still tracks them), in order:
     # `repetitions` holds only those where it ran twice or more.
     units: tuple[str, ...] = ()
+    # How many executions carried each of Statement.server_flags, e.g. (("Full_scan", 3),).
+    server_flags: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,6 +371,8 @@ class SourceInfo:
     window_start: str | None = None
     window_end: str | None = None
     requests: int = 0
+    # For a live capture, what the statements were read from: general_log or performance_schema.
+    via: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,6 +83,7 @@ def capture_request(opts: dict, require_inputs: bool = True) -> Request:
         client_user=opts.get("client_user"),
         keep_noise=bool(opts.get("keep_noise")),
         noise=_noise_filter(config, opts),
+        source=opts.get("capture_source") or "general-log",
     )
     return Request(settings=settings, config=config, plan=plan, save=opts.get("save"), verify=_check_verify(opts),
                    keep_noise=bool(opts.get("keep_noise")))
@@ -195,8 +196,7 @@ def restore(opts: dict) -> str:
     state = restore_from_state(settings, path)
     if state is None:
         return f"nothing to restore for {settings.describe()} (no state file at {path})"
-    return (f"restored general_log={'ON' if state.previous.general_log else 'OFF'} and "
-            f"log_output={state.previous.log_output} on {settings.describe()}")
+    return f"restored {state.describe()} on {settings.describe()}"
 
 
 # ------------------------------------------------------------------------------------------------

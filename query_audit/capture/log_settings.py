@@ -130,10 +130,24 @@ def state_path(settings: ConnectionSettings, environ=os.environ) -> Path:
 @dataclass(frozen=True)
 class SavedState:
     server: str  # settings.describe(): where the values belong (no password)
-    previous: LogSettings
+    previous: LogSettings | None  # None: the general log was not changed (a performance_schema capture)
     pid: int
     host: str
     started_at: str
+    performance_schema: dict | None = None  # ps_settings.PsSettings.to_dict() of what a capture changed
+
+    def describe(self) -> str:
+        """What restoring this state puts back, for messages."""
+        parts = []
+        if self.previous is not None:
+            parts.append(f"general_log={'ON' if self.previous.general_log else 'OFF'} and "
+                         f"log_output={self.previous.log_output}")
+        if self.performance_schema is not None:
+            consumers = self.performance_schema.get("consumers", {})
+            parts.append("the performance_schema consumers (" + ", ".join(
+                f"{name}={'YES' if on else 'NO'}" for name, on in consumers.items()) + ")"
+                + (" and setup_actors" if self.performance_schema.get("actors") is not None else ""))
+        return " and ".join(parts) or "nothing"
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -142,13 +156,16 @@ class SavedState:
     @classmethod
     def from_json(cls, text: str) -> SavedState:
         data = json.loads(text)
-        return cls(server=data["server"], previous=LogSettings(**data["previous"]), pid=int(data["pid"]),
-                   host=data["host"], started_at=data["started_at"])
+        previous = LogSettings(**data["previous"]) if data["previous"] is not None else None
+        return cls(server=data["server"], previous=previous, pid=int(data["pid"]),
+                   host=data["host"], started_at=data["started_at"], performance_schema=data.get("performance_schema"))
 
 
-def write_state(path: Path, settings: ConnectionSettings, previous: LogSettings) -> SavedState:
+def write_state(path: Path, settings: ConnectionSettings, previous: LogSettings | None,
+                performance_schema: dict | None = None) -> SavedState:
     state = SavedState(server=settings.describe(), previous=previous, pid=os.getpid(), host=os.uname().nodename,
-                       started_at=datetime.now(UTC).isoformat(timespec="seconds"))
+                       started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                       performance_schema=performance_schema)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
     temporary.write_text(state.to_json())
@@ -189,7 +206,12 @@ def restore_from_state(settings: ConnectionSettings, path: Path) -> SavedState |
                               "stop it first (it restores the settings itself)")
     conn = connect_with_retry(settings)
     try:
-        apply_log_settings(conn, state.previous)
+        if state.previous is not None:
+            apply_log_settings(conn, state.previous)
+        if state.performance_schema is not None:
+            from query_audit.capture.ps_settings import PsSettings, apply_ps_settings
+
+            apply_ps_settings(conn, PsSettings.from_dict(state.performance_schema))
     finally:
         conn.close()
     path.unlink(missing_ok=True)

@@ -90,13 +90,19 @@ def _statement_record(statement: Statement) -> dict:
     for name in _TIMINGS:
         if record[name] is None:
             del record[name]
+    for name in ("server_flags", "truncated"):  # written only where a source sets them
+        if not record[name]:
+            del record[name]
     return record
 
 
 def _statement(record: dict) -> Statement:
     if not isinstance(record, dict) or not isinstance(record.get("sql"), str):
         raise TypeError("a statement without its sql text")
-    return Statement(**{name: record[name] for name in _STATEMENT_FIELDS if name in record})
+    values = {name: record[name] for name in _STATEMENT_FIELDS if name in record}
+    if "server_flags" in values:
+        values["server_flags"] = tuple(values["server_flags"])
+    return Statement(**values)
 
 
 def _source(record: dict) -> SourceInfo:
