@@ -131,27 +131,45 @@ def capture(**opts):
 
 
 @cli.command()
-@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
+@click.argument("sources", nargs=-1, metavar="[SOURCE...]")
 @connection_options
 @advice_options
 @click.option("--keep-noise", is_flag=True, help="Keep driver and ORM noise.")
 @click.option("--noise", "noise_patterns", multiple=True, metavar="REGEX", help="Another noise pattern (repeatable).")
+@click.option("--digests", is_flag=True,
+              help="Instead of files: the server's workload from performance_schema's statement digests (--dsn).")
+@click.option("--snapshot", type=click.Path(dir_okay=False, writable=True),
+              help="With --digests: save the digest table to FILE (for a later --since) and stop.")
+@click.option("--since", type=click.Path(dir_okay=False),
+              help="With --digests: only what ran after this snapshot (one deploy, one load test).")
+@click.option("--top", type=click.IntRange(1, 10_000), default=50, show_default=True,
+              help="With --digests: analyze the busiest N statement shapes (by total time).")
 @output_options
 def analyze(sources, **opts):
-    """Analyze general log files, slow log files or saved captures (`-` reads standard input).
+    """Analyze general log files, slow log files or saved captures (`-` reads standard input), or with
+    --digests the server's own statement digests.
 
     The format of each file is detected from its content. Without a connection (--dsn, QUERY_AUDIT_DSN or an
     option file) the analysis is static: fingerprints, counts and batching patterns; with one, the schema is
     read and each distinct statement is EXPLAINed too.
 
     \b
-    Example:
+    Examples:
       query-audit analyze /var/log/mysql/general.log --format json
+      query-audit analyze --digests --dsn "$DSN" --snapshot before.json
+      query-audit analyze --digests --dsn "$DSN" --since before.json
     """
     from query_audit import workflow
 
-    request = workflow.file_request(sources, opts)
-    report = workflow.report_for(request)
+    if opts.get("digests"):
+        request = workflow.digests_request(sources, opts)
+        report, message = workflow.digests_report(request, opts)
+        if report is None:
+            click.echo(message, err=True)
+            return
+    else:
+        request = workflow.file_request(sources, opts)
+        report = workflow.report_for(request)
     _emit(report, opts, request.config)
 
 

@@ -219,6 +219,16 @@ class ForeignKey:
 
 
 @dataclass(frozen=True, slots=True)
+class IndexUsage:
+    """performance_schema's count of I/O through each index of a table since the server started
+    (table_io_waits_summary_by_index_usage.COUNT_STAR), and how long that is."""
+
+    counts: tuple[tuple[str, int], ...]  # (INDEX_NAME, COUNT_STAR); the no-index row is left out
+    table_io: int  # every row of the table, the no-index row included: 0 means the table was never read
+    uptime_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
 class TableSchema:
     database: str
     name: str
@@ -227,6 +237,7 @@ class TableSchema:
     indexes: tuple[Index, ...] = ()
     engine: str = "InnoDB"
     foreign_keys: tuple[ForeignKey, ...] = ()
+    index_usage: IndexUsage | None = None  # where performance_schema counts it (analyze/index_usage.py)
 
     def foreign_key_of(self, column: str) -> ForeignKey | None:
         """The single-column foreign key on `column`, if there is one."""

@@ -51,16 +51,23 @@ class StatementStream(Protocol):
 
 def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tuple[str, ...] = ()) -> Report:
     """The pipeline: group, model, schema, EXPLAIN, advise, summarize."""
+    digest = Digest()
+    stream.digest_into(digest, options.progress or (lambda stage, done, total: None))
+    return analyze_groups(digest.groups(), stream, options, notes)
+
+
+def analyze_groups(groups: list, stream: StatementStream, options: AnalysisOptions,
+                   notes: tuple[str, ...] = ()) -> Report:
+    """The pipeline from statement groups on: a Digest's, or the server's own digest table's
+    (`sources/digests.py`), which comes already grouped."""
     progress = options.progress or (lambda stage, done, total: None)
     server = stream.server
-    digest = Digest()
-    stream.digest_into(digest, progress)
-    groups = digest.groups()
 
     # Imported only now: sqlglot and the rest are big, and a big log's second reader is forked above.
     from query_audit.advise import advise
     from query_audit.advise.summary import summarize
     from query_audit.analyze.explain import explain_query
+    from query_audit.analyze.index_usage import with_index_usage
     from query_audit.analyze.schema import load_schema
     from query_audit.analyze.sql_model import describe
     from query_audit.connection import connect, detect_server
@@ -80,7 +87,7 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
             server = detect_server(conn)
             wanted = {table_key(table, group.sample.database) for group in groups
                       for table in models[group.id].tables}
-            schemas = load_schema(conn, wanted)
+            schemas = with_index_usage(conn, load_schema(conn, wanted))
             for done, group in enumerate(groups, 1):
                 plans[group.id] = explain_query(conn, group, models[group.id], schemas)
                 progress("EXPLAIN", done, len(groups))

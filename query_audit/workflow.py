@@ -90,10 +90,30 @@ def capture_request(opts: dict, require_inputs: bool = True) -> Request:
 
 
 def file_request(sources, opts: dict) -> Request:
+    if not sources:
+        raise click.UsageError("nothing to analyze: give SOURCE... (log files, saved captures, -) or --digests")
+    if opts.get("snapshot") or opts.get("since"):
+        raise click.UsageError("--snapshot and --since go with --digests")
     config = _config(opts)
     return Request(settings=_settings(opts, required=False), config=config, sources=tuple(sources),
                    verify=_check_verify(opts), keep_noise=bool(opts.get("keep_noise")),
                    noise_patterns=tuple(opts.get("noise_patterns") or ()))
+
+
+def digests_request(sources, opts: dict) -> Request:
+    if sources:
+        raise click.UsageError("give log files, or --digests, not both")
+    if opts.get("snapshot") and opts.get("since"):
+        raise click.UsageError("give --snapshot (save the digests now) or --since (subtract a snapshot), not both")
+    return Request(settings=_settings(opts, required=True), config=_config(opts), verify=_check_verify(opts))
+
+
+def digests_report(request: Request, opts: dict) -> tuple[Report | None, str]:
+    """The server-wide workload from performance_schema's digests, or (None, message) after --snapshot."""
+    from query_audit.sources.digest_workload import digest_report
+
+    return digest_report(request.settings, request.config, snapshot=opts.get("snapshot"), since=opts.get("since"),
+                         top=opts.get("top") or 50, verify=request.verify, noise=_noise_filter(request.config, opts))
 
 
 def any_request(sources, opts: dict) -> Request:
