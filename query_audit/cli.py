@@ -98,10 +98,12 @@ def cli():
 
     \b
     capture   turn on the general log, replay endpoints, analyze what they sent, restore the server
-    analyze   the same analysis on general/slow log files and saved captures
+              (--source performance-schema: from the statement history, no SUPER; Aurora/RDS)
+    analyze   the same analysis on general/slow log files and saved captures, or the server's
+              statement digests (--digests)
     check     fail CI (exit 1) on findings that are not in the baseline
     baseline  create or update the baseline that `check` compares with
-    restore   put back the log settings an interrupted capture left changed
+    restore   put back the settings an interrupted capture left changed
     sandbox   start or stop a throwaway server
     """
 
@@ -117,6 +119,10 @@ def capture(**opts):
     The general log is switched on with TABLE output for the capture only, and the previous values are
     put back on every path out (errors, Ctrl-C, SIGTERM, a lost connection). Needs SUPER (MariaDB) or
     SYSTEM_VARIABLES_ADMIN (MySQL 8), unless the log already writes to the table.
+
+    With --source performance-schema the statements come from performance_schema's statement history
+    instead (no SUPER: UPDATE on performance_schema switches its consumers on where they are off, and
+    they are put back the same way); the route for Aurora and RDS.
 
     \b
     Example:
@@ -235,7 +241,8 @@ _baseline_command("update", "Add new findings to the baseline and remove the fix
 @cli.command()
 @connection_options
 def restore(**opts):
-    """Put back general_log and log_output from the state file an interrupted capture left.
+    """Put back general_log and log_output (or performance_schema's consumers and actors) from the state
+    file an interrupted capture left.
 
     Use the same connection options as the capture. Nothing happens when there is no state file.
     """

@@ -14,7 +14,8 @@ rest of the pipeline (EXPLAIN, the rules, the profile ranked by total time) runs
 - rows of one fingerprint in several schemas are one group (a query id is the fingerprint's).
 
 A snapshot (`--snapshot FILE`) saves the table; `--since FILE` subtracts it, to measure one deploy or
-one load test. MAX_TIMER_WAIT cannot be subtracted: it stays the maximum since the server started.
+one load test. MAX_TIMER_WAIT cannot be subtracted: it is the server's maximum since its start, capped at
+the time spent since the snapshot.
 Binary-protocol prepared statements have no digest on MariaDB 10.11, so they are not in this table.
 """
 
@@ -28,7 +29,7 @@ from pathlib import Path
 import pymysql
 
 from query_audit.analyze.fingerprint import fingerprint, query_id, statement_kind
-from query_audit.capture.general_log_table import as_text
+from query_audit.capture.general_log_table import as_text, utc_iso
 from query_audit.capture.ps_events import is_truncated
 from query_audit.capture.timings import PICOSECONDS_PER_SECOND
 from query_audit.errors import MissingPrivilege, QueryAuditError, SourceError
@@ -78,8 +79,10 @@ class DigestRow:
         """What ran since `before` (the same schema and digest); a lower count means the table was reset."""
         if before.count > self.count:
             return self
-        return replace(self, count=self.count - before.count,
-                       sum_timer_wait=self.sum_timer_wait - before.sum_timer_wait,
+        spent = self.sum_timer_wait - before.sum_timer_wait
+        # The maximum cannot be subtracted: it is the server's since its start, at most what was spent since.
+        return replace(self, count=self.count - before.count, sum_timer_wait=spent,
+                       max_timer_wait=min(self.max_timer_wait, spent),
                        sum_rows_examined=self.sum_rows_examined - before.sum_rows_examined,
                        sum_rows_sent=self.sum_rows_sent - before.sum_rows_sent,
                        sum_no_index_used=self.sum_no_index_used - before.sum_no_index_used,
@@ -182,7 +185,7 @@ def _merge(one: QueryGroup, other: QueryGroup) -> QueryGroup:
 
 def save_snapshot(path: str | Path, rows: list[DigestRow], server: str) -> None:
     document = {"format": SNAPSHOT_FORMAT, "version": 1, "server": server,
-                "taken_at": datetime.now(UTC).isoformat(timespec="seconds"), "rows": [asdict(row) for row in rows]}
+                "taken_at": utc_iso(datetime.now(UTC)), "rows": [asdict(row) for row in rows]}
     try:
         Path(path).write_text(json.dumps(document, indent=1, sort_keys=True))
     except OSError as exc:
