@@ -131,6 +131,13 @@ def test_client_user_scopes_the_history_with_setup_actors_and_restores_actors_an
     seen = tmp_path / "during.json"
     set_consumers(shop, OFF)
     try:
+        with server.cursor() as cur:
+            cur.execute("SELECT PROCESSLIST_ID, THREAD_ID FROM performance_schema.threads WHERE PROCESSLIST_ID IN "
+                        "(%s, %s)", (pooled.thread_id(), other.thread_id()))
+            ids = dict(cur.fetchall())
+            pooled_thread, other_thread = ids[pooled.thread_id()], ids[other.thread_id()]
+            # The pool's connection recorded no history before: the capture must switch it on, then back.
+            cur.execute("UPDATE performance_schema.threads SET HISTORY = 'NO' WHERE THREAD_ID = %s", (pooled_thread,))
         command = run_script(shop, tmp_path, f"""
             import json, pymysql, time
             app = pymysql.connect(**dict(DSN, user="qa_app", password=""))
@@ -139,22 +146,22 @@ def test_client_user_scopes_the_history_with_setup_actors_and_restores_actors_an
                 a.execute("SELECT name FROM items WHERE id = 3")
                 r.execute("SELECT name FROM items WHERE id = 1")
                 r.execute("SELECT HOST, USER, ROLE, ENABLED, HISTORY FROM performance_schema.setup_actors")
-                open({str(seen)!r}, "w").write(json.dumps(sorted(r.fetchall())))
+                actors = sorted(r.fetchall())
+                r.execute("SELECT THREAD_ID, HISTORY FROM performance_schema.threads WHERE THREAD_ID IN "
+                          "({pooled_thread}, {other_thread})")
+                open({str(seen)!r}, "w").write(json.dumps([actors, dict(r.fetchall())]))
             time.sleep(0.3)  # open long enough for the capture to see whose connections these are
         """)
-        with server.cursor() as cur:
-            cur.execute("SELECT THREAD_ID FROM performance_schema.threads WHERE PROCESSLIST_ID = %s",
-                        (pooled.thread_id(),))
-            pooled_thread = cur.fetchone()[0]
         result = run_capture(shop, plan(command=command, client_user="qa_app"))
         assert [s.sql for s in result.statements] == ["SELECT name FROM items WHERE id = 3"]
-        during = json.loads(seen.read_text())
-        assert ["%", "qa_app", "%", "YES", "YES"] in during
-        assert ["%", "%", "%", "YES", "NO"] in during
+        during_actors, during_threads = json.loads(seen.read_text())
+        assert ["%", "qa_app", "%", "YES", "YES"] in during_actors
+        assert ["%", "%", "%", "YES", "NO"] in during_actors
+        assert during_threads == {str(pooled_thread): "YES", str(other_thread): "NO"}
         with server.cursor() as cur:
-            cur.execute("SELECT INSTRUMENTED, HISTORY FROM performance_schema.threads WHERE THREAD_ID = %s",
-                        (pooled_thread,))
-            assert cur.fetchone() == ("YES", "YES")
+            cur.execute("SELECT THREAD_ID, HISTORY FROM performance_schema.threads WHERE THREAD_ID IN (%s, %s)",
+                        (pooled_thread, other_thread))
+            assert dict(cur.fetchall()) == {pooled_thread: "NO", other_thread: "YES"}
         assert actors(shop) == [("%", "%", "%", "YES", "YES")]
         assert consumers(shop) == OFF
     finally:
