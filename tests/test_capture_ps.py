@@ -16,6 +16,7 @@ import sys
 import time
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -23,9 +24,11 @@ from test_capture_safety import app_server, start_cli
 from test_capture_timings import run_script
 
 from query_audit.capture.log_settings import state_path
+from query_audit.capture.ps_capture import Edge
+from query_audit.capture.ps_events import HistoryEvent, events_to_statements
 from query_audit.capture.replay import HttpRequest
-from query_audit.capture.session import CapturePlan, run_capture
-from query_audit.connection import connect
+from query_audit.capture.session import CapturePlan, _Window, run_capture
+from query_audit.connection import ConnectionSettings, connect
 from query_audit.errors import MissingPrivilege
 
 REPO = Path(__file__).resolve().parent.parent
@@ -394,3 +397,42 @@ def test_cli_without_privilege_is_one_line_exit_2(shop, server, cli_env):
     finally:
         with server.cursor() as cur:
             cur.execute("DROP USER 'qa_psreader'@'%'")
+
+
+# ------------------------------------------------------------------------------------------------
+# Events to statements, as a pure function
+# ------------------------------------------------------------------------------------------------
+
+
+def event(event_id, name, sql=None, thread=7, nested=False):
+    """An event of the history; it started event_id microseconds (in picoseconds) after the capture."""
+    return HistoryEvent(thread_id=thread, connection_id=40 + thread, user="app", host="h", event_id=event_id,
+                        name=name, sql_text=sql, schema="shop", timer_start=event_id * 1_000_000,
+                        timer_wait=500, lock_time=0, rows_examined=1, rows_sent=1, no_index_used=False,
+                        no_good_index_used=False, nested=nested)
+
+
+def test_events_become_the_statements_a_general_log_capture_gives():
+    start = datetime(2026, 11, 30, 10, 0, 0)
+    windows = [_Window(1, Edge(start, 0), Edge(start, 50_000_000))]
+    cached = {(7, 1): (None, "SELECT a FROM t WHERE id = ?"), (8, 2): (None, "SELECT b FROM t WHERE id = ?")}
+    # Thread 7's statement was prepared before the capture (a driver's cache): the history starts later.
+    events = [
+        event(3, "statement/com/Execute"),
+        event(4, "statement/sql/call_procedure", "CALL p()"),
+        event(5, "statement/sp/stmt", "SELECT 1 FROM t", nested=True),
+        event(6, "statement/sql/select", "SELECT c FROM t WHERE x = 'cut" + "y" * 1000 + "..."),
+        event(7, "statement/com/Ping"),
+        event(60, "statement/sql/select", "SELECT late FROM t"),  # after the window
+        event(3, "statement/com/Execute", thread=8),
+        event(4, "statement/com/Execute", thread=9),  # nothing prepared known: no text
+    ]
+    plan = CapturePlan(source=PS)
+    settings = ConnectionSettings(database="shop")
+    result = events_to_statements(events, windows, set(), cached, plan, settings, sql_text_limit=1024)
+    assert [(s.sql[:20], s.command, s.thread_id) for s in result.statements] == [
+        ("SELECT a FROM t WHER", "Execute", 47), ("CALL p()", "Query", 47), ("SELECT c FROM t WHER", "Query", 47),
+        ("SELECT b FROM t WHER", "Execute", 48)]
+    assert [s.truncated for s in result.statements] == [False, False, True, False]
+    assert result.statements[0].placeholders and result.statements[0].time == "2026-11-30T10:00:00.000003Z"
+    assert (result.nested, result.outside, result.no_text) == (1, 1, 1)

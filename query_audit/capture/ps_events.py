@@ -117,6 +117,7 @@ class Conversion:
     outside: int = 0
     no_text: int = 0
     truncated: int = 0
+    unknown_user: int = 0
 
 
 def events_to_statements(events: Iterable[HistoryEvent], windows, own_threads: set[int],
@@ -145,6 +146,9 @@ def events_to_statements(events: Iterable[HistoryEvent], windows, own_threads: s
             continue
         if window is None:
             result.outside += 1
+            continue
+        if plan.client_user and event.user is None:
+            result.unknown_user += 1  # a connection that came and went between two looks at `threads`
             continue
         statement = _statement(extractor, event, sql, command, window, sql_text_limit, settings)
         if statement is not None:
@@ -213,6 +217,9 @@ def _notes(result: Conversion) -> list[str]:
     if result.truncated:
         notes.append(f"{result.truncated} statement(s) were cut at performance_schema_max_sql_text_length: counted and "
                      "timed by their fingerprint, never EXPLAINed (raise the limit, a start option, to see them)")
+    if result.unknown_user:
+        notes.append(f"{result.unknown_user} statement(s) of connections that closed before their account could be "
+                     "read were left out (--client-user keeps only that account's)")
     if result.outside:
         notes.append(f"{result.outside} statements of other connections ran outside the request windows and were "
                      "left out")
