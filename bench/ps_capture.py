@@ -31,7 +31,8 @@ from query_audit.sandbox import start_sandbox  # noqa: E402
 def watcher_readings(settings) -> int:
     with connect(settings) as conn, conn.cursor() as cur:
         cur.execute("SELECT COUNT_STAR FROM performance_schema.events_statements_summary_by_digest "
-                    "WHERE DIGEST_TEXT LIKE '%prepared_statements_instances%' AND DIGEST_TEXT LIKE '%OWNER_OBJECT_TYPE%'")
+                    "WHERE DIGEST_TEXT LIKE '%prepared_statements_instances%' "
+                    "AND DIGEST_TEXT LIKE '%OWNER_OBJECT_TYPE%'")
         row = cur.fetchone()
     return int(row[0]) if row else 0
 
