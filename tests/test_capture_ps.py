@@ -282,6 +282,27 @@ def test_no_update_privilege_says_what_to_enable_and_changes_nothing(shop, serve
             cur.execute("DROP USER 'qa_psreader'@'%'")
 
 
+def test_update_on_performance_schema_is_enough_without_super_and_actors_need_insert_and_delete(shop, server):
+    set_consumers(shop, OFF)
+    with server.cursor() as cur:
+        cur.execute("DROP USER IF EXISTS 'qa_psupdate'@'%'")
+        cur.execute("CREATE USER 'qa_psupdate'@'%'")
+        cur.execute("GRANT SELECT ON *.* TO 'qa_psupdate'@'%'")
+        cur.execute("GRANT UPDATE ON performance_schema.* TO 'qa_psupdate'@'%'")
+    account = replace(shop, user="qa_psupdate", password="")
+    try:
+        with app_server(shop) as base:
+            result = run_capture(account, plan(requests=(HttpRequest(base + "/boom"),)))
+        assert [s.sql for s in result.statements] == ["SELECT COUNT(*) FROM items"]
+        assert consumers(shop) == OFF
+        with pytest.raises(MissingPrivilege, match="may not DELETE performance_schema.setup_actors"):
+            run_capture(account, plan(command="true", client_user="app"))
+        assert consumers(shop) == OFF and not state_path(account).exists()
+    finally:
+        with server.cursor() as cur:
+            cur.execute("DROP USER 'qa_psupdate'@'%'")
+
+
 def test_killed_connection_mid_capture_reconnects_and_puts_the_consumers_back(shop, tmp_path):
     set_consumers(shop, OFF)
     command = run_script(shop, tmp_path, """

@@ -71,17 +71,17 @@ class Edge(NamedTuple):
     def wall_at(self, timer: int) -> datetime:
         return self.wall + timedelta(microseconds=(timer - self.timer) / 1e6)
 
-    # _replay compares nothing; the windows hold Edges, and events are placed by `timer`.
-
 
 class _TimerControl(_ControlConnection):
     """The control connection, whose `now()` is an Edge; it remembers its performance_schema THREAD_IDs
     (a killed connection's events stay in the history with no processlist id)."""
 
+    def __init__(self, settings: ConnectionSettings):
+        self.ps_threads: set[int] = set()
+        super().__init__(settings)
+
     def _open(self) -> None:
         super()._open()
-        if not hasattr(self, "ps_threads"):
-            self.ps_threads: set[int] = set()
         with self.conn.cursor() as cur:
             cur.execute("SELECT THREAD_ID FROM performance_schema.threads WHERE PROCESSLIST_ID = CONNECTION_ID()")
             row = cur.fetchone()

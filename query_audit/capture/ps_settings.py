@@ -132,20 +132,28 @@ def _flags(settings: PsSettings, thread_id: int) -> tuple[str, str] | None:
 def check_can_change(conn, current: PsSettings, client_user: str | None) -> None:
     """Fail before changing anything when the account may not update what the capture would change.
 
-    Each probe updates nothing (its WHERE matches no row) but needs the UPDATE privilege.
+    Each probe changes nothing (its WHERE matches no row) but needs the privilege of the real change.
     """
-    tables = ["setup_consumers"] + (["setup_actors", "threads"] if client_user else [])
+    probes = [("setup_consumers", "UPDATE performance_schema.setup_consumers SET ENABLED = 'YES' WHERE 1 = 0")]
+    if client_user:
+        probes += [
+            ("threads", "UPDATE performance_schema.threads SET HISTORY = 'YES' WHERE 1 = 0"),
+            ("setup_actors", "UPDATE performance_schema.setup_actors SET HISTORY = 'YES' WHERE 1 = 0"),
+            ("setup_actors", "DELETE FROM performance_schema.setup_actors WHERE 1 = 0"),
+            ("setup_actors", "INSERT INTO performance_schema.setup_actors "
+                             "SELECT * FROM performance_schema.setup_actors WHERE 1 = 0"),
+        ]
     with conn.cursor() as cur:
-        for table in tables:
-            column = "ENABLED" if table == "setup_consumers" else "HISTORY"
+        for table, probe in probes:
             try:
-                cur.execute(f"UPDATE performance_schema.{table} SET {column} = 'YES' WHERE 1 = 0")
+                cur.execute(probe)
             except pymysql.err.MySQLError as exc:
                 if exc.args and exc.args[0] in ACCESS_DENIED:
+                    verb = probe.split()[0]
                     raise MissingPrivilege(
                         f"the performance_schema consumer(s) {', '.join(current.disabled)} are off and this account "
-                        f"may not update performance_schema.{table}; grant UPDATE on performance_schema.* or run "
-                        f"{enable_hint(current.disabled)}; nothing was changed") from None
+                        f"may not {verb} performance_schema.{table}; grant SELECT, UPDATE, INSERT, DELETE on "
+                        f"performance_schema.* or run {enable_hint(current.disabled)}; nothing was changed") from None
                 raise
 
 
