@@ -436,7 +436,8 @@ def event(event_id, name, sql=None, thread=7, nested=False):
 def test_events_become_the_statements_a_general_log_capture_gives():
     start = datetime(2026, 11, 30, 10, 0, 0)
     windows = [_Window(1, Edge(start, 0), Edge(start, 50_000_000))]
-    cached = {(7, 1): (None, "SELECT a FROM t WHERE id = ?"), (8, 2): (None, "SELECT b FROM t WHERE id = ?")}
+    cached = {(7, 1): (None, "SELECT a FROM t WHERE id = ?"), (8, 2): (None, "SELECT b FROM t WHERE id = ?"),
+              (9, 1): (None, "")}  # read while it was being prepared: no text yet
     # Thread 7's statement was prepared before the capture (a driver's cache): the history starts later.
     events = [
         event(3, "statement/com/Execute"),
@@ -446,7 +447,7 @@ def test_events_become_the_statements_a_general_log_capture_gives():
         event(7, "statement/com/Ping"),
         event(60, "statement/sql/select", "SELECT late FROM t"),  # after the window
         event(3, "statement/com/Execute", thread=8),
-        event(4, "statement/com/Execute", thread=9),  # nothing prepared known: no text
+        event(4, "statement/com/Execute", thread=9),  # its text is unknown
     ]
     plan = CapturePlan(source=PS)
     settings = ConnectionSettings(database="shop")

@@ -161,7 +161,9 @@ class _Watcher:
             with self._conn.cursor() as cur:
                 cur.execute(PREPARED_QUERY)
                 for thread_id, event_id, name, text in cur.fetchall():
-                    self.texts[(int(thread_id), int(event_id))] = (as_text(name) if name else None, as_text(text))
+                    if as_text(text).strip():  # a statement still being prepared shows an empty text
+                        self.texts[(int(thread_id), int(event_id))] = (as_text(name) if name else None,
+                                                                       as_text(text))
                 if not with_threads:
                     return
                 cur.execute(THREADS_QUERY)

@@ -141,7 +141,7 @@ def events_to_statements(events: Iterable[HistoryEvent], windows, own_threads: s
             prepared[event.thread_id] = found[1] if found else None
             continue
         sql, command = _text_of(event, prepared, texts)
-        if sql is None:
+        if not sql or not sql.strip():
             result.no_text += window is not None and event.name in EXECUTIONS
             continue
         if window is None:
