@@ -12,15 +12,17 @@ from __future__ import annotations
 
 from query_audit.advise.plan_facts import severity_by_rows
 from query_audit.advise.rules import query_finding
-from query_audit.model import AnalyzedQuery, Finding, Severity, Thresholds
+from query_audit.model import AnalyzedQuery, Finding, Kind, Severity, Thresholds
 
 SCAN_FLAGS = {"Full_scan": "slow log (Full_scan: Yes)", "NO_INDEX_USED": "performance_schema (NO_INDEX_USED)",
               "NO_GOOD_INDEX_USED": "performance_schema (NO_GOOD_INDEX_USED)"}
 SORT_FLAGS = {"Filesort": "slow log (Filesort: Yes)"}
 TEMPORARY_FLAGS = {"Tmp_table_on_disk": "slow log (Tmp_table_on_disk: Yes)", "Tmp_table": "slow log (Tmp_table: Yes)"}
-# Without a flag, rows examined this many times the rows sent (and at least full_scan_rows of them) per
-# execution is a scan by any other name: the slow log's Rows_examined against Rows_sent.
+# Without a flag, a SELECT that examines this many times the rows it sends (and at least full_scan_rows of
+# them) per execution is a scan by any other name: the slow log's Rows_examined against Rows_sent. Not for
+# writes: they send nothing, and an UPDATE of many rows by an index examines many rows too.
 EXAMINED_PER_SENT = 100
+INFERRED = "rows examined against rows sent"
 
 
 def _flagged(query: AnalyzedQuery, flags: dict[str, str]) -> tuple[str, int] | None:
@@ -51,21 +53,23 @@ def scan_findings(queries, thresholds: Thresholds, rule: str) -> list[Finding]:
             continue
         examined, sent = _per_execution(query)
         flagged = _flagged(query, SCAN_FLAGS)
-        if flagged is None and examined is not None and examined >= thresholds.full_scan_rows and \
-                examined >= EXAMINED_PER_SENT * max(sent or 0, 1):
-            flagged = ("rows examined against rows sent", query.group.count)
+        if flagged is None and query.model.kind is Kind.SELECT and examined is not None and \
+                examined >= thresholds.full_scan_rows and examined >= EXAMINED_PER_SENT * max(sent or 0, 1):
+            flagged = (INFERRED, query.group.count)
         if flagged is None:
             continue
         source, executions = flagged
         figures = f"~{examined} rows examined and ~{sent} sent per execution" if examined is not None else \
             "no row counts"
         tables = ", ".join(f"`{t}`" for t in query.model.tables) or "its tables"
+        what = (f"examined over {EXAMINED_PER_SENT} times the rows it sent ({figures}): a scan, inferred from the "
+                "slow log's row counts" if source == INFERRED else
+                f"used no index in {executions} of {query.group.count} executions ({figures}), by the server's own "
+                f"account: {source}")
         findings.append(query_finding(
             query, rule=rule,
             severity=severity_by_rows(examined or 0, thresholds, small=Severity.LOW),
-            message=(f"{query.model.kind.value.upper()} on {tables} used no index in {executions} of "
-                     f"{query.group.count} executions ({figures}), by the server's own account: {source}; "
-                     "no EXPLAIN (give --dsn to see the plan)"),
+            message=f"{query.model.kind.value.upper()} on {tables} {what}; no EXPLAIN (give --dsn to see the plan)",
             table=_table(query),
             suggestion="index the filtered columns, or filter on indexed ones; run with --dsn for the index advice",
             evidence={"source": source, "executions_flagged": executions, "rows_examined": examined,
