@@ -64,6 +64,10 @@ def capture_options(func):
         click.option("--run", "command", metavar="COMMAND",
                      help="Capture what a command sends (a test suite, a script) instead of endpoints."),
         click.option("--client-user", help="Keep only this database user's statements (a shared server)."),
+        click.option("--source", "capture_source", type=click.Choice(["general-log", "performance-schema"]),
+                     default="general-log", show_default=True,
+                     help="Read the statements from the general log, or from performance_schema's statement "
+                          "history (no SUPER needed; Aurora/RDS)."),
         click.option("--keep-noise", is_flag=True, help="Keep driver and ORM noise (SET NAMES, SELECT 1, ...)."),
         click.option("--noise", "noise_patterns", multiple=True, metavar="REGEX",
                      help="Another statement pattern to drop as noise (repeatable)."),
@@ -135,7 +139,7 @@ def cli():
     """
 
 
-@cli.command(short_help="Switch the general log on, replay endpoints, analyze, restore.")
+@cli.command(short_help="Capture what endpoints send, analyze it, put the server back.")
 @connection_options
 @capture_options
 @scaling_options
@@ -151,6 +155,10 @@ def capture(**opts):
     With --replica-dsn the primary and each replica are captured at once (each restored on its own) and
     the report says where each statement ran; --target-rps/--target-rpm add a capacity plan.
 
+    With --source performance-schema the statements come from performance_schema's statement history
+    instead (no SUPER: UPDATE on performance_schema switches its consumers on where they are off, and
+    they are put back the same way); the route for Aurora and RDS.
+
     \b
     Example:
       query-audit capture --dsn mysql://root@127.0.0.1:3306/shop \\
@@ -163,28 +171,46 @@ def capture(**opts):
     _emit(report, opts, request.config)
 
 
-@cli.command(short_help="The same analysis on general/slow log files and saved captures.")
-@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
+@cli.command(short_help="Analyze log files, saved captures or the server's statement digests.")
+@click.argument("sources", nargs=-1, metavar="[SOURCE...]")
 @connection_options
 @advice_options
 @click.option("--keep-noise", is_flag=True, help="Keep driver and ORM noise.")
 @click.option("--noise", "noise_patterns", multiple=True, metavar="REGEX", help="Another noise pattern (repeatable).")
+@click.option("--digests", is_flag=True,
+              help="Instead of files: the server's workload from performance_schema's statement digests (--dsn).")
+@click.option("--snapshot", type=click.Path(dir_okay=False, writable=True),
+              help="With --digests: save the digest table to FILE (for a later --since) and stop.")
+@click.option("--since", type=click.Path(dir_okay=False),
+              help="With --digests: only what ran after this snapshot (one deploy, one load test).")
+@click.option("--top", type=click.IntRange(1, 10_000), default=50, show_default=True,
+              help="With --digests: analyze the busiest N statement shapes (by total time).")
 @output_options
 def analyze(sources, **opts):
-    """Analyze general log files, slow log files or saved captures (`-` reads standard input).
+    """Analyze general log files, slow log files or saved captures (`-` reads standard input), or with
+    --digests the server's own statement digests.
 
     The format of each file is detected from its content. Without a connection (--dsn, QUERY_AUDIT_DSN or an
     option file) the analysis is static: fingerprints, counts and batching patterns; with one, the schema is
     read and each distinct statement is EXPLAINed too.
 
     \b
-    Example:
+    Examples:
       query-audit analyze /var/log/mysql/general.log --format json
+      query-audit analyze --digests --dsn "$DSN" --snapshot before.json
+      query-audit analyze --digests --dsn "$DSN" --since before.json
     """
     from query_audit import workflow
 
-    request = workflow.file_request(sources, opts)
-    report = workflow.report_for(request)
+    if opts.get("digests"):
+        request = workflow.digests_request(sources, opts)
+        report, message = workflow.digests_report(request, opts)
+        if report is None:
+            click.echo(message, err=True)
+            return
+    else:
+        request = workflow.file_request(sources, opts)
+        report = workflow.report_for(request)
     _emit(report, opts, request.config)
 
 
@@ -247,11 +273,11 @@ _baseline_command("create", "Write a new baseline from the current findings (ove
 _baseline_command("update", "Add new findings to the baseline and remove the fixed ones, keeping reasons.")
 
 
-@cli.command(short_help="Put back the log settings an interrupted capture left changed.")
+@cli.command(short_help="Put back what an interrupted capture or --verify left changed.")
 @connection_options
 def restore(**opts):
-    """Put back general_log and log_output from the state file an interrupted capture left, and drop the
-    indexes an interrupted --verify created.
+    """Put back general_log and log_output (or performance_schema's consumers and actors) from the state
+    file an interrupted capture left, and drop the indexes an interrupted --verify created.
 
     Use the same connection options as the capture. Nothing happens when there is no state file. Restoring
     only ever switches the log off or removes TABLE from log_output: it never turns logging on.

@@ -81,6 +81,12 @@ class Statement:
     rows_examined: int | None = None
     # Which server of a replicated capture ran it (`primary`, `replica1`, ...); None for one server.
     server: str | None = None
+    # The server's own verdicts on this execution, named as the source spells them: a slow log's
+    # `Full_scan`, `Filesort`, `Tmp_table`, `Tmp_table_on_disk` (MariaDB, log_slow_verbosity=query_plan)
+    # or performance_schema's `NO_INDEX_USED`, `NO_GOOD_INDEX_USED`.
+    server_flags: tuple[str, ...] = ()
+    # performance_schema cut SQL_TEXT at performance_schema_max_sql_text_length: never EXPLAINed.
+    truncated: bool = False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,6 +141,8 @@ class QueryGroup:
     pruned_repeated_units: int = 0
     # (server, statements) of a replicated capture: where this shape ran; empty for one server.
     servers: tuple[tuple[str, int], ...] = ()
+    # How many executions carried each of Statement.server_flags, e.g. (("Full_scan", 3),).
+    server_flags: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +291,16 @@ class Measurement:
 
 
 @dataclass(frozen=True, slots=True)
+class IndexUsage:
+    """performance_schema's count of I/O through each index of a table since the server started
+    (table_io_waits_summary_by_index_usage.COUNT_STAR), and how long that is."""
+
+    counts: tuple[tuple[str, int], ...]  # (INDEX_NAME, COUNT_STAR); the no-index row is left out
+    table_io: int  # every row of the table, the no-index row included: 0 means the table was never read
+    uptime_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
 class TableSchema:
     database: str
     name: str
@@ -296,6 +314,7 @@ class TableSchema:
     column_stats: tuple[ColumnStatistics, ...] = ()
     index_stats: tuple[IndexStatistics, ...] = ()
     measured: tuple[Measurement, ...] = ()
+    index_usage: IndexUsage | None = None  # where performance_schema counts it (analyze/index_usage.py)
 
     def foreign_key_of(self, column: str) -> ForeignKey | None:
         """The single-column foreign key on `column`, if there is one."""
@@ -498,6 +517,8 @@ class SourceInfo:
     requests: int = 0
     servers: tuple[ServerRole, ...] = ()  # a capture with --replica-dsn: the primary first
     lag: tuple[ReplicaLag, ...] = ()
+    # For a live capture, what the statements were read from: general_log or performance_schema.
+    via: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,20 +60,29 @@ class StatementStream(Protocol):
 
 def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tuple[str, ...] = ()) -> Report:
     """The pipeline: group, model, schema, EXPLAIN, advise, summarize."""
+    digest = Digest()
+    stream.digest_into(digest, options.progress or (lambda stage, done, total: None))
+    return analyze_groups(digest.groups(), stream, options, notes, transactions=digest.transactions)
+
+
+def analyze_groups(groups: list, stream: StatementStream, options: AnalysisOptions,
+                   notes: tuple[str, ...] = (), transactions=None) -> Report:
+    """The pipeline from statement groups on: a Digest's, or the server's own digest table's
+    (`sources/digest_workload.py`), which comes already grouped. `transactions` is the Digest's
+    TransactionTracker, where there is one."""
     progress = options.progress or (lambda stage, done, total: None)
     server = stream.server
-    digest = Digest()
-    stream.digest_into(digest, progress)
     # Secrets out of every sample before anything models, EXPLAINs or prints them; the digest has taken
     # the fingerprints and ids already (and redaction only changes literals, which they ignore).
     redactor = options.redactor or Redactor()
-    groups = [redactor.group(group) for group in digest.groups()]
+    groups = [redactor.group(group) for group in groups]
 
     # Imported only now: sqlglot and the rest are big, and a big log's second reader is forked above.
     from query_audit.advise import advise
     from query_audit.advise.summary import summarize
     from query_audit.analyze.attribution import attach_origins, parse_origin
     from query_audit.analyze.explain import explain_query
+    from query_audit.analyze.index_usage import with_index_usage
     from query_audit.analyze.schema import load_schema
     from query_audit.connection import connect, detect_server
 
@@ -92,7 +101,7 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
             server = replace(detect_server(conn), address=(options.settings or analysis_settings).address)
             wanted = {table_key(table, group.sample.database) for group in groups
                       for table in models[group.id].tables}
-            schemas = load_schema(conn, wanted)
+            schemas = with_index_usage(conn, load_schema(conn, wanted))
             for done, group in enumerate(groups, 1):
                 plans[group.id] = (None, too_large[group.id]) if group.id in too_large else \
                     explain_query(conn, group, models[group.id], schemas)
@@ -124,7 +133,7 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
             conn.close()
 
     summary = summarize(queries, stream.source, noise_dropped=stream.noise_dropped,
-                        skipped_lines=stream.skipped_lines, transactions=digest.transactions, traces=traces)
+                        skipped_lines=stream.skipped_lines, transactions=transactions, traces=traces)
     return Report(server=server, source=stream.source, summary=summary, queries=queries,
                   findings=tuple(findings), notes=tuple(notes), timeline=_timeline(stream), capacity=capacity)
 

@@ -102,6 +102,7 @@ def capture_request(opts: dict, require_inputs: bool = True) -> Request:
         client_user=opts.get("client_user"),
         keep_noise=bool(opts.get("keep_noise")),
         noise=_noise_filter(config, opts),
+        source=opts.get("capture_source") or "general-log",
     )
     return Request(settings=settings, config=config, plan=plan, save=opts.get("save"), verify=_check_verify(opts),
                    keep_noise=bool(opts.get("keep_noise")), shadow=_shadow(config, opts),
@@ -116,6 +117,9 @@ def _replicas(opts: dict, primary: ConnectionSettings) -> tuple[ConnectionSettin
     # A replica holds the primary's databases: without one of its own, it gets the primary's.
     replicas = tuple(replace(parsed, database=parsed.database or primary.database)
                      for parsed in (parse_dsn(dsn) for dsn in opts.get("replica_dsns") or ()))
+    if replicas and (opts.get("capture_source") or "general-log") != "general-log":
+        raise click.UsageError("--replica-dsn captures through the general log: it does not go with --source "
+                               "performance-schema")
     if any(r.describe() == primary.describe() for r in replicas):
         raise click.UsageError("a --replica-dsn names the same server as --dsn")
     return replicas
@@ -140,11 +144,31 @@ def _capacity_target(opts: dict, endpoints: int):
 
 
 def file_request(sources, opts: dict) -> Request:
+    if not sources:
+        raise click.UsageError("nothing to analyze: give SOURCE... (log files, saved captures, -) or --digests")
+    if opts.get("snapshot") or opts.get("since"):
+        raise click.UsageError("--snapshot and --since go with --digests")
     config = _config(opts)
     return Request(settings=_settings(opts, required=False), config=config, sources=tuple(sources),
                    verify=_check_verify(opts), keep_noise=bool(opts.get("keep_noise")),
                    noise_patterns=tuple(opts.get("noise_patterns") or ()), shadow=_shadow(config, opts),
                    explain_settings=_explain_settings(opts))
+
+
+def digests_request(sources, opts: dict) -> Request:
+    if sources:
+        raise click.UsageError("give log files, or --digests, not both")
+    if opts.get("snapshot") and opts.get("since"):
+        raise click.UsageError("give --snapshot (save the digests now) or --since (subtract a snapshot), not both")
+    return Request(settings=_settings(opts, required=True), config=_config(opts), verify=_check_verify(opts))
+
+
+def digests_report(request: Request, opts: dict) -> tuple[Report | None, str]:
+    """The server-wide workload from performance_schema's digests, or (None, message) after --snapshot."""
+    from query_audit.sources.digest_workload import digest_report
+
+    return digest_report(request.settings, request.config, snapshot=opts.get("snapshot"), since=opts.get("since"),
+                         top=opts.get("top") or 50, verify=request.verify, noise=_noise_filter(request.config, opts))
 
 
 def any_request(sources, opts: dict) -> Request:
@@ -268,8 +292,7 @@ def restore(opts: dict) -> str:
     if state is None:
         message = f"nothing to restore for {settings.describe()} (no state file at {path})"
     else:
-        message = (f"restored general_log={'ON' if state.previous.general_log else 'OFF'} and "
-                   f"log_output={state.previous.log_output} on {settings.describe()}")
+        message = f"restored {state.describe()} on {settings.describe()}"
     return "\n".join([message, *_drop_verify_leftovers(settings)])
 
 

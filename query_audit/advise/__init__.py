@@ -24,6 +24,7 @@ from query_audit.advise.rules import (
     repeated_identical_query,
     temporary_table,
     unparsed_statement,
+    unused_index,
     write_amplification,
     write_loop,
     write_not_by_primary_key,
@@ -111,6 +112,11 @@ RULES: tuple[Rule, ...] = (
          "Anti-pattern: indexes the others already serve, each costing every write. Best practice: drop "
          "them (pt-duplicate-key-checker's rule).",
          redundant_index.check),
+    Rule("unused_index", Severity.LOW,
+         "performance_schema saw no use of an index since the server started (info when the uptime is short).",
+         "Anti-pattern: indexes nothing reads, each costing every write. Best practice: after a representative "
+         "uptime, drop them (sys.schema_unused_indexes' rule); keep unique and foreign-key indexes.",
+         unused_index.check),
     Rule("unparsed_statement", Severity.LOW,
          "A statement the advisor could not parse or EXPLAIN, and why.",
          "Anti-pattern: reading silence as a clean bill of health. Best practice: check these statements by "

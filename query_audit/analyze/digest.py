@@ -72,6 +72,7 @@ class _Group:
         "rows_examined",
         "rows_sent",
         "sample",
+        "server_flags",
         "units",
         "values",
     )
@@ -91,6 +92,7 @@ class _Group:
         self.max_query_time: float | None = None
         self.rows_examined: int | None = None
         self.rows_sent: int | None = None
+        self.server_flags: dict[str, int] | None = None  # executions per flag, where the source gives them
 
 
 class Digest:
@@ -133,6 +135,11 @@ class Digest:
                                 placeholders=statement.placeholders, request=statement.request, sample=statement)
         if group is not None and (statement.query_time is not None or statement.rows_examined is not None):
             self._add_timings(group, statement)
+        if group is not None and statement.server_flags:
+            flags = group.server_flags if group.server_flags is not None else {}
+            for flag in statement.server_flags:
+                flags[flag] = flags.get(flag, 0) + 1
+            group.server_flags = flags
 
     def add_fields(self, sql: str, thread_id: int | None, database: str | None = None, time: str | None = None,
                    command: str = "Query", user: str | None = None, placeholders: bool = False,
@@ -295,6 +302,7 @@ class Digest:
             total_query_time=group.query_time, max_query_time=group.max_query_time,
             total_rows_examined=group.rows_examined, total_rows_sent=group.rows_sent,
             units=tuple(name for name, _ in units), pruned_repeated_units=group.pruned_repeated,
+            server_flags=tuple(sorted((group.server_flags or {}).items())),
         )
 
     @staticmethod

@@ -370,6 +370,8 @@ def explain_query(conn, group: QueryGroup, model: StatementModel,
     sampled from the compared column, else a default of the column's type.
     """
     statement = group.sample
+    if statement.truncated:  # half a statement: its plan would be another statement's, or an error
+        return None, "not EXPLAINed: performance_schema cut its text at performance_schema_max_sql_text_length"
     sql = statement.sql.strip().rstrip(";").rstrip()
     refusal = _refusal(sql, model)
     if refusal:

@@ -132,10 +132,24 @@ def state_path(settings: ConnectionSettings, environ=os.environ, kind: str = "ca
 @dataclass(frozen=True)
 class SavedState:
     server: str  # settings.describe(): where the values belong (no password)
-    previous: LogSettings
+    previous: LogSettings | None  # None: the general log was not changed (a performance_schema capture)
     pid: int
     host: str
     started_at: str
+    performance_schema: dict | None = None  # ps_settings.PsSettings.to_dict() of what a capture changed
+
+    def describe(self) -> str:
+        """What restoring this state puts back, for messages."""
+        parts = []
+        if self.previous is not None:
+            parts.append(f"general_log={'ON' if self.previous.general_log else 'OFF'} and "
+                         f"log_output={self.previous.log_output}")
+        if self.performance_schema is not None:
+            consumers = self.performance_schema.get("consumers", {})
+            parts.append("the performance_schema consumers (" + ", ".join(
+                f"{name}={'YES' if on else 'NO'}" for name, on in consumers.items()) + ")"
+                + (" and setup_actors" if self.performance_schema.get("actors") is not None else ""))
+        return " and ".join(parts) or "nothing"
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -144,16 +158,24 @@ class SavedState:
     @classmethod
     def from_json(cls, text: str) -> SavedState:
         data = json.loads(text)
-        general_log, log_output = data["previous"]["general_log"], data["previous"]["log_output"]
-        if not isinstance(general_log, bool) or not isinstance(log_output, str) or not isinstance(data["pid"], int):
-            raise TypeError("general_log must be true/false, log_output a string, pid a number")
-        return cls(server=str(data["server"]), previous=LogSettings(general_log, log_output), pid=data["pid"],
-                   host=str(data["host"]), started_at=str(data["started_at"]))
+        previous = None
+        if data["previous"] is not None:
+            general_log, log_output = data["previous"]["general_log"], data["previous"]["log_output"]
+            if not isinstance(general_log, bool) or not isinstance(log_output, str):
+                raise TypeError("general_log must be true/false, log_output a string")
+            previous = LogSettings(general_log, log_output)
+        performance_schema = data.get("performance_schema")
+        if not isinstance(data["pid"], int) or not isinstance(performance_schema, dict | None):
+            raise TypeError("pid must be a number, performance_schema an object")
+        return cls(server=str(data["server"]), previous=previous, pid=data["pid"], host=str(data["host"]),
+                   started_at=str(data["started_at"]), performance_schema=performance_schema)
 
 
-def write_state(path: Path, settings: ConnectionSettings, previous: LogSettings) -> SavedState:
+def write_state(path: Path, settings: ConnectionSettings, previous: LogSettings | None,
+                performance_schema: dict | None = None) -> SavedState:
     state = SavedState(server=settings.describe(), previous=previous, pid=os.getpid(), host=os.uname().nodename,
-                       started_at=datetime.now(UTC).isoformat(timespec="seconds"))
+                       started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                       performance_schema=performance_schema)
     # 0600 in a 0700 directory, atomically: a crash leaves the old file or the new one, never half of one.
     write_private(path, state.to_json())
     return state
@@ -197,8 +219,15 @@ def restore_from_state(settings: ConnectionSettings, path: Path) -> SavedState |
                               "stop it first (it restores the settings itself)")
     conn = connect_with_retry(settings)
     try:
-        target = reduced_to(read_log_settings(conn), state.previous, path)
-        apply_log_settings(conn, target)
+        target = reduced_to(read_log_settings(conn), state.previous, path) if state.previous is not None else None
+        if target is not None:
+            apply_log_settings(conn, target)
+        if state.performance_schema is not None:
+            from query_audit.capture.ps_settings import PsSettings, apply_ps_settings, reduced
+
+            consumers = reduced(PsSettings.from_dict(state.performance_schema))
+            if consumers is not None:
+                apply_ps_settings(conn, consumers)
     finally:
         conn.close()
     path.unlink(missing_ok=True)

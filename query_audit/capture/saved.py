@@ -100,6 +100,9 @@ def _statement_record(statement: Statement) -> dict:
     for name in _TIMINGS:
         if record[name] is None:
             del record[name]
+    for name in ("server_flags", "truncated"):  # written only where a source sets them
+        if not record[name]:
+            del record[name]
     return record
 
 
@@ -107,15 +110,16 @@ class _BadField(ValueError):
     """A field of the wrong type or a missing key: which one, in a few words."""
 
 
+_TEXTS = "list of text"  # a kind for _typed: a JSON list of strings
 # What each field may hold. `bool` is an `int` to Python, and NaN a float: both are refused where wrong.
 _STATEMENT_TYPES = {
     "sql": (str, "text"), "thread_id": (int, "a whole number"), "database": (str, "text"),
     "time": (str, "text"), "command": (str, "text"), "request": (int, "a whole number"), "user": (str, "text"),
     "placeholders": (bool, "true or false"), "query_time": (float, "a number of seconds"),
     "lock_time": (float, "a number of seconds"), "rows_sent": (int, "a whole number"),
-    "rows_examined": (int, "a whole number"),
+    "rows_examined": (int, "a whole number"), "server": (str, "text"),
+    "server_flags": (_TEXTS, "a list of text"), "truncated": (bool, "true or false"),
 }
-_TEXTS = "list of text"  # a kind for _typed: a JSON list of strings
 _SOURCE_TYPES = {"kind": (str, "text"), "endpoints": (_TEXTS, "a list of text"), "command": (str, "text"),
                  "files": (_TEXTS, "a list of text"), "window_start": (str, "text"), "window_end": (str, "text"),
                  "requests": (int, "a whole number")}
@@ -165,6 +169,8 @@ def _statement(record, number: int) -> Statement:
     for name in ("query_time", "lock_time"):
         if name in values:
             values[name] = float(values[name])
+    if "server_flags" in values:
+        values["server_flags"] = tuple(values["server_flags"])
     return Statement(**values)
 
 

@@ -55,6 +55,7 @@ class CapturePlan:
     client_user: str | None = None
     keep_noise: bool = False
     noise: NoiseFilter | None = None
+    source: str = "general-log"  # or "performance-schema" (capture/ps_capture.py)
 
 
 @dataclass(frozen=True)
@@ -133,17 +134,17 @@ class _ControlConnection:
 
 
 def run_capture(settings: ConnectionSettings, plan: CapturePlan, progress=None) -> CaptureResult:
+    if plan.source == "performance-schema":
+        from query_audit.capture.ps_capture import run_ps_capture
+
+        return run_ps_capture(settings, plan, progress)
     progress = progress or (lambda stage, done, total: None)
     notes: list[str] = []
     path = state_path(settings)
     control = _ControlConnection(settings)
     try:
         server = detect_server(control.conn)
-        stale = restore_from_state(settings, path)
-        if stale is not None:
-            notes.append(f"a state file from an interrupted capture (pid {stale.pid}, {stale.started_at}) was "
-                         f"found; general_log={'ON' if stale.previous.general_log else 'OFF'} and "
-                         f"log_output={stale.previous.log_output} were restored first")
+        notes.extend(restore_stale_state(settings, path))
         previous = read_log_settings(control.conn)
         check_can_capture(control.conn, server.flavor, previous)
         with signals_raise_interrupted():
@@ -177,8 +178,18 @@ def run_capture(settings: ConnectionSettings, plan: CapturePlan, progress=None) 
         window_start=utc_iso(windows[0].start),
         window_end=utc_iso(windows[-1].end),
         requests=len(windows) if plan.command is None else 1,
+        via="general_log",
     )
     return CaptureResult(tuple(statements), source, server, noise_dropped, tuple(outcomes), tuple(notes))
+
+
+def restore_stale_state(settings: ConnectionSettings, path) -> list[str]:
+    """Put back what an interrupted capture left changed, before anything else; a note saying so."""
+    stale = restore_from_state(settings, path)  # the values really put back: never more logging
+    if stale is None:
+        return []
+    return [f"a state file from an interrupted capture (pid {stale.pid}, {stale.started_at}) was found; "
+            f"{stale.describe()} were restored first"]
 
 
 def _replay(control: _ControlConnection, plan: CapturePlan, progress) -> tuple[list[_Window], list[Outcome]]:

@@ -60,6 +60,8 @@ def header_facts(report: Report) -> list[tuple[str, str]]:
         facts.append(("command", source.command))
     for path in source.files:
         facts.append(("file", path))
+    if source.via:
+        facts.append(("source", source.via))
     if source.window_start or source.window_end:
         facts.append(("window", f"{source.window_start or '?'} .. {source.window_end or '?'}"))
     if summary.requests:

@@ -156,7 +156,8 @@ def report_to_dict(report: Report, gate: GateResult | None = None) -> dict:
         if report.server is not None else None,
         "source": {"kind": source.kind, "endpoints": list(source.endpoints), "command": source.command,
                    "files": list(source.files), "window_start": source.window_start,
-                   "window_end": source.window_end, "requests": source.requests},
+                   "window_end": source.window_end, "requests": source.requests,
+                   **({"via": source.via} if source.via else {})},
         "summary": {
             "statements": summary.statements, "distinct": summary.distinct, "reads": summary.reads,
             "writes": summary.writes, "other": summary.other, "noise_dropped": summary.noise_dropped,

@@ -30,6 +30,8 @@ _PAIR = re.compile(r"(\w+): +(?!\w+:)(\S+)")  # `Schema:  QC_hit: No`: an empty 
 _USER = re.compile(r"# User@Host: ([^\[\s]*)\[")
 _SET_TIMESTAMP = re.compile(r"SET\s+(?:\w+=\d+,)*timestamp=\d+(?:\.\d+)?;\s*$", re.IGNORECASE)
 _USE = re.compile(r"use `?([^`;]+)`?;\s*$")  # as the server writes it, lower case
+# MariaDB's log_slow_verbosity=query_plan: `# Full_scan: Yes  Full_join: No  Tmp_table: No ...`, kept as flags.
+SERVER_FLAGS = ("Full_scan", "Filesort", "Tmp_table", "Tmp_table_on_disk")
 _FILE_HEADER = re.compile(r".*, Version: .* started with:$|T[Cc][Pp] [Pp]ort: |Time\s+Id\s+Command\s+Argument$")
 
 
@@ -135,7 +137,8 @@ def _statement(entry: dict, body: list[str], databases: dict[int, str]) -> State
         return None
     return Statement(sql, thread_id, database, entry.get("time"), "Query", None, entry.get("user"), False,
                      _number(entry, "Query_time", float), _number(entry, "Lock_time", float),
-                     _number(entry, "Rows_sent", int), _number(entry, "Rows_examined", int))
+                     _number(entry, "Rows_sent", int), _number(entry, "Rows_examined", int),
+                     server_flags=tuple(flag for flag in SERVER_FLAGS if entry.get(flag) == "Yes"))
 
 
 def iter_slow_log(path: str | Path | IO[str]) -> SlowLogReader:

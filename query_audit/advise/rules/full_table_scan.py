@@ -14,6 +14,7 @@ from query_audit.advise.plan_facts import (
     where_columns,
 )
 from query_audit.advise.rules import query_finding
+from query_audit.advise.rules._server_evidence import scan_findings
 from query_audit.model import Finding, SchemaMap, Thresholds
 
 RULE = "full_table_scan"
@@ -96,4 +97,5 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
                 suggestion=_suggestion(filtered_on, common),
                 evidence=evidence,
             ))
-    return findings
+    # No plan: the server's own word, where the source has it (a slow log's Full_scan, NO_INDEX_USED).
+    return findings + scan_findings(queries, thresholds, RULE)

@@ -48,28 +48,35 @@ def redundant_pairs(schema: TableSchema) -> list[tuple[Index, Index]]:
     return pairs
 
 
-def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
-    findings, seen = [], set()
+def touched_tables(queries, schemas: SchemaMap):
+    """(the name a statement used, its schema) of each table the statements touch, once each."""
+    seen = set()
     for query in queries:
         for table in query.model.tables:
             schema = schema_for(query, table, schemas)
             if schema is None or (schema.database, schema.name) in seen:
                 continue
             seen.add((schema.database, schema.name))
-            for redundant, kept in redundant_pairs(schema):
-                same = len(redundant.columns) == len(kept.columns)
-                relation = "duplicates" if same else "is a leftmost prefix of"
-                ddl = drop_index_ddl(schema, redundant.name)
-                findings.append(Finding(
-                    rule=RULE,
-                    severity=Severity.LOW,
-                    message=(f"index {redundant.name} ({', '.join(redundant.column_names)}) on `{schema.name}` "
-                             f"{relation} {kept.name} ({', '.join(kept.column_names)}): every write maintains "
-                             "both, and reads can use the other"),
-                    table=table,
-                    columns=redundant.column_names,
-                    suggestion=f"drop it to cut write cost: {ddl}",
-                    ddl=ddl,
-                    evidence={"redundant": redundant.name, "kept": kept.name, "table_rows": schema.rows},
-                ))
+            yield table, schema
+
+
+def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
+    findings = []
+    for table, schema in touched_tables(queries, schemas):
+        for redundant, kept in redundant_pairs(schema):
+            same = len(redundant.columns) == len(kept.columns)
+            relation = "duplicates" if same else "is a leftmost prefix of"
+            ddl = drop_index_ddl(schema, redundant.name)
+            findings.append(Finding(
+                rule=RULE,
+                severity=Severity.LOW,
+                message=(f"index {redundant.name} ({', '.join(redundant.column_names)}) on `{schema.name}` "
+                         f"{relation} {kept.name} ({', '.join(kept.column_names)}): every write maintains "
+                         "both, and reads can use the other"),
+                table=table,
+                columns=redundant.column_names,
+                suggestion=f"drop it to cut write cost: {ddl}",
+                ddl=ddl,
+                evidence={"redundant": redundant.name, "kept": kept.name, "table_rows": schema.rows},
+            ))
     return findings
