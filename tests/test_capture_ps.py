@@ -469,3 +469,13 @@ def test_events_become_the_statements_a_general_log_capture_gives():
     assert [s.truncated for s in result.statements] == [False, False, True, False]
     assert result.statements[0].placeholders and result.statements[0].time == "2026-11-30T10:00:00.000003Z"
     assert (result.nested, result.outside, result.no_text) == (1, 1, 1)
+
+
+def test_a_state_file_can_only_switch_statement_consumers_off():
+    from query_audit.capture.ps_settings import CONSUMERS, PsSettings, reduced
+
+    planted = PsSettings(tuple((name, True) for name in CONSUMERS), actors=(("%", "%", "%", "YES", "YES"),))
+    assert reduced(planted) is None  # asks for nothing off: a capture never writes that, nothing is applied
+    saved = PsSettings((("events_statements_history_long", False), ("events_statements_current", True),
+                        ("not_a_consumer_of_ours", False)), actors=None)
+    assert reduced(saved) == PsSettings((("events_statements_history_long", False),), None)
