@@ -74,7 +74,9 @@ class _Group:
         self.databases: dict[str, int] = {}  # an ordered set: the position where each was first seen
         self.units: tuple[dict[str, _Unit], ...] = tuple({} for _ in range(SHARDS))
         self.after_write = 0
-        self.query_time: float | None = None
+        # In whole nanoseconds: integer sums do not depend on the order of the additions, so the two
+        # readers' merged total is the one of a single reader (float sums differ in the last digit).
+        self.query_time: int | None = None
         self.max_query_time: float | None = None
         self.rows_examined: int | None = None
         self.rows_sent: int | None = None
@@ -117,7 +119,18 @@ class Digest:
         group = self.add_fields(statement.sql, statement.thread_id, statement.database,
                                 placeholders=statement.placeholders, request=statement.request, sample=statement)
         if statement.query_time is not None or statement.rows_examined is not None:
-            self._add_timings(group, statement)
+            self._add_timings(group, statement.query_time, statement.rows_examined, statement.rows_sent)
+
+    def add_timed_fields(self, sql: str, thread_id: int | None, database: str | None, time: str | None,
+                         user: str | None, position: int, query_time: float | None, lock_time: float | None,
+                         rows_sent: int | None, rows_examined: int | None) -> None:
+        """`add_fields` for a slow log's entry, with its timings: the same as `add` of its Statement."""
+        group = self.add_fields(sql, thread_id, database, time, "Query", user, False, position)
+        if group.count == 1 and group.first == position:  # a new shape: its sample carries the timings too
+            group.sample = Statement(sql, thread_id, database, time, "Query", None, user, False,
+                                     query_time, lock_time, rows_sent, rows_examined)
+        if query_time is not None or rows_examined is not None:
+            self._add_timings(group, query_time, rows_examined, rows_sent)
 
     def add_fields(self, sql: str, thread_id: int | None, database: str | None = None, time: str | None = None,
                    command: str = "Query", user: str | None = None, placeholders: bool = False,
@@ -256,22 +269,23 @@ class Digest:
             sample=group.sample, databases=tuple(group.databases),
             distinct_values=self.max_values if group.values is None else len(group.values),
             repetitions=repetitions, after_write_count=group.after_write,
-            total_query_time=group.query_time, max_query_time=group.max_query_time,
+            total_query_time=None if group.query_time is None else group.query_time / 1e9,
+            max_query_time=group.max_query_time,
             total_rows_examined=group.rows_examined, total_rows_sent=group.rows_sent,
             units=tuple(name for name, _ in units),
         )
 
     @staticmethod
-    def _add_timings(group: _Group, statement: Statement) -> None:
-        query_time = statement.query_time
+    def _add_timings(group: _Group, query_time: float | None, rows_examined: int | None,
+                     rows_sent: int | None) -> None:
         if query_time is not None:
-            group.query_time = (group.query_time or 0.0) + query_time
+            group.query_time = (group.query_time or 0) + round(query_time * 1e9)
             if group.max_query_time is None or query_time > group.max_query_time:
                 group.max_query_time = query_time
-        if statement.rows_examined is not None:
-            group.rows_examined = (group.rows_examined or 0) + statement.rows_examined
-        if statement.rows_sent is not None:
-            group.rows_sent = (group.rows_sent or 0) + statement.rows_sent
+        if rows_examined is not None:
+            group.rows_examined = (group.rows_examined or 0) + rows_examined
+        if rows_sent is not None:
+            group.rows_sent = (group.rows_sent or 0) + rows_sent
 
     def _kept_per_shard(self) -> int:
         return max(1, self.max_thread_units // SHARDS)
