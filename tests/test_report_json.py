@@ -89,3 +89,21 @@ def test_findings_from_the_real_advisor_validate_against_the_schema():
     findings = advise(report.queries, {}, Thresholds())
     assert {f.rule for f in findings} >= {"full_table_scan", "n_plus_one", "bulk_insert"}
     validate(json.loads(render(replace(report, findings=tuple(findings)), Format.JSON)))
+
+
+def test_a_big_report_has_one_line_a_query_and_the_same_document(monkeypatch):
+    from query_audit.report import json_format
+
+    report = sample_report()
+    indented = render(report, Format.JSON)
+    monkeypatch.setattr(json_format, "ONE_LINE_ITEMS_ABOVE", 0)
+    one_line = render(report, Format.JSON)
+    assert one_line != indented and json.loads(one_line) == json.loads(indented)
+    document = json.loads(one_line)
+    jsonschema.validate(document, SCHEMA)
+    lines = one_line.splitlines()
+    lists = [value for value in document.values() if isinstance(value, list) and value]
+    # `{` and `}`, a line a key, the closing `]` of each list, and a line an item
+    assert len(lines) == 2 + len(document) + len(lists) + sum(len(items) for items in lists)
+    query_lines = [line for line in lines if line.startswith("    ") and '"fingerprint"' in line]
+    assert len(query_lines) == len(document["queries"])

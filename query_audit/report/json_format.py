@@ -131,7 +131,32 @@ def report_to_dict(report: Report, gate: GateResult | None = None) -> dict:
     return document
 
 
+# Above this many queries and findings, each is written on one line (see `_one_item_a_line`).
+ONE_LINE_ITEMS_ABOVE = 500
+# default=str: evidence holds plain values by contract, but a stray Decimal must not crash a CI run.
+# Without `indent`, json uses its C encoder (about 5x faster than the pure-Python one `indent` needs).
+_ONE_LINE = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str, separators=(", ", ": "))
+
+
 def render_json(report: Report, gate: GateResult | None = None) -> str:
-    # default=str: evidence holds plain values by contract, but a stray Decimal must not crash a CI run.
-    return json.dumps(report_to_dict(report, gate), indent=2, sort_keys=True, ensure_ascii=False,
-                      default=str) + "\n"
+    document = report_to_dict(report, gate)
+    if len(document["queries"]) + len(document["findings"]) > ONE_LINE_ITEMS_ABOVE:
+        return _one_item_a_line(document)
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+
+
+def _one_item_a_line(document: dict) -> str:
+    """The document with sorted keys, one top-level key a line, and each item of a list on a line of its
+    own (a big log's report: 0.16 s -> 0.03 s for 1,835 queries, and still one line per query to diff)."""
+    encode = _ONE_LINE.encode
+    keys = sorted(document)
+    lines = ["{"]
+    for number, key in enumerate(keys, 1):
+        value, comma = document[key], "," if number < len(keys) else ""
+        if isinstance(value, list) and value:
+            items = ",\n".join(f"    {encode(item)}" for item in value)
+            lines.append(f"  {encode(key)}: [\n{items}\n  ]{comma}")
+        else:
+            lines.append(f"  {encode(key)}: {encode(value)}{comma}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
