@@ -105,5 +105,6 @@ def test_a_big_report_has_one_line_a_query_and_the_same_document(monkeypatch):
     lists = [value for value in document.values() if isinstance(value, list) and value]
     # `{` and `}`, a line a key, the closing `]` of each list, and a line an item
     assert len(lines) == 2 + len(document) + len(lists) + sum(len(items) for items in lists)
-    query_lines = [line for line in lines if line.startswith("    ") and '"fingerprint"' in line]
-    assert len(query_lines) == len(document["queries"])
+    first = lines.index('  "queries": [') + 1
+    query_lines = lines[first:lines.index("  ],", first)]
+    assert [json.loads(line.rstrip(",")) for line in query_lines] == document["queries"]
