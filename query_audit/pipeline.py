@@ -56,6 +56,7 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
     digest = Digest()
     stream.digest_into(digest, progress)
     groups = digest.groups()
+    del digest  # its value sets and unit records (~10 MB at 1M statements) go before sqlglot comes in
 
     # Imported only now: sqlglot and the rest are big, and a big log's second reader is forked above.
     from query_audit.advise import advise
