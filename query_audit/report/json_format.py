@@ -147,16 +147,20 @@ def render_json(report: Report, gate: GateResult | None = None) -> str:
 
 def _one_item_a_line(document: dict) -> str:
     """The document with sorted keys, one top-level key a line, and each item of a list on a line of its
-    own (a big log's report: 0.16 s -> 0.03 s for 1,835 queries, and still one line per query to diff)."""
+    own (a big log's report: 0.16 s -> 0.03 s for 1,835 queries, and still one line per query to diff).
+    One join of all the pieces at the end: the text is not copied once per level."""
     encode = _ONE_LINE.encode
     keys = sorted(document)
-    lines = ["{"]
+    parts = ["{\n"]
     for number, key in enumerate(keys, 1):
-        value, comma = document[key], "," if number < len(keys) else ""
+        value, end = document[key], ",\n" if number < len(keys) else "\n"
+        parts += ("  ", encode(key), ": ")
         if isinstance(value, list) and value:
-            items = ",\n".join(f"    {encode(item)}" for item in value)
-            lines.append(f"  {encode(key)}: [\n{items}\n  ]{comma}")
+            parts.append("[\n")
+            for index, item in enumerate(value):
+                parts += (",\n    " if index else "    ", encode(item))
+            parts += ("\n  ]", end)
         else:
-            lines.append(f"  {encode(key)}: {encode(value)}{comma}")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+            parts += (encode(value), end)
+    parts.append("}\n")
+    return "".join(parts)
