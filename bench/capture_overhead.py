@@ -43,7 +43,7 @@ def timed(command: list[str], env: dict) -> tuple[float, float, str]:
 def help_start(python: str, runs: int = 10) -> dict:
     walls = [timed([python, "-m", "query_audit", "--help"], dict(os.environ))[0] for _ in range(runs)]
     return {"help_best_s": round(min(walls), 3), "help_median_s": round(statistics.median(walls), 3),
-            "target_s": TARGET_HELP_S}
+            "help_target_s": TARGET_HELP_S}
 
 
 def capture_overhead(python: str, repeats: int = 5) -> dict:
@@ -78,7 +78,7 @@ def capture_overhead(python: str, repeats: int = 5) -> dict:
             "capture_cpu_s": round(statistics.median(cpus), 3),
             "overhead_best_s": round(min(walls) - min(bare), 3),
             "overhead_median_s": round(statistics.median(walls) - statistics.median(bare), 3),
-            "target_s": TARGET_OVERHEAD_S}
+            "overhead_target_s": TARGET_OVERHEAD_S}
 
 
 def main() -> None:
