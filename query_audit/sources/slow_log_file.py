@@ -82,6 +82,14 @@ class _Entry:
         self.body: str | None = None  # the statement's first line; `more` the others (usually none)
         self.more: list[str] | None = None
 
+    def add_line(self, line: str) -> None:
+        if self.body is None:
+            self.body = line
+        elif self.more is None:
+            self.more = [line]
+        else:
+            self.more.append(line)
+
     def read_pairs(self, text: str) -> None:
         for key, value in _PAIR.findall(text):
             if key == "Query_time":
@@ -159,12 +167,8 @@ class SlowLogReader:
             position = found.end()
             (classic, iso, user, connection, thread, schema, query_time, lock_time, sent, examined, extra_thread,
              used, sql) = found.groups()
-            if classic is not None:
-                if classic != state.last_stamp:
-                    state.last_stamp, state.last_time = classic, classic_time(classic)
-                state.time = state.last_time
-            elif iso is not None:
-                state.time = iso
+            if classic is not None or iso is not None:
+                state.take_time(classic, iso)
             state.index += 1
             thread_id = int(thread or extra_thread or connection) if (thread or extra_thread or connection) else None
             database = used or schema
@@ -184,7 +188,6 @@ class SlowLogReader:
 
     def _lines(self, lines: list[str], state: _State, shard: int | None) -> Iterator[SlowEntry]:
         """Entries read line by line: what `_block` cannot read in one match (and text around them)."""
-        databases = state.databases
         entry: _Entry | None = None
         for line in lines:
             line = line.rstrip("\r\n")
@@ -192,7 +195,7 @@ class SlowLogReader:
                 tag = line[2:6]
                 if tag == "User" and line.startswith("# User@Host:"):
                     if entry is not None:
-                        fields = _finish(entry, databases, shard)
+                        fields = _finish(entry, state.databases, shard)
                         if fields is not None:
                             yield fields
                     state.index += 1
@@ -201,19 +204,12 @@ class SlowLogReader:
                 if tag == "Time" and line.startswith("# Time:") or line.endswith("started with:") and (
                         _FILE_HEADER.match(line)):
                     if entry is not None:
-                        fields = _finish(entry, databases, shard)
+                        fields = _finish(entry, state.databases, shard)
                         if fields is not None:
                             yield fields
                         entry = None
-                    found = _TIME.match(line) if tag == "Time" else None
-                    if found:
-                        classic = found.group(1)
-                        if classic is None:
-                            state.time = found.group(2)
-                        else:
-                            if classic != state.last_stamp:
-                                state.last_stamp, state.last_time = classic, classic_time(classic)
-                            state.time = state.last_time
+                    if tag == "Time":
+                        state.read_time(line)
                     continue
                 if entry is None:
                     self.skipped_lines += 1
@@ -226,7 +222,7 @@ class SlowLogReader:
                     continue
             elif (line[:1] == "T" or line.endswith("started with:")) and _FILE_HEADER.match(line):
                 if entry is not None:
-                    fields = _finish(entry, databases, shard)
+                    fields = _finish(entry, state.databases, shard)
                     if fields is not None:
                         yield fields
                     entry = None
@@ -244,14 +240,9 @@ class SlowLogReader:
                     entry.schema = used.group(1)
                     continue
                 entry.in_body = True
-            if entry.body is None:
-                entry.body = line
-            elif entry.more is None:
-                entry.more = [line]
-            else:
-                entry.more.append(line)
+            entry.add_line(line)
         if entry is not None:
-            fields = _finish(entry, databases, shard)
+            fields = _finish(entry, state.databases, shard)
             if fields is not None:
                 yield fields
 
@@ -267,6 +258,20 @@ class _State:
         self.time: str | None = None
         self.last_stamp = self.last_time = None  # the last classic stamp, raw and as ISO-8601
         self.index = -1
+
+    def read_time(self, line: str) -> None:
+        """A `# Time:` line: MySQL's ISO-8601 time, or MariaDB's classic one (local, as ISO-8601)."""
+        found = _TIME.match(line)
+        if found:
+            self.take_time(*found.groups())
+
+    def take_time(self, classic: str | None, iso: str | None) -> None:
+        if classic is None:
+            self.time = iso
+        else:
+            if classic != self.last_stamp:
+                self.last_stamp, self.last_time = classic, classic_time(classic)
+            self.time = self.last_time
 
 
 def _user_host(line: str, index: int, time: str | None) -> _Entry:
