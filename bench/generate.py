@@ -1,4 +1,4 @@
-"""Write a realistic general query log of N statements, in MariaDB's or MySQL 8's file format.
+"""Write a realistic general or slow query log of N statements, in MariaDB's or MySQL 8's file format.
 
 The traffic imitates a web application with a connection pool: requests run on a few pooled
 connections (plus short-lived ones that Connect, Init DB and Quit), with many statement shapes
@@ -6,6 +6,11 @@ over many tables, N+1 loops, multi-row INSERTs, multi-line report queries, trans
 prepared statements (Prepare / Execute / Close stmt) and driver noise (SET NAMES, SELECT 1).
 
     python bench/generate.py --statements 100000 --format mariadb bench/out/general-100k-mariadb.log
+    python bench/generate.py --statements 100000 --format mysql8 --slow bench/out/slow-100k-mysql8.log
+
+A slow log (long_query_time=0: every statement) carries the same traffic: each Query/Execute is one
+entry with its timings, `use db;` where a connection's database changed (Init DB), and MariaDB's
+`# Time:` line only when the second changes, as the servers write them.
 """
 
 from __future__ import annotations
@@ -108,21 +113,29 @@ class Traffic:
         return entries
 
 
+def timed_requests(seed: int) -> Iterator[list[tuple[datetime, int, str, str]]]:
+    """The traffic's requests, each entry with its time (350 µs apart)."""
+    clock = datetime(2026, 11, 26, 9, 0, 0, tzinfo=UTC)
+    step = timedelta(microseconds=350)
+    for request in Traffic(seed).requests():
+        timed = []
+        for entry in request:
+            clock += step
+            timed.append((clock, *entry))
+        yield timed
+
+
 def write_log(path: str | Path, statements: int, fmt: str = "mariadb", seed: int = 7) -> int:
     """Write the log; returns how many Query/Execute entries it holds (exactly `statements`)."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}")
-    traffic = Traffic(seed)
-    clock = datetime(2026, 11, 26, 9, 0, 0, tzinfo=UTC)
-    step = timedelta(microseconds=350)
     written = 0
     last_second = None
     next_reopen = 400_000
     with open(path, "w", encoding="utf-8") as out:
         out.write(HEADER_MARIADB if fmt == "mariadb" else HEADER_MYSQL8)
-        for request in traffic.requests():
-            for thread, command, argument in request:
-                clock += step
+        for request in timed_requests(seed):
+            for clock, thread, command, argument in request:
                 if fmt == "mysql8":
                     prefix = clock.strftime("%Y-%m-%dT%H:%M:%S.%fZ") + f"\t{thread:5d} "
                 else:
@@ -140,14 +153,55 @@ def write_log(path: str | Path, statements: int, fmt: str = "mariadb", seed: int
     return written
 
 
+def write_slow_log(path: str | Path, statements: int, fmt: str = "mariadb", seed: int = 7) -> int:
+    """Write a slow log of the same traffic; returns how many statement entries it holds (`statements`)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}")
+    timings = random.Random(seed + 1)  # apart from the traffic's: the same statements as the general log
+    databases: dict[int, str] = {}  # what each connection last had written as `use`
+    written = 0
+    last_second = None
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(HEADER_MARIADB if fmt == "mariadb" else HEADER_MYSQL8)
+        for request in timed_requests(seed):
+            for clock, thread, command, argument in request:
+                if command == "Init DB":
+                    databases[thread] = argument
+                if command not in ("Query", "Execute"):
+                    continue
+                database = databases.setdefault(thread, "shop")
+                use = "" if database == databases.get(-thread) else f"use {database};\n"
+                databases[-thread] = database
+                if fmt == "mysql8":
+                    head = (f"# Time: {clock.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}\n"
+                            f"# User@Host: app[app] @ web1 [10.0.0.5]  Id: {thread:5d}\n")
+                else:
+                    second = f"{clock:%y%m%d} {clock.hour:2d}:{clock:%M:%S}"
+                    head = ("" if second == last_second else f"# Time: {second}\n")
+                    head += (f"# User@Host: app[app] @ web1 [10.0.0.5]\n"
+                             f"# Thread_id: {thread}  Schema: {database}  QC_hit: No\n")
+                    last_second = second
+                rows = timings.randint(0, 200)
+                head += (f"# Query_time: {timings.expovariate(2000):.6f}  Lock_time: {timings.random() / 1e4:.6f}"
+                         f" Rows_sent: {rows}  Rows_examined: {rows * timings.randint(1, 50)}\n")
+                if fmt == "mariadb":
+                    head += f"# Rows_affected: 0  Bytes_sent: {rows * 40 + 60}\n"
+                out.write(f"{head}{use}SET timestamp={int(clock.timestamp())};\n{argument};\n")
+                written += 1
+                if written >= statements:
+                    return written
+    return written
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output")
     parser.add_argument("--statements", type=int, default=100_000)
     parser.add_argument("--format", choices=FORMATS, default="mariadb")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--slow", action="store_true", help="a slow log (long_query_time=0) instead")
     args = parser.parse_args()
-    count = write_log(args.output, args.statements, args.format, args.seed)
+    count = (write_slow_log if args.slow else write_log)(args.output, args.statements, args.format, args.seed)
     print(f"wrote {count} statements to {args.output}")
 
 

@@ -1,9 +1,13 @@
-"""`make bench`: time query-audit against pt-query-digest on generated general logs of 100k and 1M statements.
+"""`make bench`: time query-audit against pt-query-digest on generated general and slow logs of 100k and
+1M statements, and the capture's own cost on the sample shop.
 
-For each size and file format it generates the log into bench/out/ (once; --regenerate to redo),
-runs query-audit in a child process and, when pt-query-digest is installed, pt-query-digest on
-the same file, measuring wall time and the child's peak RSS (os.wait4). It prints a table and
-writes bench/out/results.json.
+For each size, log kind (general, slow) and file format (mariadb, mysql8) it generates the log into
+bench/out/ (once; --regenerate to redo), runs query-audit in a child process and, when pt-query-digest
+is installed, pt-query-digest on the same file, measuring wall time, CPU time (user+sys of the child
+and what it waited for, os.wait4) and memory. It prints a table and writes bench/out/results.json.
+Then (unless --no-capture) bench/capture_overhead.py: `query-audit --help`, and a capture of the sample
+shop's N+1 endpoint against the bare request. The package's modules are byte-compiled first, as an
+installed package's are (PYTHONDONTWRITEBYTECODE would otherwise recompile them at every start).
 
 `--path cli` times `python -m query_audit analyze FILE --format json` (what a user runs: reading,
 grouping, then parsing each shape with sqlglot, the advisor and the JSON report); `--path library`
@@ -16,6 +20,7 @@ with the file;
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import platform
@@ -30,16 +35,22 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.generate import FORMATS, write_log
+from bench.generate import FORMATS, write_log, write_slow_log
 
-TARGET_SPEEDUP = 4.0
-TARGET_PEAK_MB = 150
+TARGET_CPU_RATIO = 0.2  # query-audit's CPU time against pt-query-digest's, at 1M
+TARGET_WALL_RATIO = 0.15  # with a free second core
+TARGET_PEAK_PSS_MB = 80  # summed over the process tree
+KINDS = ("general", "slow")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Benchmark query-audit against pt-query-digest.")
     parser.add_argument("--sizes", default="100000,1000000", help="statements per log, comma-separated")
     parser.add_argument("--formats", default=",".join(FORMATS), help="log formats: mariadb, mysql8")
+    parser.add_argument("--kinds", default=",".join(KINDS), help="log kinds: general, slow")
+    parser.add_argument("--readers", choices=("auto", "1", "2"), default="auto",
+                        help="force one or two readers (QUERY_AUDIT_READERS) instead of deciding by idle CPU")
+    parser.add_argument("--no-capture", action="store_true", help="skip the capture and --help measurements")
     parser.add_argument("--path", choices=("auto", "both", "cli", "library"), default="auto")
     parser.add_argument("--no-pt", action="store_true", help="do not run pt-query-digest")
     parser.add_argument("--regenerate", action="store_true", help="write the logs again")
@@ -54,29 +65,49 @@ def main() -> None:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    compileall.compile_dir(ROOT / "query_audit", quiet=1)
+    if args.readers != "auto":
+        os.environ["QUERY_AUDIT_READERS"] = args.readers
     paths = choose_paths(args.path)
     pt = None if args.no_pt else shutil.which("pt-query-digest")
     results = []
     for size in (int(value) for value in args.sizes.split(",")):
-        for fmt in args.formats.split(","):
-            log = out / f"general-{size}-{fmt}.log"
-            if args.regenerate or not log.exists():
-                print(f"generating {log.name} ...", file=sys.stderr)
-                write_log(log, size, fmt)
-            theirs = None
-            if pt:
-                print(f"timing pt-query-digest on {log.name} ...", file=sys.stderr)
-                theirs = measure([pt, "--type", "genlog", "--output", "json", str(log)])
-            for path in paths:
-                print(f"timing query-audit ({path}) on {log.name} ...", file=sys.stderr)
-                ours = measure(query_audit_command(path, log, args.python))
-                results.append(result_row(size, fmt, log, path, ours, theirs))
+        for kind in args.kinds.split(","):
+            for fmt in args.formats.split(","):
+                results += time_log(out, size, kind, fmt, paths, pt, args)
 
     print(table(results))
-    document = {"machine": machine(), "pt_query_digest": pt_version(pt), "results": results,
-                "targets": {"speedup": TARGET_SPEEDUP, "peak_rss_mb": TARGET_PEAK_MB}}
+    capture = None
+    if not args.no_capture:
+        from bench.capture_overhead import capture_overhead, help_start
+
+        print("timing `query-audit --help` and a capture of the sample shop ...", file=sys.stderr)
+        capture = {**help_start(args.python), **capture_overhead(args.python)}
+        print(json.dumps(capture, indent=2))
+    document = {"machine": machine(), "load_average": os.getloadavg(), "pt_query_digest": pt_version(pt),
+                "results": results, "capture": capture,
+                "targets": {"cpu_ratio": TARGET_CPU_RATIO, "wall_ratio": TARGET_WALL_RATIO,
+                            "peak_pss_mb": TARGET_PEAK_PSS_MB}}
     (out / "results.json").write_text(json.dumps(document, indent=2) + "\n")
     print(f"wrote {out / 'results.json'}", file=sys.stderr)
+
+
+def time_log(out: Path, size: int, kind: str, fmt: str, paths: list[str], pt: str | None, args) -> list[dict]:
+    """Generate one log (once) and time pt-query-digest and query-audit's paths on it."""
+    log = out / f"{kind}-{size}-{fmt}.log"
+    if args.regenerate or not log.exists():
+        print(f"generating {log.name} ...", file=sys.stderr)
+        (write_log if kind == "general" else write_slow_log)(log, size, fmt)
+    theirs = None
+    if pt:
+        print(f"timing pt-query-digest on {log.name} ...", file=sys.stderr)
+        theirs = measure([pt, "--type", "genlog" if kind == "general" else "slowlog", "--output", "json", str(log)])
+    rows = []
+    for path in paths:
+        print(f"timing query-audit ({path}) on {log.name} ...", file=sys.stderr)
+        ours = measure(query_audit_command(path, log, args.python))
+        rows.append(result_row(size, f"{kind} {fmt}", log, path, ours, theirs))
+    return rows
 
 
 def choose_paths(wanted: str) -> list[str]:
@@ -130,7 +161,8 @@ def measure(command: list[str]) -> dict:
     seconds = time.perf_counter() - started
     if child.returncode != 0:
         raise SystemExit(f"{command[0]} failed ({child.returncode}): {stderr.strip().splitlines()[-1:]}")
-    return {"seconds": round(seconds, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+    return {"seconds": round(seconds, 2), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
+            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
             "tree_peak_rss_mb": round(sampler.peak_rss_kb / 1024, 1),
             "tree_peak_pss_mb": round(sampler.peak_pss_kb / 1024, 1)}
 
@@ -183,22 +215,26 @@ def _rollup(pid: int) -> dict[str, int]:
 
 def result_row(size: int, fmt: str, log: Path, path: str, ours: dict, theirs: dict | None) -> dict:
     row = {"statements": size, "format": fmt, "file_mb": round(log.stat().st_size / 2**20, 1), "path": path,
-           "query_audit_s": ours["seconds"], "query_audit_peak_mb": ours["peak_rss_mb"],
+           "query_audit_s": ours["seconds"], "query_audit_cpu_s": ours["cpu_seconds"],
+           "query_audit_peak_mb": ours["peak_rss_mb"],
            "query_audit_tree_rss_mb": ours["tree_peak_rss_mb"], "query_audit_tree_pss_mb": ours["tree_peak_pss_mb"]}
     if theirs:
-        row.update(pt_s=theirs["seconds"], pt_peak_mb=theirs["peak_rss_mb"],
-                   speedup=round(theirs["seconds"] / ours["seconds"], 2))
+        row.update(pt_s=theirs["seconds"], pt_cpu_s=theirs["cpu_seconds"], pt_peak_mb=theirs["peak_rss_mb"],
+                   pt_pss_mb=theirs["tree_peak_pss_mb"],
+                   wall_ratio=round(ours["seconds"] / theirs["seconds"], 3),
+                   cpu_ratio=round(ours["cpu_seconds"] / max(theirs["cpu_seconds"], 0.01), 3))
     return row
 
 
 def table(results: list[dict]) -> str:
     from tabulate import tabulate
 
-    headers = ["statements", "format", "file MB", "path", "query-audit s", "peak MB", "all processes: RSS MB",
-               "PSS MB", "pt s", "pt peak MB", "speedup"]
-    rows = [[r["statements"], r["format"], r["file_mb"], r["path"], r["query_audit_s"], r["query_audit_peak_mb"],
+    headers = ["statements", "log", "file MB", "path", "wall s", "CPU s", "all processes: RSS MB", "PSS MB",
+               "pt wall s", "pt CPU s", "pt PSS MB", "wall ratio", "CPU ratio"]
+    rows = [[r["statements"], r["format"], r["file_mb"], r["path"], r["query_audit_s"], r["query_audit_cpu_s"],
              r["query_audit_tree_rss_mb"], r["query_audit_tree_pss_mb"],
-             r.get("pt_s", "-"), r.get("pt_peak_mb", "-"), r.get("speedup", "-")] for r in results]
+             r.get("pt_s", "-"), r.get("pt_cpu_s", "-"), r.get("pt_pss_mb", "-"), r.get("wall_ratio", "-"),
+             r.get("cpu_ratio", "-")] for r in results]
     return tabulate(rows, headers=headers)
 
 

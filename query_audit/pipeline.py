@@ -62,7 +62,9 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
     """The pipeline: group, model, schema, EXPLAIN, advise, summarize."""
     digest = Digest()
     stream.digest_into(digest, options.progress or (lambda stage, done, total: None))
-    return analyze_groups(digest.groups(), stream, options, notes, transactions=digest.transactions)
+    groups, transactions = digest.groups(), digest.transactions
+    del digest  # its value sets and unit records (~10 MB at 1M statements) go before sqlglot comes in
+    return analyze_groups(groups, stream, options, notes, transactions=transactions)
 
 
 def analyze_groups(groups: list, stream: StatementStream, options: AnalysisOptions,

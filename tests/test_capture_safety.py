@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from test_run_command import gone
 
 from query_audit.capture.log_settings import state_path
 from query_audit.capture.replay import HttpRequest
@@ -219,13 +220,15 @@ def cli_env(shop, tmp_path):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT])
-def test_signal_during_capture_restores_settings_and_exits_2(shop, cli_env, signum):
-    child = start_cli(["capture", "--dsn", shop.to_dsn(), "--run", "sleep 30"], cli_env)
+def test_signal_during_capture_restores_settings_and_exits_2(shop, cli_env, signum, tmp_path):
+    pid_file = tmp_path / "pid"
+    child = start_cli(["capture", "--dsn", shop.to_dsn(), "--run", f"sleep 30 & echo $! > {pid_file}; wait"], cli_env)
     wait_for_log_on(shop)
     time.sleep(0.3)
     child.send_signal(signum)
-    out, err = child.communicate(timeout=30)
+    out, err = child.communicate(timeout=15)  # the `--run` command and its child end with the capture
     assert child.returncode == 2, err
+    assert gone(int(pid_file.read_text()))
     assert "restored" in err and "Traceback" not in err
     assert log_settings(shop) == (0, "FILE")
     assert not state_path(shop).exists()

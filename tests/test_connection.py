@@ -123,3 +123,20 @@ def test_the_run_child_does_not_inherit_the_dsn():
 
     child = child_environment({"QUERY_AUDIT_DSN": "mysql://u:pw@h/d", "PATH": "/bin"})
     assert child == {"PATH": "/bin"}
+def test_no_ssl_context_for_the_machine_s_own_server_unless_asked(server_settings, monkeypatch):
+    """PyMySQL builds a default SSL context for every connection without SSL options (to try TLS);
+    to a loopback address or a socket we say ssl_disabled, so none is built."""
+    import pymysql.connections
+
+    built = []
+    real = pymysql.connections.Connection._create_ssl_ctx
+    monkeypatch.setattr(pymysql.connections.Connection, "_create_ssl_ctx",
+                        lambda self, sslp: built.append(sslp) or real(self, sslp))
+    assert server_settings.host in ("127.0.0.1", "localhost") or server_settings.socket
+    with connect(server_settings) as conn:
+        assert conn.ssl is False
+    assert built == []
+    # Any other host keeps PyMySQL's opportunistic TLS (the context is built before connecting).
+    with pytest.raises(ConnectionFailed):
+        connect(replace(server_settings, host="127.0.0.2", socket=None, port=9))  # not named loopback: refused
+    assert built == [{}]

@@ -17,6 +17,7 @@ from query_audit.analyze.digest import Digest
 from query_audit.analyze.fingerprint import fingerprint, statement_kind
 from query_audit.capture.statements import StatementExtractor
 from query_audit.model import Kind
+from query_audit.sources import open_sources
 from query_audit.sources.general_log_file import iter_general_log
 
 PT = shutil.which("pt-query-digest")
@@ -25,16 +26,16 @@ COMPARED = (Kind.SELECT, Kind.INSERT, Kind.UPDATE, Kind.DELETE)
 REPO = Path(__file__).resolve().parent.parent
 
 
-def pt_classes(log: Path) -> list[dict]:
-    result = subprocess.run([PT, "--type", "genlog", "--output", "json", "--limit", "100%:100000", str(log)],
+def pt_classes(log: Path, kind: str = "genlog") -> list[dict]:
+    result = subprocess.run([PT, "--type", kind, "--output", "json", "--limit", "100%:100000", str(log)],
                             capture_output=True, text=True, check=True)
     return json.loads(result.stdout)["classes"]
 
 
-def pt_counts(log: Path) -> dict[str, int]:
+def pt_counts(log: Path, kind: str = "genlog") -> dict[str, int]:
     """{fingerprint of the class's example, by our rules: count} for the compared kinds."""
     counts = {}
-    for cls in pt_classes(log):
+    for cls in pt_classes(log, kind):
         example = cls["example"]["query"]
         if statement_kind(example) in COMPARED:
             counts[fingerprint(example)] = cls["query_count"]
@@ -51,14 +52,21 @@ def our_counts(log: Path, commands: tuple[str, ...] = ("Query",)) -> dict[str, i
     return {g.fingerprint: g.count for g in digest.groups() if g.kind in COMPARED}
 
 
-def generated_log(path: Path, statements: int) -> Path:
+def generated_log(path: Path, statements: int, fmt: str = "mariadb", slow: bool = False) -> Path:
     """bench/generate.py's traffic, without the tables whose names differ only by digits (pt merges those)."""
     spec = importlib.util.spec_from_file_location("bench_generate", REPO / "bench" / "generate.py")
     generate = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(generate)
     generate.TABLES = [table for table in generate.TABLES if not any(ch.isdigit() for ch in table)]
-    generate.write_log(path, statements, "mariadb", seed=11)
+    (generate.write_slow_log if slow else generate.write_log)(path, statements, fmt, seed=11)
     return path
+
+
+def our_file_counts(log: Path, keep_noise: bool = True) -> dict[str, int]:
+    """What `analyze` counts, through the same fast path (`digest_into`)."""
+    digest = Digest()
+    open_sources([str(log)], keep_noise=keep_noise).digest_into(digest)
+    return {g.fingerprint: g.count for g in digest.groups() if g.kind in COMPARED}
 
 
 def test_real_mariadb_log_has_the_same_classes_and_counts(mariadb_log):  # noqa: F811
@@ -91,3 +99,15 @@ def test_digits_inside_identifiers_split_what_pt_merges(tmp_path):
                    "\t\t     5 Query\tSELECT * FROM orders_2025 WHERE id = 2\n")
     assert list(pt_counts(log).values()) == [2]
     assert our_counts(log) == {"select * from orders_2024 where id = ?": 1, "select * from orders_2025 where id = ?": 1}
+
+
+@pytest.mark.parametrize("fmt", ["mariadb", "mysql8"])
+def test_generated_slow_log_has_the_same_classes_and_counts(tmp_path, fmt):
+    """Slow logs in MariaDB's and MySQL 8's format: pt-query-digest filters nothing, so neither do we
+    here; with our noise filter on, only the noise's classes go (`SELECT 1` here), the rest is equal."""
+    log = generated_log(tmp_path / "slow.log", 5000, fmt, slow=True)
+    theirs = pt_counts(log, "slowlog")
+    assert len(theirs) > 50 and sum(theirs.values()) > 4000
+    assert our_file_counts(log) == theirs
+    filtered = our_file_counts(log, keep_noise=False)
+    assert filtered == {shape: count for shape, count in theirs.items() if shape != "select ?"}

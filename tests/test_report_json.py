@@ -110,6 +110,8 @@ def test_origins_and_the_timeline_validate_and_keep_their_values():
     assert all(f["origin"]["line"] == 42 for f in document["findings"])
     assert document["timeline"] == [{"query_id": report.queries[0].group.id, "unit": "request 1", "position": 0,
                                      "time": "2026-11-26T10:00:01Z", "query_time": 0.0311, "rows_examined": 48210}]
+
+
 def test_every_format_names_the_server_address_and_never_a_password():
     from dataclasses import replace
 
@@ -123,3 +125,22 @@ def test_every_format_names_the_server_address_and_never_a_password():
         assert "db.internal:3307" in text, fmt
         assert "Sekr1t-pw" not in text and "app@" not in text, fmt
     assert json.loads(render(report, Format.JSON))["server"]["address"] == "db.internal:3307"
+
+
+def test_a_big_report_has_one_line_a_query_and_the_same_document(monkeypatch):
+    from query_audit.report import json_format
+
+    report = sample_report()
+    indented = render(report, Format.JSON)
+    monkeypatch.setattr(json_format, "ONE_LINE_ITEMS_ABOVE", 0)
+    one_line = render(report, Format.JSON)
+    assert one_line != indented and json.loads(one_line) == json.loads(indented)
+    document = json.loads(one_line)
+    jsonschema.validate(document, SCHEMA)
+    lines = one_line.splitlines()
+    lists = [value for value in document.values() if isinstance(value, list) and value]
+    # `{` and `}`, a line a key, the closing `]` of each list, and a line an item
+    assert len(lines) == 2 + len(document) + len(lists) + sum(len(items) for items in lists)
+    first = lines.index('  "queries": [') + 1
+    query_lines = lines[first:lines.index("  ],", first)]
+    assert [json.loads(line.rstrip(",")) for line in query_lines] == document["queries"]

@@ -1,4 +1,4 @@
-"""A big general log is read by two processes, one per shard of connections, and their Digests are
+"""A big general or slow log is read by two processes, one per shard of connections, and their Digests are
 merged: the result must be exactly what one process builds, whatever the bounds prune."""
 
 from __future__ import annotations
@@ -7,10 +7,11 @@ import os
 
 import pytest
 
-from bench.generate import write_log
+from bench.generate import write_log, write_slow_log
 from query_audit.analyze.digest import Digest
 from query_audit.model import Statement
-from query_audit.sources import general_log_digest, open_sources
+from query_audit.sources import general_log_digest, open_sources, slow_log_digest, two_readers
+from query_audit.sources.general_log_digest import GeneralLogFile
 
 # Small bounds, so that pruning, caps and the written-units memory all act on a small file.
 TIGHT = {"max_values": 8, "max_thread_units": 2, "max_unit_values": 4, "max_samples": 2, "max_writer_units": 6}
@@ -24,10 +25,18 @@ def read(path, two_readers, **bounds):
             stream.skipped_lines)
 
 
-@pytest.fixture(scope="module", params=["mariadb", "mysql8"])
+def sharded(stream):
+    """The first file of a stream as two_readers.py reads it."""
+    part = stream._parts[0]
+    return part if isinstance(part, slow_log_digest.SlowLogFile) else GeneralLogFile(part.reader, part.extractor)
+
+
+@pytest.fixture(scope="module", params=["general-mariadb", "general-mysql8", "slow-mariadb", "slow-mysql8"])
 def generated(request, tmp_path_factory):
-    path = tmp_path_factory.mktemp("logs") / f"general-{request.param}.log"
-    write_log(path, 20_000, request.param)  # pooled and short-lived connections, multi-line, prepared, noise
+    kind, fmt = request.param.split("-")
+    path = tmp_path_factory.mktemp("logs") / f"{request.param}.log"
+    # pooled and short-lived connections, multi-line, prepared, noise
+    (write_log if kind == "general" else write_slow_log)(path, 20_000, fmt)
     text = path.read_text()
     path.write_text("a stray line before the header\n" + text)
     return path
@@ -47,22 +56,53 @@ def test_when_the_second_reader_dies_this_process_reads_its_shard(generated, mon
     def dies(*_):
         os._exit(9)
 
-    monkeypatch.setattr(general_log_digest, "_child", dies)
+    monkeypatch.setattr(two_readers, "_child", dies)
     assert read(generated, True, **TIGHT) == read(generated, False, **TIGHT)
 
 
 def test_two_readers_only_for_a_big_file_by_path_into_an_empty_digest(generated, monkeypatch):
-    reader = open_sources([str(generated)])._parts[0].reader
-    assert general_log_digest.two_readers_possible(reader, Digest())
+    source = sharded(open_sources([str(generated)])).source
+    assert two_readers.two_readers_possible(source, Digest())
     used = Digest()
     used.add(Statement("SELECT 1", thread_id=1))
-    assert not general_log_digest.two_readers_possible(reader, used)
+    assert not two_readers.two_readers_possible(source, used)
     with open(generated) as handle:
-        assert not general_log_digest.two_readers_possible(type(reader)(handle), Digest())
-    monkeypatch.setattr(general_log_digest, "TWO_READERS_MIN_BYTES", generated.stat().st_size)
-    assert general_log_digest.two_readers_pay(reader) == (len(os.sched_getaffinity(0)) >= 2)
-    monkeypatch.setattr(general_log_digest, "TWO_READERS_MIN_BYTES", generated.stat().st_size + 1)
-    assert not general_log_digest.two_readers_pay(reader)
+        assert not two_readers.two_readers_possible(handle, Digest())
+    monkeypatch.delenv(two_readers.READERS_VARIABLE, raising=False)
+    monkeypatch.setattr(two_readers, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(two_readers, "idle_cpus", lambda: 2.0)
+    monkeypatch.setattr(two_readers, "TWO_READERS_MIN_BYTES", generated.stat().st_size)
+    assert two_readers.two_readers_pay(source)
+    monkeypatch.setattr(two_readers, "TWO_READERS_MIN_BYTES", generated.stat().st_size + 1)
+    assert not two_readers.two_readers_pay(source)
+
+
+def test_a_busy_second_core_or_a_single_one_means_one_reader(generated, monkeypatch):
+    monkeypatch.delenv(two_readers.READERS_VARIABLE, raising=False)
+    monkeypatch.setattr(two_readers, "TWO_READERS_MIN_BYTES", 0)
+    source = str(generated)
+    monkeypatch.setattr(two_readers, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(two_readers, "idle_cpus", lambda: 1.2)  # another process keeps a core mostly busy
+    assert not two_readers.two_readers_pay(source)
+    monkeypatch.setattr(two_readers, "usable_cpus", lambda: 1)  # the affinity mask allows one
+    monkeypatch.setattr(two_readers, "idle_cpus", lambda: 8.0)
+    assert not two_readers.two_readers_pay(source)
+    monkeypatch.setenv(two_readers.READERS_VARIABLE, "2")  # the override, for benchmarks
+    assert two_readers.two_readers_pay(source)
+    monkeypatch.setattr(two_readers, "usable_cpus", lambda: 2)
+    monkeypatch.setenv(two_readers.READERS_VARIABLE, "1")
+    assert not two_readers.two_readers_pay(source)
+
+
+def test_the_idle_cpu_and_core_count_are_read_without_raising_where_the_system_lacks_a_source(monkeypatch):
+    assert 1 <= two_readers.usable_cpus() <= (os.cpu_count() or 1)
+    assert 0.0 <= two_readers.idle_cpus(0.01) <= (os.cpu_count() or 1) + 0.01
+    # macOS: no sched_getaffinity, no /proc/stat; Python < 3.13: no process_cpu_count
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    monkeypatch.delattr(os, "process_cpu_count", raising=False)
+    monkeypatch.setattr(two_readers, "_cpu_times", lambda: None)
+    assert two_readers.usable_cpus() == (os.cpu_count() or 1)
+    assert two_readers.idle_cpus(0.01) == max(0.0, (os.cpu_count() or 1) - os.getloadavg()[0])
 
 
 def test_a_second_file_is_read_by_one_process_into_the_digest_of_the_first(generated):
@@ -106,6 +146,7 @@ def test_merge_orders_groups_units_and_databases_by_position():
 
 def test_an_interrupt_while_reading_ends_the_second_reader_too(generated, monkeypatch):
     monkeypatch.setattr(general_log_digest, "PROGRESS_EVERY", 100)
+    monkeypatch.setattr(slow_log_digest, "PROGRESS_EVERY", 100)
     forked = []
     fork = os.fork
 
@@ -122,8 +163,7 @@ def test_an_interrupt_while_reading_ends_the_second_reader_too(generated, monkey
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        general_log_digest.digest_general_log_in_two(stream._parts[0].reader, stream._parts[0].extractor,
-                                                     Digest(), interrupted)
+        two_readers.digest_in_two(sharded(stream), Digest(), interrupted)
     assert len(forked) == 1
     with pytest.raises(ChildProcessError):  # the child was ended and collected: nothing is left to wait for
         os.waitpid(forked[0], os.WNOHANG)
@@ -135,7 +175,7 @@ def test_without_a_temporary_file_or_a_fork_one_process_reads_it_all(generated, 
         raise OSError(28, "No space left on device")
 
     module, name = failing.split(".")
-    monkeypatch.setattr(getattr(general_log_digest, module), name, fails)
+    monkeypatch.setattr(getattr(two_readers, module), name, fails)
     assert read(generated, True, **TIGHT) == read(generated, False, **TIGHT)
 
 
@@ -154,3 +194,12 @@ def test_a_general_log_file_reports_its_progress_in_bytes_of_its_size(tmp_path, 
     assert {total for _, _, total in seen} == {path.stat().st_size}
     dones = [done for _, done, _ in seen]
     assert dones == sorted(dones) and 0 < dones[0] < dones[-1] <= path.stat().st_size
+def test_the_fast_path_gives_the_groups_of_one_statement_at_a_time(generated):
+    """digest_into hands entries to the Digest as fields; adding each Statement gives the same groups."""
+    by_statement = Digest(**TIGHT)
+    stream = open_sources([str(generated)])
+    for statement in stream.statements:
+        by_statement.add(statement)
+    groups, statements, _, noise_dropped, _, skipped = read(generated, False, **TIGHT)
+    assert (by_statement.groups(), by_statement.statements, stream.noise_dropped, stream.skipped_lines) == (
+        groups, statements, noise_dropped, skipped)

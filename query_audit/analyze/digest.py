@@ -44,7 +44,9 @@ class _Unit:
     def __init__(self, first: int):
         self.first = first  # the position of the unit's first statement: units are listed in that order
         self.count = 0
-        self.values: set[int] | None = set()  # None once it holds max_unit_values: only the count is read
+        # A list, not a set: at most max_unit_values (16) keys, and a set of them takes 216-728 bytes
+        # against 56-200 (tens of thousands of units at 1M statements: ~10 MB).
+        self.values: list[int] | None = []  # None once it holds max_unit_values: only the count is read
         self.samples: list[str] = []
         self.in_transaction = 0  # runs inside an explicit or implicit transaction
         self.transactions = 0  # how many different transactions those runs were in
@@ -88,7 +90,9 @@ class _Group:
         self.units: tuple[dict[str, _Unit], ...] = tuple({} for _ in range(SHARDS))
         self.after_write = 0
         self.pruned_repeated = 0  # dropped units where the shape had run twice or more
-        self.query_time: float | None = None
+        # In whole nanoseconds: integer sums do not depend on the order of the additions, so the two
+        # readers' merged total is the one of a single reader (float sums differ in the last digit).
+        self.query_time: int | None = None
         self.max_query_time: float | None = None
         self.rows_examined: int | None = None
         self.rows_sent: int | None = None
@@ -133,13 +137,34 @@ class Digest:
     def add(self, statement: Statement) -> None:
         group = self.add_fields(statement.sql, statement.thread_id, statement.database,
                                 placeholders=statement.placeholders, request=statement.request, sample=statement)
-        if group is not None and (statement.query_time is not None or statement.rows_examined is not None):
-            self._add_timings(group, statement)
-        if group is not None and statement.server_flags:
-            flags = group.server_flags if group.server_flags is not None else {}
-            for flag in statement.server_flags:
-                flags[flag] = flags.get(flag, 0) + 1
-            group.server_flags = flags
+        if group is None:  # transaction control: counted by the tracker, no shape
+            return
+        if statement.query_time is not None or statement.rows_examined is not None:
+            self._add_timings(group, statement.query_time, statement.rows_examined, statement.rows_sent)
+        if statement.server_flags:
+            self._add_flags(group, statement.server_flags)
+
+    def add_timed_fields(self, sql: str, thread_id: int | None, database: str | None, time: str | None,
+                         user: str | None, position: int, query_time: float | None, lock_time: float | None,
+                         rows_sent: int | None, rows_examined: int | None, flags: tuple[str, ...] = ()) -> None:
+        """`add_fields` for a slow log's entry, with its timings: the same as `add` of its Statement."""
+        group = self.add_fields(sql, thread_id, database, time, "Query", user, False, position)
+        if group is None:
+            return
+        if group.count == 1 and group.first == position:  # a new shape: its sample carries the timings too
+            group.sample = Statement(sql, thread_id, database, time, "Query", None, user, False,
+                                     query_time, lock_time, rows_sent, rows_examined, server_flags=flags)
+        if query_time is not None or rows_examined is not None:
+            self._add_timings(group, query_time, rows_examined, rows_sent)
+        if flags:
+            self._add_flags(group, flags)
+
+    @staticmethod
+    def _add_flags(group: _Group, flags: tuple[str, ...]) -> None:
+        counts = group.server_flags if group.server_flags is not None else {}
+        for flag in flags:
+            counts[flag] = counts.get(flag, 0) + 1
+        group.server_flags = counts
 
     def add_fields(self, sql: str, thread_id: int | None, database: str | None = None, time: str | None = None,
                    command: str = "Query", user: str | None = None, placeholders: bool = False,
@@ -194,8 +219,8 @@ class Digest:
             unit = units[unit_name] = _Unit(position)
         unit.count += 1
         unit_values = unit.values
-        if unit_values is not None:
-            unit_values.add(key)
+        if unit_values is not None and key not in unit_values:
+            unit_values.append(key)
             if len(unit_values) >= self.max_unit_values:
                 unit.values = None
         samples = unit.samples
@@ -276,6 +301,9 @@ class Digest:
             if theirs.max_query_time is not None and (ours.max_query_time is None
                                                       or theirs.max_query_time > ours.max_query_time):
                 ours.max_query_time = theirs.max_query_time
+            for flag, count in (theirs.server_flags or {}).items():
+                ours.server_flags = ours.server_flags or {}
+                ours.server_flags[flag] = ours.server_flags.get(flag, 0) + count
         for shard, writers in enumerate(other._writers):
             if writers:
                 if self._writers[shard]:
@@ -299,23 +327,24 @@ class Digest:
             sample=group.sample, databases=tuple(group.databases),
             distinct_values=self.max_values if group.values is None else len(group.values),
             repetitions=repetitions, after_write_count=group.after_write,
-            total_query_time=group.query_time, max_query_time=group.max_query_time,
+            total_query_time=None if group.query_time is None else group.query_time / 1e9,
+            max_query_time=group.max_query_time,
             total_rows_examined=group.rows_examined, total_rows_sent=group.rows_sent,
             units=tuple(name for name, _ in units), pruned_repeated_units=group.pruned_repeated,
             server_flags=tuple(sorted((group.server_flags or {}).items())),
         )
 
     @staticmethod
-    def _add_timings(group: _Group, statement: Statement) -> None:
-        query_time = statement.query_time
+    def _add_timings(group: _Group, query_time: float | None, rows_examined: int | None,
+                     rows_sent: int | None) -> None:
         if query_time is not None:
-            group.query_time = (group.query_time or 0.0) + query_time
+            group.query_time = (group.query_time or 0) + round(query_time * 1e9)
             if group.max_query_time is None or query_time > group.max_query_time:
                 group.max_query_time = query_time
-        if statement.rows_examined is not None:
-            group.rows_examined = (group.rows_examined or 0) + statement.rows_examined
-        if statement.rows_sent is not None:
-            group.rows_sent = (group.rows_sent or 0) + statement.rows_sent
+        if rows_examined is not None:
+            group.rows_examined = (group.rows_examined or 0) + rows_examined
+        if rows_sent is not None:
+            group.rows_sent = (group.rows_sent or 0) + rows_sent
 
     def _kept_per_shard(self) -> int:
         return max(1, self.max_thread_units // SHARDS)

@@ -6,8 +6,10 @@ timeout means nothing was exercised, and is an EndpointFailed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -97,14 +99,45 @@ def send(request: HttpRequest, timeout: float) -> Outcome:
 
 
 def run_command(command: str, timeout: float | None) -> Outcome:
-    """Run a command through the shell, its output passed through to our stderr (stdout is the report's)."""
+    """Run a command through the shell, its output passed through to our stderr (stdout is the report's).
+
+    The command runs in a process group of its own, which is ended with it: when it finishes, times
+    out, or the capture is interrupted (SIGINT, SIGTERM: the capture's handler raises in `wait`), so
+    neither the shell's children nor a server it left in the background outlive the capture.
+    """
     started = time.monotonic()
+    process = subprocess.Popen(command, shell=True, stdout=_stderr_fd(), stdin=subprocess.DEVNULL,
+                               start_new_session=True, env=child_environment())
     try:
-        completed = subprocess.run(command, shell=True, stdout=_stderr_fd(), timeout=timeout,
-                                   stdin=subprocess.DEVNULL, check=False, env=child_environment())
+        returncode = process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         raise EndpointFailed(f"command did not finish within {timeout:g} s: {shlex.quote(command)}") from None
-    return Outcome(command, completed.returncode, time.monotonic() - started)
+    finally:
+        _end_group(process)
+    return Outcome(command, returncode, time.monotonic() - started)
+
+
+def _end_group(process: subprocess.Popen, grace: float = 2.0) -> None:
+    """SIGTERM to the command's process group; once the shell has ended (or after `grace` s), SIGKILL to
+    whatever of the group is left; the shell is collected. (Not waiting for the group to be empty: an
+    ended child stays a member, as a zombie, until init collects it.)"""
+    if not hasattr(os, "killpg"):  # Windows: no process groups to signal
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        process.wait()
+        return  # the group is gone: the command ended and left nothing behind
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def child_environment(environ=None) -> dict:

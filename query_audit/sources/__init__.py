@@ -22,15 +22,11 @@ from query_audit.capture.saved import load_capture
 from query_audit.capture.statements import StatementExtractor
 from query_audit.errors import SourceError
 from query_audit.model import ServerInfo, SourceInfo, Statement
-from query_audit.sources.general_log_digest import (
-    PROGRESS_EVERY,
-    digest_general_log,
-    digest_general_log_in_two,
-    two_readers_pay,
-    two_readers_possible,
-)
+from query_audit.sources.general_log_digest import PROGRESS_EVERY, GeneralLogFile
 from query_audit.sources.general_log_file import GeneralLogReader
+from query_audit.sources.slow_log_digest import SlowLogFile
 from query_audit.sources.slow_log_file import SlowLogReader
+from query_audit.sources.two_readers import digest_file
 
 GENERAL_LOG = "general_log"
 SLOW_LOG = "slow_log"
@@ -74,19 +70,18 @@ class SourceStream:
                     two_readers: bool | None = None) -> None:
         """Add every statement to `digest`: what iterating `statements` into `digest.add` does, faster.
 
-        A general log file's entries go to the Digest as fields (no Statement per line), and a big one
-        is read by two processes when it can be (`two_readers`: None decides by size and cores, True
-        whenever possible; the Digest is the same either way). Use either this or `statements`, not
-        both: the files (or stdin) are read once.
+        A general or slow log file's entries go to the Digest as fields (no Statement per entry), and
+        a big one is read by two processes when it pays (`two_readers`: None decides by size and idle
+        cores, True whenever possible; the Digest is the same either way). Use either this or
+        `statements`, not both: the files (or stdin) are read once.
         """
         every = PROGRESS_EVERY
         for part in self._parts:
             if isinstance(part, _GeneralLog):
-                if two_readers_possible(part.reader, digest) and (
-                        two_readers_pay(part.reader) if two_readers is None else two_readers):
-                    digest_general_log_in_two(part.reader, part.extractor, digest, progress)
-                else:
-                    digest_general_log(part.reader, part.extractor, digest, progress)
+                digest_file(GeneralLogFile(part.reader, part.extractor), digest, progress, two_readers)
+                continue
+            if isinstance(part, SlowLogFile):
+                digest_file(part, digest, progress, two_readers)
                 continue
             add = digest.add
             for statement in part:
@@ -133,10 +128,10 @@ def open_sources(paths: list[str], *, keep_noise: bool = False, noise: NoiseFilt
             parts.append(saved.statements)
         elif kind == SLOW_LOG:
             reader = SlowLogReader(handle if handle is not None else path)
-            without_noise = _WithoutNoise(reader, noise)
+            slow_log = SlowLogFile(reader, noise)
             readers.append(reader)
-            filters.append(without_noise)
-            parts.append(without_noise)
+            filters.append(slow_log)
+            parts.append(slow_log)
         else:
             reader = GeneralLogReader(handle if handle is not None else path)
             extractor = StatementExtractor(keep_noise=keep_noise, noise=noise)
@@ -161,23 +156,6 @@ def _extract(reader: GeneralLogReader, extractor: StatementExtractor) -> Iterato
     for thread_id, command, argument, time in reader.entries():
         statement = feed(thread_id, command, argument, time)
         if statement is not None:
-            yield statement
-
-
-class _WithoutNoise:
-    """The statements of a slow log minus the noise, counting what it dropped."""
-
-    def __init__(self, statements: SlowLogReader, noise: NoiseFilter | None):
-        self.statements = statements
-        self.noise = noise
-        self.noise_dropped = 0
-
-    def __iter__(self) -> Iterator[Statement]:
-        is_noise = self.noise.is_noise if self.noise is not None else None
-        for statement in self.statements:
-            if is_noise is not None and is_noise(statement.sql):
-                self.noise_dropped += 1
-                continue
             yield statement
 
 

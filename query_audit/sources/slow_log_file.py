@@ -11,6 +11,13 @@ statement up to the next entry. The variants:
 * Percona Server: extra `# Schema: ...  Last_errno: ...`, `# Bytes_sent: ...` lines.
 
 `# administrator command: Quit;` entries are not statements and are skipped.
+
+An entry as the servers usually write it is read with one compiled pattern (_USUAL_ENTRY); any other
+is read line by line, where the lines written on every entry (`# User@Host:`, `# Thread_id:`,
+`# Query_time:`) each have their own pattern, and any other `# ` line, or one of them in an
+unexpected form, is read pair by pair (`Key: value`, the first of a key wins). Both ways give the
+same fields. `numbered_entries` gives each entry as plain fields, the fast path into the Digest (see
+slow_log_digest.py); iterating gives Statements.
 """
 
 from __future__ import annotations
@@ -21,18 +28,92 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from query_audit.analyze.digest import SHARDS  # and shard_of(), inlined below
 from query_audit.model import Statement
 from query_audit.sources._text import parse_text
 from query_audit.sources.general_log_file import classic_time
 
 _TIME = re.compile(r"# Time: (?:(\d{6}\s+\d{1,2}:\d\d:\d\d)|(\S+))")
-_PAIR = re.compile(r"(\w+): +(?!\w+:)(\S+)")  # `Schema:  QC_hit: No`: an empty value
 _USER = re.compile(r"# User@Host: ([^\[\s]*)\[")
+# What is read of an entry's header: these keys, each as `Key: value` (`Schema:  QC_hit: No`: no value).
+_PAIR = re.compile(r"(?<!\w)(Thread_id|Id|Schema|Query_time|Lock_time|Rows_sent|Rows_examined|Full_scan|Filesort"
+                   r"|Tmp_table|Tmp_table_on_disk): +(?!\w+:)(\S+)")
+# The usual forms of the lines on every entry, read with one match each (anything else: _PAIR).
+_MYSQL_USER_HOST = re.compile(r"# User@Host: ([^\[\s]*)\[[^\]@]*\] @ [^\[\]:@]*\[[^\]:]*\](?: +Id: +(\d+))? *\Z")
+_MARIADB_THREAD = re.compile(r"# Thread_id: +(\d+) +Schema: +(?:(?!\w+:)(\S+) +)?QC_hit: +\w+ *\Z")
+_FLOAT, _INT = r"(\d+(?:\.\d+)?)(?!\S)", r"(\d+)(?!\S)"
+_QUERY_TIME = re.compile(rf"# Query_time: +{_FLOAT} +Lock_time: +{_FLOAT} +Rows_sent: +{_INT} +Rows_examined: +{_INT}")
 _SET_TIMESTAMP = re.compile(r"SET\s+(?:\w+=\d+,)*timestamp=\d+(?:\.\d+)?;\s*$", re.IGNORECASE)
 _USE = re.compile(r"use `?([^`;]+)`?;\s*$")  # as the server writes it, lower case
 # MariaDB's log_slow_verbosity=query_plan: `# Full_scan: Yes  Full_join: No  Tmp_table: No ...`, kept as flags.
 SERVER_FLAGS = ("Full_scan", "Filesort", "Tmp_table", "Tmp_table_on_disk")
 _FILE_HEADER = re.compile(r".*, Version: .* started with:$|T[Cc][Pp] [Pp]ort: |Time\s+Id\s+Command\s+Argument$")
+# A whole entry as MySQL and MariaDB usually write it, in one match: each line in the form the patterns
+# above read it in (anything else fails the match, and `_lines` reads the entry), a one-line statement,
+# then the next entry or the end of the block. Groups: classic time, ISO time, user, Id, Thread_id,
+# Schema, the four figures, log_slow_extra's Thread_id, `use`, the statement.
+_USUAL_ENTRY = re.compile(
+    r"(?:# Time: (?:(\d{6}[ \t]+\d{1,2}:\d\d:\d\d)|(\d{4}-\S*))[^\r\n]*\n)?"
+    r"# User@Host: ([^\[\s]*)\[[^\]@\n]*\] @ [^\[\]:@\n]*\[[^\]:\n]*\](?: +Id: +(\d+))? *\n"
+    r"(?:# Thread_id: +(\d+) +Schema: +(?:(?!\w+:)(\S+) +)?QC_hit: +\w+ *\n)?"
+    rf"# Query_time: +{_FLOAT} +Lock_time: +{_FLOAT} +Rows_sent: +{_INT} +Rows_examined: +{_INT}"
+    r"(?: +Thread_id: +(\d+)(?!\S)(?![^\r\n]*(?<!\w)Schema:)[^\r\n]*)? *\n"
+    r"(?:# Rows_affected: +\d+ +Bytes_sent: +\d+ *\n)?"
+    r"(?:use ([^`;\r\n]+);\n)?"
+    r"SET timestamp=\d+;\n"
+    r"((?!#|T)[^\r\n]*)(?<!started with:)\n"
+    r"(?=# Time:|# User@Host:|\Z)"
+)
+_BOUNDARY = re.compile(r"\n(?=# User@Host:|# Time:)")  # a line that always ends the entry before it
+_BLOCK_CHARS = 1 << 20
+
+# (index, thread_id, database, time, user, sql, query_time, lock_time, rows_sent, rows_examined, flags):
+# flags are the SERVER_FLAGS the entry says Yes to (an entry that has them is read line by line).
+SlowEntry = tuple[int, "int | None", "str | None", "str | None", "str | None", str,
+                  "float | None", "float | None", "int | None", "int | None", "tuple[str, ...]"]
+
+
+class _Entry:
+    """The entry being read: its header's fields as written (the first of a key wins), and its lines."""
+
+    __slots__ = ("admin", "body", "connection", "flags", "in_body", "index", "lock_time", "more", "query_time",
+                 "rows_examined", "rows_sent", "schema", "thread", "time", "user")
+
+    def __init__(self, index: int, time: str | None, user: str | None):
+        self.index, self.time, self.user = index, time, user
+        self.thread = self.connection = self.schema = None  # Thread_id, Id, Schema
+        self.query_time = self.lock_time = self.rows_sent = self.rows_examined = None
+        self.admin = self.in_body = False
+        self.flags: tuple[str, ...] = ()  # SERVER_FLAGS said Yes (MariaDB's log_slow_verbosity=query_plan)
+        self.body: str | None = None  # the statement's first line; `more` the others (usually none)
+        self.more: list[str] | None = None
+
+    def add_line(self, line: str) -> None:
+        if self.body is None:
+            self.body = line
+        elif self.more is None:
+            self.more = [line]
+        else:
+            self.more.append(line)
+
+    def read_pairs(self, text: str) -> None:
+        for key, value in _PAIR.findall(text):
+            if key == "Query_time":
+                self.query_time = self.query_time or value
+            elif key == "Lock_time":
+                self.lock_time = self.lock_time or value
+            elif key == "Rows_sent":
+                self.rows_sent = self.rows_sent or value
+            elif key == "Rows_examined":
+                self.rows_examined = self.rows_examined or value
+            elif key == "Thread_id":
+                self.thread = self.thread or value
+            elif key == "Id":
+                self.connection = self.connection or value
+            elif key == "Schema":
+                self.schema = self.schema or value
+            elif value == "Yes" and key not in self.flags:
+                self.flags += (key,)
 
 
 class SlowLogReader:
@@ -41,7 +122,7 @@ class SlowLogReader:
     def __init__(self, source: str | Path | IO[str]):
         self.source = source
         self.skipped_lines = 0
-        self._statements = self._read()
+        self._statements = (_statement(entry) for entry in self.numbered_entries())
 
     def __iter__(self) -> Iterator[Statement]:
         return self._statements
@@ -49,66 +130,218 @@ class SlowLogReader:
     def __next__(self) -> Statement:
         return next(self._statements)
 
-    def _read(self) -> Iterator[Statement]:
-        return parse_text(self.source, self._parse)
+    def numbered_entries(self, shard: int | None = None) -> Iterator[SlowEntry]:
+        """The statements as plain fields (SlowEntry); `index` counts every entry of the file from 0.
 
-    def _parse(self, lines: IO[str]) -> Iterator[Statement]:
-        databases: dict[int, str] = {}  # MySQL writes `use db;` only when a connection's database changes
-        time: str | None = None  # MariaDB writes `# Time:` only when the second changes
-        entry: dict | None = None  # header fields of the entry being read
-        body: list[str] = []  # its statement lines
-        in_body = False  # past the header, `use` and `SET timestamp` lines: the rest is the statement
+        With `shard`, only the statements of that shard's connections (see analyze/digest.py): the
+        others' lines are read, as they must be to find where each entry ends, but not yielded.
+        """
+        return parse_text(self.source, lambda lines: self._parse(lines, shard))
+
+    def _parse(self, text: IO[str], shard: int | None) -> Iterator[SlowEntry]:
+        """Blocks of the file cut before a line that starts an entry; in each, the usual entries are
+        read by one match each (_USUAL_ENTRY), and anything else line by line (`_lines`)."""
+        state = _State()
+        rest = ""
+        while True:
+            block = text.read(_BLOCK_CHARS)
+            whole = rest + block
+            if block:
+                cut = max(whole.rfind("\n# User@Host:"), whole.rfind("\n# Time:")) + 1
+                if cut <= 0:
+                    rest = whole  # an entry longer than a block: read on
+                    continue
+                whole, rest = whole[:cut], whole[cut:]
+            yield from self._block(whole, state, shard)
+            if not block:
+                return
+
+    def _block(self, text: str, state: _State, shard: int | None) -> Iterator[SlowEntry]:
+        usual = _USUAL_ENTRY.match
+        boundary = _BOUNDARY.search
+        databases = state.databases
+        position, size = 0, len(text)
+        while position < size:
+            found = usual(text, position)
+            if found is None:  # up to the next line that starts an entry, line by line
+                after = boundary(text, position)
+                end = after.start() + 1 if after is not None else size
+                lines = text[position:end].split("\n")
+                if lines[-1] == "":
+                    lines.pop()
+                yield from self._lines(lines, state, shard)
+                position = end
+                continue
+            position = found.end()
+            (classic, iso, user, connection, thread, schema, query_time, lock_time, sent, examined, extra_thread,
+             used, sql) = found.groups()
+            if classic is not None or iso is not None:
+                state.take_time(classic, iso)
+            state.index += 1
+            thread_id = int(thread or extra_thread or connection) if (thread or extra_thread or connection) else None
+            database = used or schema
+            if thread_id is not None:
+                if database is not None:
+                    databases[thread_id] = database
+                else:
+                    database = databases.get(thread_id)
+            if shard is not None and (thread_id % SHARDS if thread_id else 0) != shard:  # shard_of(), inlined
+                continue
+            sql = sql.rstrip()
+            if sql.endswith(";"):
+                sql = sql[:-1].rstrip()
+            if sql:
+                yield (state.index, thread_id, database, state.time, user or None, sql, float(query_time),
+                       float(lock_time), int(sent), int(examined), ())
+
+    def _lines(self, lines: list[str], state: _State, shard: int | None) -> Iterator[SlowEntry]:
+        """Entries read line by line: what `_block` cannot read in one match (and text around them)."""
+        entry: _Entry | None = None
         for line in lines:
             line = line.rstrip("\r\n")
-            starts_entry = line.startswith("# User@Host:")
-            if starts_entry or line.startswith("# Time:") or _FILE_HEADER.match(line):
+            if line[:2] == "# ":
+                tag = line[2:6]
+                if tag == "User" and line.startswith("# User@Host:"):
+                    if entry is not None:
+                        fields = _finish(entry, state.databases, shard)
+                        if fields is not None:
+                            yield fields
+                    state.index += 1
+                    entry = _user_host(line, state.index, state.time)
+                    continue
+                if tag == "Time" and line.startswith("# Time:") or line.endswith("started with:") and (
+                        _FILE_HEADER.match(line)):
+                    if entry is not None:
+                        fields = _finish(entry, state.databases, shard)
+                        if fields is not None:
+                            yield fields
+                        entry = None
+                    if tag == "Time":
+                        state.read_time(line)
+                    continue
+                if entry is None:
+                    self.skipped_lines += 1
+                    continue
+                if tag == "admi" and line.startswith("# administrator command:"):  # after `SET timestamp` too
+                    entry.admin = True
+                    continue
+                if not entry.in_body:
+                    _header_line(entry, tag, line)
+                    continue
+            elif (line[:1] == "T" or line.endswith("started with:")) and _FILE_HEADER.match(line):
                 if entry is not None:
-                    statement = _statement(entry, body, databases)
-                    if statement is not None:
-                        yield statement
-                entry, body, in_body = None, [], False
-                if starts_entry:
-                    user = _USER.match(line)
-                    entry = {"time": time, "user": user.group(1) if user and user.group(1) else None}
-                    _read_pairs(line.split("@ ", 1)[-1], entry)
-                elif line.startswith("# Time:"):
-                    found = _TIME.match(line)
-                    if found:
-                        time = classic_time(found.group(1)) if found.group(1) else found.group(2)
+                    fields = _finish(entry, state.databases, shard)
+                    if fields is not None:
+                        yield fields
+                    entry = None
                 continue
-            if entry is None:
+            elif entry is None:
                 if line.strip():
                     self.skipped_lines += 1
                 continue
-            if line.startswith("# administrator command:"):  # written after `SET timestamp` too
-                entry["admin"] = True
-                continue
-            if not in_body:
-                if line.startswith("# "):
-                    _read_pairs(line, entry)
-                    continue
+            elif not entry.in_body:
                 if _SET_TIMESTAMP.match(line):
-                    in_body = True
+                    entry.in_body = True
                     continue
                 used = _USE.match(line)
                 if used:
-                    entry["Schema"] = used.group(1)
+                    entry.schema = used.group(1)
                     continue
-                in_body = True
-            body.append(line)
+                entry.in_body = True
+            entry.add_line(line)
         if entry is not None:
-            statement = _statement(entry, body, databases)
-            if statement is not None:
-                yield statement
+            fields = _finish(entry, state.databases, shard)
+            if fields is not None:
+                yield fields
 
 
-def _read_pairs(text: str, entry: dict) -> None:
-    for key, value in _PAIR.findall(text):
-        entry.setdefault(key, value)
+class _State:
+    """What one entry leaves to the next: the time (MariaDB writes `# Time:` only when the second
+    changes), each connection's database (MySQL writes `use db;` only when it changes), the count."""
+
+    __slots__ = ("databases", "index", "last_stamp", "last_time", "time")
+
+    def __init__(self):
+        self.databases: dict[int, str] = {}
+        self.time: str | None = None
+        self.last_stamp = self.last_time = None  # the last classic stamp, raw and as ISO-8601
+        self.index = -1
+
+    def read_time(self, line: str) -> None:
+        """A `# Time:` line: MySQL's ISO-8601 time, or MariaDB's classic one (local, as ISO-8601)."""
+        found = _TIME.match(line)
+        if found:
+            self.take_time(*found.groups())
+
+    def take_time(self, classic: str | None, iso: str | None) -> None:
+        if classic is None:
+            self.time = iso
+        else:
+            if classic != self.last_stamp:
+                self.last_stamp, self.last_time = classic, classic_time(classic)
+            self.time = self.last_time
 
 
-def _number(entry: dict, key: str, kind: type):
-    value = entry.get(key)
+def _user_host(line: str, index: int, time: str | None) -> _Entry:
+    """A new entry from its `# User@Host:` line: the user, and MySQL's `Id:`."""
+    usual = _MYSQL_USER_HOST.match(line)
+    if usual is not None:
+        entry = _Entry(index, time, usual.group(1) or None)
+        entry.connection = usual.group(2)
+        return entry
+    user = _USER.match(line)
+    entry = _Entry(index, time, user.group(1) or None if user else None)
+    entry.read_pairs(line.split("@ ", 1)[-1])
+    return entry
+
+
+def _header_line(entry: _Entry, tag: str, line: str) -> None:
+    """A `# ` line between `# User@Host:` and the statement."""
+    if tag == "Quer" and entry.query_time is None:
+        usual = _QUERY_TIME.match(line)
+        if usual is not None:
+            entry.query_time, locked, sent, examined = usual.groups()
+            entry.lock_time = entry.lock_time or locked
+            entry.rows_sent = entry.rows_sent or sent
+            entry.rows_examined = entry.rows_examined or examined
+            if usual.end() < len(line):  # MySQL's log_slow_extra: Thread_id and more
+                entry.read_pairs(line[usual.end():])
+            return
+    elif tag == "Thre" and entry.thread is None and entry.schema is None:
+        usual = _MARIADB_THREAD.match(line)
+        if usual is not None:
+            entry.thread, entry.schema = usual.groups()
+            return
+    entry.read_pairs(line)
+
+
+def _finish(entry: _Entry, databases: dict[int, str], shard: int | None) -> SlowEntry | None:
+    """The entry's statement as fields, or None (an administrator command, no SQL, another shard)."""
+    thread_id = _number(entry.thread, int)
+    if thread_id is None:
+        thread_id = _number(entry.connection, int)
+    database = entry.schema or None
+    if thread_id is not None:
+        if database is not None:
+            databases[thread_id] = database
+        else:
+            database = databases.get(thread_id)
+    if entry.admin or entry.body is None:
+        return None
+    if shard is not None and (thread_id % SHARDS if thread_id else 0) != shard:  # shard_of(), inlined
+        return None
+    sql = entry.body if entry.more is None else "\n".join([entry.body, *entry.more])
+    sql = sql.rstrip()
+    if sql.endswith(";"):
+        sql = sql[:-1].rstrip()
+    if not sql:
+        return None
+    return (entry.index, thread_id, database, entry.time, entry.user, sql, _number(entry.query_time, float),
+            _number(entry.lock_time, float), _number(entry.rows_sent, int), _number(entry.rows_examined, int),
+            entry.flags)
+
+
+def _number(value: str | None, kind: type):
     if value is None:
         return None
     try:
@@ -119,26 +352,10 @@ def _number(entry: dict, key: str, kind: type):
     return number if kind is not float or math.isfinite(number) else None
 
 
-def _statement(entry: dict, body: list[str], databases: dict[int, str]) -> Statement | None:
-    thread_id = _number(entry, "Thread_id", int)
-    if thread_id is None:
-        thread_id = _number(entry, "Id", int)
-    database = entry.get("Schema") or None
-    if database is not None and thread_id is not None:
-        databases[thread_id] = database
-    elif thread_id is not None:
-        database = databases.get(thread_id)
-    if entry.get("admin"):
-        return None
-    sql = "\n".join(body).rstrip()
-    if sql.endswith(";"):
-        sql = sql[:-1].rstrip()
-    if not sql:
-        return None
-    return Statement(sql, thread_id, database, entry.get("time"), "Query", None, entry.get("user"), False,
-                     _number(entry, "Query_time", float), _number(entry, "Lock_time", float),
-                     _number(entry, "Rows_sent", int), _number(entry, "Rows_examined", int),
-                     server_flags=tuple(flag for flag in SERVER_FLAGS if entry.get(flag) == "Yes"))
+def _statement(fields: SlowEntry) -> Statement:
+    _, thread_id, database, time, user, sql, query_time, lock_time, rows_sent, rows_examined, flags = fields
+    return Statement(sql, thread_id, database, time, "Query", None, user, False,
+                     query_time, lock_time, rows_sent, rows_examined, server_flags=flags)
 
 
 def iter_slow_log(path: str | Path | IO[str]) -> SlowLogReader:

@@ -1,0 +1,205 @@
+"""One log file read by two processes, one per shard of connections, when that pays.
+
+`digest_in_two` forks a child that digests the connections of shard 1 while this process digests
+shard 0; the child writes its Digest to an unnamed temporary file and ends, and `Digest.merge` puts
+the two together, exactly as one process would have built it (see analyze/digest.py). A file rather
+than a pipe: the child's memory is given back before this process reads its answer, so the two never
+hold their digests and the copy at the same time. Both processes parse every line (only a line tells
+where an entry ends and whose it is), so the split saves the rest: noise filtering, fingerprints and
+grouping, most of the work.
+
+Whether it pays (`two_readers_pay`): a big file, and a second core that is idle now. Both readers
+parse every line, so on a machine whose other cores are busy two readers cost more CPU and end later
+than one: the idle CPU is sampled briefly (/proc/stat, else the load average) before forking.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import signal
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from query_audit.analyze.digest import SHARDS, Digest
+from query_audit.errors import SourceError
+
+Progress = Callable[[str, int, int], None]
+# Below this size the file is read in a fraction of a second: a second process is not worth its start.
+TWO_READERS_MIN_BYTES = 4 * 2**20
+# Two readers need one core each: besides the one this process takes, this much of a core must be idle.
+IDLE_CORE_NEEDED = 0.5
+IDLE_SAMPLE_SECONDS = 0.05
+READERS_VARIABLE = "QUERY_AUDIT_READERS"  # `1` or `2` overrides the decision (benchmarks, tests)
+
+
+class ShardedFile(Protocol):
+    """A log file and its filters, readable by shard: what each of the two processes runs."""
+
+    source: str | Path | object  # a path, when two processes can read it
+
+    def read(self, digest: Digest, progress: Progress | None = None, shard: int | None = None) -> None:
+        """Digest the file (only `shard`'s connections, when given), counting noise here."""
+
+    def fresh(self) -> ShardedFile:
+        """The same file and filters, read again from the start, with counts from zero."""
+
+    def counts(self) -> tuple[int, Counter]:
+        """Noise dropped, in all and by pattern name."""
+
+    def add_counts(self, noise_dropped: int, by_pattern: Counter) -> None:
+        """Add another reader's noise counts to these."""
+
+
+def digest_file(file: ShardedFile, digest: Digest, progress: Progress | None = None,
+                two_readers: bool | None = None) -> None:
+    """Digest one file, by two processes when possible and `two_readers` (None: when it pays)."""
+    if two_readers_possible(file.source, digest) and (two_readers_pay(file.source) if two_readers is None
+                                                      else two_readers):
+        digest_in_two(file, digest, progress)
+    else:
+        file.read(digest, progress)
+
+
+def two_readers_possible(source, digest: Digest) -> bool:
+    """Whether a file can be read by two processes: given by path (the child opens it again), on a
+    system with fork, into an empty Digest (`merge` needs the two to hold different shards only)."""
+    return hasattr(os, "fork") and isinstance(source, (str, Path)) and not digest.statements
+
+
+def two_readers_pay(source) -> bool:
+    """Whether a second process is worth it: a big file, and a second core idle to run it on."""
+    forced = os.environ.get(READERS_VARIABLE, "").strip()
+    if forced in ("1", "2"):
+        return forced == "2"
+    try:
+        if os.path.getsize(source) < TWO_READERS_MIN_BYTES:
+            return False
+    except OSError:
+        return False  # the reader reports it, as for one process
+    return usable_cpus() >= 2 and idle_cpus() >= 1 + IDLE_CORE_NEEDED
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on: its affinity mask where the system has one (Linux), else all."""
+    if hasattr(os, "process_cpu_count"):  # Python 3.13+
+        return os.process_cpu_count() or 1
+    if hasattr(os, "sched_getaffinity"):  # absent on macOS and Windows
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def idle_cpus(seconds: float = IDLE_SAMPLE_SECONDS) -> float:
+    """How many CPUs were idle over the last moment: /proc/stat sampled `seconds` apart (Linux), else
+    the CPU count minus the 1-minute load average; the CPU count when neither can be read."""
+    cpus = os.cpu_count() or 1
+    before = _cpu_times()
+    if before is not None:
+        time.sleep(seconds)
+        after = _cpu_times()
+        if after is not None and after[0] > before[0]:
+            return cpus * (after[1] - before[1]) / (after[0] - before[0])
+    try:
+        return max(0.0, cpus - os.getloadavg()[0])
+    except (AttributeError, OSError):  # no load average (Windows)
+        return float(cpus)
+
+
+def _cpu_times() -> tuple[int, int] | None:
+    """(all, idle) jiffies of all CPUs from /proc/stat's first line, or None where there is none."""
+    try:
+        with open("/proc/stat", "rb") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    if len(fields) < 5:
+        return None
+    return sum(fields[:8]), fields[3] + fields[4]  # user..steal; idle + iowait (guest is inside user)
+
+
+def digest_in_two(file: ShardedFile, digest: Digest, progress: Progress | None = None) -> None:
+    """`file.read` with a forked child doing shard 1: the same Digest, in about 60% of the time.
+
+    If the child fails without an answer (killed, out of memory, no room for its file), this process
+    reads shard 1 itself; if there is no child at all (no temporary file, no fork), it reads everything.
+    """
+    theirs = digest.empty_like()  # shard 1's, from the same starting position
+    with contextlib.ExitStack() as cleanup:
+        try:
+            answer = cleanup.enter_context(tempfile.TemporaryFile(prefix="query-audit-"))
+            child = os.fork()
+        except OSError:  # no temporary directory, or no more processes: one reader does it all
+            file.read(digest, progress)
+            return
+        if child == 0:
+            _child(file, theirs, answer.fileno())  # never returns
+        ended = False
+        try:
+            # With a total (bytes of the file, which this process reads whole, skipping the child's entries) the
+            # figure is already both readers'; a count of statements is this shard's: about half of both.
+            both = None if progress is None else (
+                lambda stage, done, total: progress(stage, done if total else done * SHARDS, total))
+            file.read(digest, both, shard=0)
+            _, status = os.waitpid(child, 0)
+            ended = True
+        finally:
+            if not ended:
+                _reap(child)
+        result = _answer(answer) if os.waitstatus_to_exitcode(status) == 0 else None
+    if result is None:
+        result = _shard_one_here(file, theirs)
+    if result[0] == "error":
+        raise SourceError(result[1])
+    _, shard_one, noise_dropped, by_pattern = result
+    digest.merge(shard_one)
+    file.add_counts(noise_dropped, by_pattern)
+
+
+def _answer(answer) -> tuple | None:
+    answer.seek(0)
+    try:
+        return pickle.load(answer)
+    except (EOFError, pickle.UnpicklingError):
+        return None
+
+
+def _child(file: ShardedFile, theirs: Digest, answer: int) -> None:
+    """In the forked child: digest shard 1, write ("ok", Digest, noise dropped, by pattern) or ("error",
+    message) to the file `answer`, and leave without running anything of the parent's (no atexit, no
+    buffered output). Exit status 0 only when the whole answer is written."""
+    status = 1
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # on Ctrl-C the parent reports, the child just stops
+        result = _shard_one_here(file, theirs)
+        with open(answer, "wb", closefd=False) as out:
+            pickler = pickle.Pickler(out, protocol=pickle.HIGHEST_PROTOCOL)
+            pickler.fast = True  # no memo of every object sent: the Digest has no cycles, and memory stays low
+            pickler.dump(result)
+        status = 0
+    finally:
+        os._exit(status)
+
+
+def _shard_one_here(file: ShardedFile, theirs: Digest) -> tuple:
+    """Shard 1 of the file into `theirs` (empty), with its own reader and filters (counts from zero)."""
+    mine = file.fresh()
+    try:
+        mine.read(theirs, None, shard=1)
+    except SourceError as exc:
+        return "error", str(exc)
+    theirs.forget_caches()
+    return ("ok", theirs, *mine.counts())
+
+
+def _reap(child: int) -> None:
+    """End the child if it still runs (this process is leaving early: an error, Ctrl-C) and collect it."""
+    try:
+        os.kill(child, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    os.waitpid(child, 0)
