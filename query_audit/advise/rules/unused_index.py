@@ -4,7 +4,7 @@ A finding about the table, like redundant_index (its baseline key is (rule, tabl
 `table_io_waits_summary_by_index_usage` (sys.schema_unused_indexes' source) counts no row operation
 through the index while the table itself was read or written, and the server's uptime. A short uptime
 proves little (a weekly report's index looks unused on Monday): below a week the finding is `info` and
-says so. Never suggested: PRIMARY, unique indexes (they enforce something), indexes a FOREIGN KEY needs
+says so, and below an hour (a server just started, a test server) nothing is said at all. Never suggested: PRIMARY, unique indexes (they enforce something), indexes a FOREIGN KEY needs
 (their columns lead with the key's), and indexes redundant_index already names.
 """
 
@@ -16,12 +16,13 @@ from query_audit.model import Finding, Index, SchemaMap, Severity, TableSchema, 
 
 RULE = "unused_index"
 REPRESENTATIVE_UPTIME = 7 * 24 * 3600  # a week: daily and weekly jobs have run at least once
+MIN_UPTIME = 3600  # below an hour the counters hold a few requests: no verdict on any index
 
 
 def unused_indexes(schema: TableSchema) -> list[Index]:
     usage = schema.index_usage
-    if usage is None or usage.table_io == 0:
-        return []  # no evidence, or a table nobody touched since the start: nothing is proven
+    if usage is None or usage.table_io == 0 or usage.uptime_seconds < MIN_UPTIME:
+        return []  # no evidence, a table nobody touched since the start, or too short a time: nothing is proven
     counts = dict(usage.counts)
     redundant = {index.name for index, _ in redundant_pairs(schema)}
     unused = []
