@@ -156,6 +156,12 @@ def judge(finding: Finding, before: dict[str, AnalyzedQuery], after: dict[str, A
 
 
 def _proven(finding: Finding, rows_after: int, basis: str, proof: dict) -> Finding:
+    return proven(finding, rows_after, basis, VERIFIED_SHADOW, {"shadow": proof})
+
+
+def proven(finding: Finding, rows_after: int, basis: str, verification: str, proof: dict) -> Finding:
+    """The finding as an optimizer proved it (shadow or live --verify): its sentence and evidence carry the
+    rows EXPLAIN gave with the index, `basis` says how, and `proof` holds the per-statement before/after."""
     evidence = finding.evidence
     message = missing_index.need_message(finding.table or "", finding.columns, len(finding.query_ids) or 1,
                                          evidence.get("rows_before", 0),
@@ -163,7 +169,7 @@ def _proven(finding: Finding, rows_after: int, basis: str, proof: dict) -> Findi
                                          evidence.get("cannot_use_index"))
     return replace(finding, verified=True, message=message,
                    evidence={**evidence, "rows_after_verified": rows_after, "estimate_basis": basis,
-                             "estimate_source": "measured", "verification": VERIFIED_SHADOW, "shadow": proof})
+                             "estimate_source": "measured", "verification": verification, **proof})
 
 
 def shadow_choice(flavor: str, version: str, docker: bool, local_flavor: str | None) -> tuple[str, str | None]:

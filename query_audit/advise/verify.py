@@ -15,7 +15,7 @@ import pymysql
 from query_audit.advise.index_journal import IndexJournal, JournaledIndex, drop_leftovers, read_journal
 from query_audit.advise.plan_facts import bare_name
 from query_audit.advise.rules import missing_index
-from query_audit.advise.shadow import VERIFIED_LIVE, plan_cost, regressed
+from query_audit.advise.shadow import VERIFIED_LIVE, plan_cost, proven, regressed
 from query_audit.advise.shadow import access as _access
 from query_audit.advise.shadow import row_for as _row_for
 from query_audit.analyze.explain import explain_query
@@ -130,15 +130,8 @@ def _with_measurement(finding: Finding, rows_after: int, used: int, results: lis
     """The proven finding: its sentence and evidence carry the measured rows, and the estimate is dropped."""
     served = len({result["query_id"] for result in results} & set(finding.query_ids)) or len(results)
     basis = f"measured by --verify: EXPLAIN with the index; {used} of {served} queries use it"
-    evidence = finding.evidence
-    message = missing_index.need_message(finding.table or "", finding.columns, len(finding.query_ids) or 1,
-                                         evidence.get("rows_before", 0),
-                                         missing_index.rows_after_phrase(rows_after, basis),
-                                         evidence.get("cannot_use_index"))
-    return replace(finding, verified=True, message=message,
-                   evidence={**evidence, "rows_after_estimate": None, "estimate_basis": basis, "estimated": False,
-                             "estimate_source": "measured", "verification": VERIFIED_LIVE,
-                             "rows_after_verified": rows_after, "verify": {"queries": results}})
+    return proven(finding, rows_after, basis, VERIFIED_LIVE,
+                  {"rows_after_estimate": None, "estimated": False, "verify": {"queries": results}})
 
 
 def verify_findings(conn, findings: Sequence[Finding], queries: Sequence[AnalyzedQuery],
