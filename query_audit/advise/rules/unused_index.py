@@ -4,8 +4,9 @@ A finding about the table, like redundant_index (its baseline key is (rule, tabl
 `table_io_waits_summary_by_index_usage` (sys.schema_unused_indexes' source) counts no row operation
 through the index while the table itself was read or written, and the server's uptime. A short uptime
 proves little (a weekly report's index looks unused on Monday): below a week the finding is `info` and
-says so, and below an hour (a server just started, a test server) nothing is said at all. Never suggested: PRIMARY, unique indexes (they enforce something), indexes a FOREIGN KEY needs
-(their columns lead with the key's), and indexes redundant_index already names.
+says so, and below an hour (a server just started, a test server) nothing is said at all. Never
+suggested: PRIMARY, unique indexes (they enforce something), indexes a FOREIGN KEY needs (their columns
+lead with the key's), and indexes redundant_index already names.
 """
 
 from __future__ import annotations
