@@ -10,7 +10,7 @@ passed over, as ruff and black do.
     format = "text"
     shadow = true                                     # verify suggested indexes on a shadow copy
     shadow-threshold = 0.5                            # ... keeping those that cut rows examined by 50%
-    disable = ["cache_candidate"]                     # rules not to run
+    disable = ["repeated_identical_query"]            # rules not to run
     noise = ["^SELECT @@session\\\\."]                 # extra regexes of statements to drop
     ignore = ["3F2A9C1B7D4E6A80", "FROM health_check"] # query ids, or regexes of SQL to ignore
     redact = ["^tok_[0-9a-z]{24}$"]                   # regexes of secrets in string literals (plus defaults)
@@ -19,10 +19,10 @@ passed over, as ruff and black do.
     n-plus-one = 5
     full-scan-rows = 1000
 
-Keys may be written with `-` or `_`. Environment: QUERY_AUDIT_FAIL_ON and QUERY_AUDIT_DISABLE
-(comma-separated), QUERY_AUDIT_FORMAT, QUERY_AUDIT_BASELINE, QUERY_AUDIT_N_PLUS_ONE_THRESHOLD,
-QUERY_AUDIT_BULK_INSERT_THRESHOLD, QUERY_AUDIT_WRITE_LOOP_THRESHOLD, QUERY_AUDIT_FULL_SCAN_ROWS,
-QUERY_AUDIT_LARGE_SCAN_ROWS, QUERY_AUDIT_INDEX_WRITES_LOW, QUERY_AUDIT_INDEX_WRITES_MEDIUM,
+Keys may be written with `-` or `_`. An unknown rule id in `fail-on` or `disable` is an error. Environment:
+QUERY_AUDIT_FAIL_ON and QUERY_AUDIT_DISABLE (comma-separated), QUERY_AUDIT_FORMAT, QUERY_AUDIT_BASELINE,
+QUERY_AUDIT_N_PLUS_ONE_THRESHOLD, QUERY_AUDIT_BULK_INSERT_THRESHOLD, QUERY_AUDIT_WRITE_LOOP_THRESHOLD,
+QUERY_AUDIT_FULL_SCAN_ROWS, QUERY_AUDIT_LARGE_SCAN_ROWS, QUERY_AUDIT_INDEX_WRITES_LOW, QUERY_AUDIT_INDEX_WRITES_MEDIUM,
 QUERY_AUDIT_SHADOW (on/off), QUERY_AUDIT_SHADOW_THRESHOLD (a share, 0.5 or 50%), QUERY_AUDIT_SHADOW_DSN (an
 empty disposable server for shadow verification instead of a sandbox). The CLI passes the options the user
 gave to `Config.override`.
@@ -184,6 +184,16 @@ def _regexes(patterns: tuple[str, ...], key: str, where: str, *, ids_allowed: bo
             raise QueryAuditError(f"{key} in {where}: {pattern!r} is not a valid regex ({exc})") from None
 
 
+def check_rule_ids(rules: tuple[str, ...], key: str, where: str) -> None:
+    """Refuse rule ids the registry does not know: a typo in `disable` would otherwise disable nothing."""
+    from query_audit.advise import RULES_BY_ID
+
+    unknown = [rule for rule in rules if rule not in RULES_BY_ID]
+    if unknown:
+        known = ", ".join(sorted(RULES_BY_ID))
+        raise QueryAuditError(f"unknown rule {unknown[0]!r} in {key} in {where}; known: {known}")
+
+
 def _integer(value: Any, key: str, where: str) -> int:
     # bool is an int in Python; `n-plus-one = true` is still a mistake.
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -209,6 +219,7 @@ def _normalize(table: Mapping[str, Any]) -> dict[str, Any]:
 
 def _from_table(table: Mapping[str, Any], path: Path) -> Config:
     where = str(path)
+    written = {key.replace("-", "_"): key for key in table}  # for messages: the key as the file spells it
     values = _normalize(table)
     config = Config(source=path)
     changes: dict[str, Any] = {}
@@ -227,6 +238,8 @@ def _from_table(table: Mapping[str, Any], path: Path) -> Config:
             items = _string_list(value, key, where)
             if key in ("noise", "ignore", "redact"):
                 _regexes(items, key, where, ids_allowed=key == "ignore")
+            if key in ("fail_on", "disable"):
+                check_rule_ids(items, written[key], where)
             changes["disabled_rules" if key == "disable" else key] = items
         elif key == "baseline":
             if not isinstance(value, str) or not value:
@@ -258,6 +271,7 @@ def _apply_environment(config: Config, environ: Mapping[str, str]) -> Config:
     for name, attribute in LIST_ENV.items():
         if name in environ:
             changes[attribute] = tuple(item.strip() for item in environ[name].split(",") if item.strip())
+            check_rule_ids(changes[attribute], name, "the environment")
     if environ.get("QUERY_AUDIT_FORMAT", "").strip():
         changes["format"] = _format(environ["QUERY_AUDIT_FORMAT"].strip(), "QUERY_AUDIT_FORMAT", "the environment")
     if environ.get("QUERY_AUDIT_BASELINE", "").strip():

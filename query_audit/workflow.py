@@ -226,12 +226,9 @@ class CheckOutcome:
 
 def _gating_rules(config, fail_on) -> tuple[str, ...]:
     rules = tuple(fail_on) or tuple(getattr(config, "fail_on", ()) or ("full_table_scan",))
-    from query_audit.advise import RULES_BY_ID
+    from query_audit.config import check_rule_ids
 
-    known = set(RULES_BY_ID)
-    unknown = [rule for rule in rules if rule not in known]
-    if unknown:
-        raise click.UsageError(f"unknown rule {unknown[0]!r} in --fail-on; known: {', '.join(sorted(known))}")
+    check_rule_ids(tuple(fail_on), "--fail-on", "the command line")  # the config's were checked when it loaded
     return rules
 
 

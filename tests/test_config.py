@@ -161,3 +161,43 @@ def test_a_merged_finding_stays_while_one_of_its_queries_is_not_ignored():
     merged = replace(report.findings[1], query_ids=(ORDERS_BY_EMAIL, PRODUCT_BY_ID))
     config = Config(ignore=(ORDERS_BY_EMAIL,))
     assert config.filter_findings(replace(report, findings=(merged,))) == (merged,)
+
+
+@pytest.mark.parametrize("key", ["disable", "fail-on", "fail_on"])
+def test_an_unknown_rule_id_in_the_file_is_an_error_naming_the_file_and_the_key_as_written(tmp_path, key):
+    path = write(tmp_path / ".query-audit.toml", f'{key} = ["full_table_scan", "cache_candidate"]\n')
+    with pytest.raises(QueryAuditError) as raised:
+        load_config(tmp_path, {})
+    message = str(raised.value)
+    assert f"unknown rule 'cache_candidate' in {key} in {path}" in message and "\n" not in message
+    assert "full_table_scan" in message.split("known:")[1]  # the known ids follow, from the registry
+
+
+@pytest.mark.parametrize("variable", ["QUERY_AUDIT_DISABLE", "QUERY_AUDIT_FAIL_ON"])
+def test_an_unknown_rule_id_in_the_environment_is_an_error_naming_the_variable(tmp_path, variable):
+    with pytest.raises(QueryAuditError, match=f"unknown rule 'full_scan' in {variable} in the environment"):
+        load_config(tmp_path, {variable: "missing_index, full_scan"})
+
+
+def test_every_rule_id_of_the_registry_is_accepted_in_disable_and_fail_on(tmp_path):
+    from query_audit.advise import RULES_BY_ID
+
+    ids = ", ".join(f'"{rule}"' for rule in RULES_BY_ID)
+    write(tmp_path / "pyproject.toml", f"[tool.query-audit]\ndisable = [{ids}]\nfail-on = [{ids}]\n")
+    config = load_config(tmp_path, {})
+    assert config.disabled_rules == tuple(RULES_BY_ID) == config.fail_on
+
+
+def test_the_cli_reports_an_unknown_disabled_rule_in_one_line_with_exit_2(tmp_path):
+    import subprocess
+    import sys
+
+    from query_audit.advise import RULES_BY_ID
+
+    path = write(tmp_path / "pyproject.toml", '[tool.query-audit]\ndisable = ["cache_candidate"]\n')
+    log = write(tmp_path / "general.log", "")
+    done = subprocess.run([sys.executable, "-m", "query_audit", "analyze", str(log)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2 and done.stdout == "", done.stderr
+    assert done.stderr == (f"query-audit: unknown rule 'cache_candidate' in disable in {path}; "
+                           f"known: {', '.join(sorted(RULES_BY_ID))}\n")
