@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from query_audit.errors import SandboxError
-from query_audit.sandbox.base import SandboxInfo, wait_until_ready
+from query_audit.sandbox.info import SandboxInfo, wait_until_ready
 from query_audit.sandbox.local import free_port
 
 DEFAULT_IMAGE = "mysql:8.0"

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from query_audit.errors import SandboxError
-from query_audit.sandbox.base import SandboxInfo, wait_until_ready
+from query_audit.sandbox.info import SandboxInfo, wait_until_ready
 
 SERVER_BINARIES = ("mariadbd", "mysqld")
 # Per-statement timings of a capture come from performance_schema (query_audit/capture/timings.py).
