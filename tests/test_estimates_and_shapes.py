@@ -67,17 +67,6 @@ def test_a_mariadb_rowid_filter_row_is_read_as_its_access_and_its_filter():
     assert plan_cost(AnalyzedQuery(None, None, plan)) == 1
 
 
-def test_a_mariadb_json_rowid_filter_is_read_too():
-    from query_audit.analyze.explain import parse_json
-
-    plan = parse_json({"query_block": {"select_id": 1, "table": {
-        "table_name": "pm", "access_type": "ref", "key": "post_id", "rows": 5, "filtered": 100,
-        "rowid_filter": {"range": {"key": "meta_key", "used_key_parts": ["meta_key"]}, "rows": 120,
-                         "selectivity_pct": 3.5}}}})
-    [read] = plan.rows
-    assert (read.key, read.rows, read.rowid_filter, read.rowid_filter_percent) == ("post_id", 5, "meta_key", 3.5)
-
-
 # --- statistics ------------------------------------------------------------------------------------------
 
 

@@ -1,6 +1,6 @@
 """EXPLAIN: the plan of each distinct statement, as one `Plan` model for MySQL 8 and MariaDB.
 
-`parse_traditional` and `parse_json` turn either server's output into `PlanRow`s. `explain_query` runs
+`parse_traditional` turns either server's output into `PlanRow`s. `explain_query` runs
 EXPLAIN safely on a live server.
 
 The rows are returned as the server printed them; the advisor interprets them. Known MariaDB 10.11
@@ -33,14 +33,13 @@ Safety of `explain_query` (it runs on servers that matter):
 Format: the traditional one, stated explicitly on MySQL (`FORMAT=TRADITIONAL`; newer MySQL versions
 changed the default) and MariaDB's plain EXPLAIN (traditional). JSON is not asked for as well: it
 would double the round trips, and the traditional rows already carry every field of `PlanRow` on
-both servers. `parse_json` serves recorded or user-supplied FORMAT=JSON output.
+both servers.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 
 import pymysql
 import sqlglot
@@ -131,164 +130,6 @@ def _extra_flags(extra: str) -> dict:
         # index condition", which is index condition pushdown and still reads the rows.
         "using_index": any(part == "Using index" or part.startswith("Using index for ") for part in parts),
     }
-
-
-# ---------------------------------------------------------------------------------------------
-# JSON EXPLAIN
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Context:
-    """Where a table sits in the JSON tree; `pending` flags go to the next table row emitted."""
-
-    select_id: int | None = None
-    select_type: str = "SIMPLE"
-    pending: dict = field(default_factory=dict)
-
-
-# Keys whose value holds further query blocks, and the select_type their tables get.
-_SUBQUERY_KEYS = ("attached_subqueries", "optimized_away_subqueries", "having_subqueries",
-                  "select_list_subqueries", "order_by_subqueries", "group_by_subqueries",
-                  "update_value_subqueries", "subqueries")
-# MySQL wraps the tables of a sort/group in an operation carrying the flags; MariaDB in a wrapper per flag.
-_MYSQL_OPERATIONS = ("ordering_operation", "grouping_operation", "duplicates_removal", "windowing")
-_MARIADB_WRAPPERS = {"filesort": "using_filesort", "temporary_table": "using_temporary",
-                     "read_sorted_file": None}
-_WRITE_FLAGS = (("update", "UPDATE"), ("delete", "DELETE"), ("insert", "INSERT"))
-
-
-def parse_json(document: str | dict) -> Plan:
-    """Plan from an EXPLAIN FORMAT=JSON document: MySQL 8 (rows_examined_per_scan, *_operation wrappers,
-    attached_subqueries, materialized_from_subquery, update/delete flags) or MariaDB (rows, `filesort`
-    and `temporary_table` wrappers, `materialized`, `subqueries`). Raises QueryAuditError if the
-    document is not JSON.
-
-    Filesort and temporary-table flags go to the first table of the wrapped block, where the
-    traditional format prints them.
-    """
-    data = _load_json(document)
-    rows: list[PlanRow] = []
-    _walk_json(data, _Context(), rows)
-    if len({row.select_id for row in rows}) > 1:  # as the traditional format names the outer block
-        rows = [replace(row, select_type="PRIMARY") if row.select_type == "SIMPLE" else row for row in rows]
-    return Plan(rows=tuple(rows), format="json")
-
-
-def _load_json(document: str | dict) -> dict:
-    if isinstance(document, dict):
-        return document
-    if isinstance(document, (bytes, bytearray)):
-        document = document.decode("utf-8", errors="replace")
-    try:
-        return json.loads(document)
-    except (TypeError, ValueError):
-        pass
-    try:  # end_markers_in_json=ON adds `/* table */` comments
-        return json.loads(re.sub(r"/\*.*?\*/", "", document, flags=re.DOTALL))
-    except (TypeError, ValueError) as exc:
-        raise QueryAuditError(f"EXPLAIN output is not JSON: {exc}") from None
-
-
-def _walk_json(node, context: _Context, out: list[PlanRow]) -> None:
-    if isinstance(node, list):
-        for item in node:
-            _walk_json(item, context, out)
-        return
-    if not isinstance(node, dict):
-        return
-    if "select_id" in node:
-        context = replace(context, select_id=_int(node["select_id"]))
-    for key, value in node.items():
-        if key == "table" and isinstance(value, dict):
-            _emit_table(value, context, out)
-        elif key == "union_result" and isinstance(value, dict):
-            _walk_union(value, context, out)
-        elif key in _MYSQL_OPERATIONS and isinstance(value, dict):
-            pending = dict(context.pending)
-            pending["using_filesort"] = pending.get("using_filesort") or value.get("using_filesort") is True
-            pending["using_temporary"] = (pending.get("using_temporary")
-                                          or value.get("using_temporary_table") is True)
-            _walk_json(value, replace(context, pending=pending), out)
-        elif key in _MARIADB_WRAPPERS:
-            flag = _MARIADB_WRAPPERS[key]
-            pending = dict(context.pending, **({flag: True} if flag else {}))
-            _walk_json(value, replace(context, pending=pending), out)
-        elif key in _SUBQUERY_KEYS:
-            _walk_subqueries(value, context, out)
-        elif isinstance(value, (dict, list)):
-            _walk_json(value, context, out)
-
-
-def _walk_subqueries(value, context: _Context, out: list[PlanRow]) -> None:
-    for item in value if isinstance(value, list) else [value]:
-        dependent = isinstance(item, dict) and item.get("dependent") is True
-        select_type = "DEPENDENT SUBQUERY" if dependent else "SUBQUERY"
-        _walk_json(item, _Context(context.select_id, select_type), out)
-
-
-def _walk_union(value: dict, context: _Context, out: list[PlanRow]) -> None:
-    for position, spec in enumerate(value.get("query_specifications") or []):
-        _walk_json(spec, _Context(context.select_id, "PRIMARY" if position == 0 else "UNION"), out)
-    if value.get("table_name"):
-        row = _table_row(value, _Context(None, "UNION RESULT"))
-        out.append(replace(row, using_temporary=value.get("using_temporary_table") is True or row.using_temporary))
-
-
-def _emit_table(table: dict, context: _Context, out: list[PlanRow]) -> None:
-    if "table_name" in table or "access_type" in table:
-        out.append(_table_row(table, context))
-        for flag in ("using_filesort", "using_temporary"):  # consumed by the first table only
-            context.pending.pop(flag, None)
-    for key in ("materialized_from_subquery", "materialized"):
-        if isinstance(table.get(key), dict):
-            _walk_json(table[key], _Context(context.select_id, "DERIVED"), out)
-    for key in _SUBQUERY_KEYS:
-        if key in table:
-            _walk_subqueries(table[key], context, out)
-
-
-def _table_row(table: dict, context: _Context) -> PlanRow:
-    select_type = next((name for flag, name in _WRITE_FLAGS if table.get(flag)), context.select_type)
-    rows = table.get("rows_examined_per_scan", table.get("rows"))
-    ref = table.get("ref")
-    possible = table.get("possible_keys") or ()
-    using_filesort = bool(context.pending.get("using_filesort"))
-    using_temporary = bool(context.pending.get("using_temporary"))
-    using_index = table.get("using_index") is True
-    extra = []
-    if table.get("attached_condition") or table.get("using_where"):
-        extra.append("Using where")
-    if table.get("index_condition") or table.get("using_index_condition"):
-        extra.append("Using index condition")
-    if using_index:
-        extra.append("Using index")
-    if table.get("using_join_buffer"):
-        extra.append(f"Using join buffer ({table['using_join_buffer']})")
-    if using_temporary:
-        extra.append("Using temporary")
-    if using_filesort:
-        extra.append("Using filesort")
-    rowid_filter = table.get("rowid_filter") if isinstance(table.get("rowid_filter"), dict) else {}
-    filter_range = rowid_filter.get("range") if isinstance(rowid_filter.get("range"), dict) else {}
-    return PlanRow(
-        rowid_filter=filter_range.get("key"),
-        rowid_filter_percent=_float(rowid_filter.get("selectivity_pct")),
-        table=table.get("table_name"),
-        access_type=table.get("access_type"),
-        select_id=context.select_id,
-        select_type=select_type,
-        possible_keys=tuple(possible) if isinstance(possible, list) else tuple(str(possible).split(",")),
-        key=table.get("key"),
-        key_len=table.get("key_length") or None,
-        ref=",".join(ref) if isinstance(ref, list) else ref,
-        rows=_int(rows),
-        filtered=_float(table.get("filtered")),
-        extra="; ".join(extra),
-        using_filesort=using_filesort,
-        using_temporary=using_temporary,
-        using_index=using_index,
-    )
 
 
 # ---------------------------------------------------------------------------------------------
