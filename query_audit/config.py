@@ -24,8 +24,8 @@ QUERY_AUDIT_FAIL_ON and QUERY_AUDIT_DISABLE (comma-separated), QUERY_AUDIT_FORMA
 QUERY_AUDIT_N_PLUS_ONE_THRESHOLD, QUERY_AUDIT_BULK_INSERT_THRESHOLD, QUERY_AUDIT_WRITE_LOOP_THRESHOLD,
 QUERY_AUDIT_FULL_SCAN_ROWS, QUERY_AUDIT_LARGE_SCAN_ROWS, QUERY_AUDIT_INDEX_WRITES_LOW, QUERY_AUDIT_INDEX_WRITES_MEDIUM,
 QUERY_AUDIT_SHADOW (on/off), QUERY_AUDIT_SHADOW_THRESHOLD (a share, 0.5 or 50%), QUERY_AUDIT_SHADOW_DSN (an
-empty disposable server for shadow verification instead of a sandbox). The CLI passes the options the user
-gave to `Config.override`.
+empty disposable server for shadow verification instead of a sandbox). Command-line options win over both;
+the commands read them next to the config (workflow.py).
 """
 
 from __future__ import annotations
@@ -81,28 +81,6 @@ class Config:
     shadow: bool = True
     shadow_threshold: float = 0.5
     shadow_dsn: str | None = None
-
-    def override(self, **values: Any) -> Config:
-        """A copy with the values the user gave on the command line; None means "not given".
-
-        Threshold names (`n_plus_one`, `full_scan_rows`, ...) may be passed directly.
-        """
-        given = {key: value for key, value in values.items() if value is not None}
-        thresholds = {key: given.pop(key) for key in list(given) if key in THRESHOLD_NAMES}
-        unknown = set(given) - {f.name for f in fields(self)} - {"thresholds"}
-        if unknown:
-            raise TypeError(f"Config.override got unknown settings: {', '.join(sorted(unknown))}")
-        for key in ("noise", "ignore", "disabled_rules", "fail_on", "redact"):
-            if key in given:
-                given[key] = tuple(given[key])
-        if "baseline" in given:
-            given["baseline"] = Path(given["baseline"])
-        if "format" in given:
-            given["format"] = _format(given["format"], "--format", "the command line")
-        result = replace(self, **given)
-        if thresholds:
-            result = replace(result, thresholds=replace(result.thresholds, **thresholds))
-        return result
 
     def is_ignored(self, query_id: str, sql: str) -> bool:
         """Whether the user asked to ignore this query (by its id, or a regex matching its SQL)."""

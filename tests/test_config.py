@@ -93,15 +93,6 @@ def test_an_empty_fail_on_variable_turns_the_gate_off(tmp_path):
     assert load_config(tmp_path, {"QUERY_AUDIT_FAIL_ON": ""}).fail_on == ()
 
 
-def test_command_line_values_override_environment_and_file_and_none_means_not_given(tmp_path):
-    write(tmp_path / ".query-audit.toml", 'format = "json"\n[thresholds]\nbulk-insert = 4\n')
-    config = load_config(tmp_path, {"QUERY_AUDIT_N_PLUS_ONE_THRESHOLD": "8"})
-    final = config.override(format="markdown", n_plus_one=2, baseline=None, fail_on=["missing_index"])
-    assert final.format is Format.MARKDOWN and final.fail_on == ("missing_index",)
-    assert final.thresholds == Thresholds(n_plus_one=2, bulk_insert=4)
-    assert final.baseline is None and config.format is Format.JSON  # the original is unchanged
-
-
 @pytest.mark.parametrize("text, words", [
     ('colour = "red"\n', ["unknown key 'colour'"]),
     ('fail-on = "full_table_scan"\n', ["fail_on", "list of strings"]),
@@ -136,11 +127,6 @@ def test_a_bad_tool_table_in_pyproject_names_pyproject(tmp_path):
 def test_a_bad_environment_value_names_the_variable(tmp_path, name, value):
     with pytest.raises(QueryAuditError, match=name):
         load_config(tmp_path, {name: value})
-
-
-def test_an_unknown_cli_setting_is_a_programming_error():
-    with pytest.raises(TypeError, match="colour"):
-        Config().override(colour="red")
 
 
 def test_filter_findings_drops_disabled_rules_and_findings_about_ignored_queries_only():
