@@ -93,13 +93,9 @@ def fingerprint(sql: str) -> str:
     return _normalize(_split(sql)[0])
 
 
-def literal_values(sql: str) -> str:
-    """A cheap key of the statement's literal values, to count distinct value sets of one shape."""
-    return "\x1f".join(_split(sql)[1])
-
-
 def fingerprint_and_values(sql: str) -> tuple[str, str]:
-    """`(fingerprint(sql), literal_values(sql))` with one scan of the statement.
+    """`(fingerprint(sql), values)` with one scan of the statement: `values` is a cheap key of its literal
+    values, to count distinct value sets of one shape.
 
     A statement over MAX_FINGERPRINTED_CHARS (normalizing takes about 50 bytes of memory per byte of it)
     is fingerprinted by its head, cut after its last `)` there: a multi-row INSERT, the usual giant, keeps

@@ -95,11 +95,6 @@ class StatementExtractor:
             self._threads.pop(thread_id, None)  # thread ids are reused; and this keeps memory flat
         return None
 
-    def database_of(self, thread_id: int) -> str | None:
-        """The current database of a connection, as far as the rows seen so far tell."""
-        thread = self._threads.get(thread_id)
-        return thread.database if thread else None
-
     def _thread(self, thread_id: int) -> _Thread:
         thread = self._threads.get(thread_id)
         if thread is None:
