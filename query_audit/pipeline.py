@@ -150,7 +150,7 @@ def _timeline(stream: StatementStream) -> tuple:
 
 def _with_statistics(conn, server, queries, schemas, options: AnalysisOptions):
     """The schemas with the server's statistics and, unless turned off, bounded counts of captured values."""
-    from query_audit.advise.estimates import collect_measurements
+    from query_audit.advise.measurements import collect_measurements
     from query_audit.analyze.statistics import MeasureLimits, load_statistics
 
     schemas = load_statistics(conn, schemas, server.flavor)

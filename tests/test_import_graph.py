@@ -99,11 +99,9 @@ def circles(graph: dict[str, set[str]]) -> list[list[str]]:
             if len(group) > 1 or group & graph[next(iter(group))]]
 
 
-# Circles this round found and left for their own change (each needs a module split; issue 11):
-# collect_measurements (estimates) asks index_advisor for candidates, index_advisor reads estimates' counts;
-# run_capture (session) hands performance_schema captures to ps_capture, which reuses session's pieces.
+# A circle left for its own change (it needs a module split; issue 11): run_capture (session) hands
+# performance_schema captures to ps_capture, which reuses session's control connection, replay and records.
 KNOWN_CIRCLES = {
-    frozenset({"query_audit.advise.estimates", "query_audit.advise.index_advisor"}),
     frozenset({"query_audit.capture.ps_capture", "query_audit.capture.session"}),
 }
 

@@ -90,7 +90,7 @@ def _advise_on_server(settings, sql: str):
     import hashlib
 
     from query_audit.advise import advise
-    from query_audit.advise.estimates import collect_measurements
+    from query_audit.advise.measurements import collect_measurements
     from query_audit.analyze.explain import explain_query
     from query_audit.analyze.sql_model import describe
     from query_audit.model import AnalyzedQuery, QueryGroup, Statement, Thresholds

@@ -2,22 +2,21 @@
 
 `equality_values` reads the captured values of a statement's `column = literal` conditions on one
 table. `measured_rows` and `statistics_rows` answer "how many rows match these values?" from a bounded
-count (analyze/statistics.py) or the server's statistics; `collect_measurements` runs the counts the
+count (analyze/statistics.py) or the server's statistics; advise/measurements.py runs the counts the
 advisor will need, before it runs.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from functools import lru_cache
 
 import sqlglot
 from sqlglot import exp
 
-from query_audit.advise.plan_facts import bare_name, table_rows
-from query_audit.analyze.statistics import Budget, MeasureLimits, histogram_share, measure
-from query_audit.model import AnalyzedQuery, SchemaMap, TableSchema, Thresholds, table_key
+from query_audit.advise.plan_facts import bare_name
+from query_audit.analyze.statistics import histogram_share
+from query_audit.model import AnalyzedQuery, TableSchema
 
 # An equality returning more than this share of a table makes a poor index on its own: the optimizer
 # prefers the scan (InnoDB's cost model switches at roughly 20-30% for a secondary index).
@@ -141,35 +140,3 @@ def low_selectivity(schema: TableSchema, column: str, values: dict[str, str], si
         return None
     share = found[0] / size
     return (share, found[1]) if share > LOW_SELECTIVITY else None
-
-
-def collect_measurements(conn, queries, schemas: SchemaMap, thresholds: Thresholds, flavor: str,
-                         limits: MeasureLimits) -> SchemaMap:
-    """`schemas` with a bounded count for each captured equality an index decision depends on.
-
-    Only tables of at least `thresholds.full_scan_rows` rows, only where all compared values were
-    captured, each (table, columns, values) once, until the time budget is spent.
-    """
-    from query_audit.advise.index_advisor import query_candidates
-
-    budget = Budget(limits.budget_seconds)
-    done: dict[tuple, object] = {}
-    for query in queries:
-        if not query.model.parsed or query.plan is None:
-            continue
-        for table in query.model.tables:
-            key = table_key(table, query.group.sample.database)
-            schema = schemas.get(key)
-            if schema is None or table_rows(schema) < thresholds.full_scan_rows:
-                continue
-            values = equality_values(query, table)
-            for candidate in query_candidates(query, table, schema):
-                wanted = [name for name in candidate.equality if name.lower() in values]
-                groups = {tuple(wanted)} | {(name,) for name in wanted}
-                for columns in sorted(group for group in groups if group):
-                    job = (key, tuple(c.lower() for c in columns), tuple(values[c.lower()] for c in columns))
-                    if job in done:
-                        continue
-                    done[job] = measure(conn, schemas[key], columns, job[2], flavor, limits, budget)
-                    schemas[key] = replace(schemas[key], measured=schemas[key].measured + (done[job],))
-    return schemas
