@@ -44,3 +44,8 @@ def error_text(exc: BaseException) -> str:
 def is_connection_lost(exc: BaseException) -> bool:
     """The connection cannot be used any more: PyMySQL's InterfaceError (closed socket) or a lost-server code."""
     return isinstance(exc, pymysql.err.InterfaceError) or error_code(exc) in SERVER_LOST
+
+# MySQL's ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION (5.6+): not in PyMySQL's ER. With ER.READ_ONLY_TRANSACTION
+# (1207) it is how a server refuses a statement inside START TRANSACTION READ ONLY.
+CANT_EXECUTE_IN_READ_ONLY_TRANSACTION = 1792
+READ_ONLY_REFUSED = frozenset({CANT_EXECUTE_IN_READ_ONLY_TRANSACTION, ER.READ_ONLY_TRANSACTION})
