@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 
 import pymysql
 
+from query_audit.identifiers import quote_identifier as _quote
 from query_audit.model import ColumnStatistics, HistogramBucket, IndexStatistics, Measurement, SchemaMap, TableSchema
 
 MARIADB_COLUMN_STATS = "mysql.column_stats"
@@ -170,10 +171,6 @@ def histogram_share(stats: ColumnStatistics, value: str) -> float | None:
 # ---------------------------------------------------------------------------------------------
 # The bounded measurement
 # ---------------------------------------------------------------------------------------------
-
-
-def _quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
 
 
 def measurement_sql(schema: TableSchema, columns: tuple[str, ...], flavor: str, limits: MeasureLimits) -> str:

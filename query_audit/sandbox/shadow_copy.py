@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pymysql
 import pymysql.cursors
 
+from query_audit.identifiers import quote_identifier as _quote
 from query_audit.model import TableSchema
 
 INSERT_BATCH = 2000
@@ -42,10 +43,6 @@ class CopiedTable:
     sampled: bool
     seconds: float
     error: str | None = None
-
-
-def _quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
 
 
 def _qualified(schema: TableSchema) -> str:
