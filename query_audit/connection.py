@@ -212,6 +212,8 @@ def connect(settings: ConnectionSettings, *, database: str | None = None, read_t
 
 def connection_error_message(settings: ConnectionSettings, exc: Exception) -> str:
     code = error_code(exc)
+    # Not driver.error_text: the password is masked in the whole message before its first line is taken,
+    # so a password with a line break in it cannot leave a piece behind.
     detail = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
     if settings.password:
         detail = detail.replace(settings.password, "***")

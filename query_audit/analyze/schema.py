@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 import pymysql
 
-from query_audit.driver import is_connection_lost
+from query_audit.driver import error_text, is_connection_lost
 from query_audit.errors import ConnectionFailed, QueryAuditError
 from query_audit.model import Column, ForeignKey, Index, IndexColumn, SchemaMap, TableSchema
 
@@ -171,5 +171,4 @@ def _int(value) -> int | None:
 
 
 def _one_line(exc: Exception) -> str:
-    text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
-    return (text.splitlines() or [""])[0][:300]
+    return error_text(exc)[:300]

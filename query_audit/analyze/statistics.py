@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 
 import pymysql
 
+from query_audit.driver import error_text
 from query_audit.identifiers import quote_identifier as _quote
 from query_audit.model import ColumnStatistics, HistogramBucket, IndexStatistics, Measurement, SchemaMap, TableSchema
 
@@ -215,9 +216,8 @@ def measure(conn, schema: TableSchema, columns: tuple[str, ...], values: tuple[s
             (count,) = cur.fetchone()
     except pymysql.err.MySQLError as exc:
         budget.spend(time.monotonic() - started)
-        text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
         return Measurement(columns, values, None, seconds=time.monotonic() - started,
-                           error=f"the count failed: {text.splitlines()[0][:200]}")
+                           error=f"the count failed: {error_text(exc)[:200]}")
     seconds = time.monotonic() - started
     budget.spend(seconds)
     count = int(count)

@@ -33,7 +33,7 @@ from query_audit.capture.replay import HttpRequest, Outcome, command_failure, ru
 from query_audit.capture.statements import StatementExtractor
 from query_audit.capture.timings import attach_timings, read_statement_history
 from query_audit.connection import ConnectionSettings, connect, detect_server
-from query_audit.driver import CONNECTION_KILLED, NO_CODE, error_code
+from query_audit.driver import CONNECTION_KILLED, NO_CODE, error_code, error_text
 from query_audit.errors import EndpointFailed, QueryAuditError
 from query_audit.interrupts import Interrupted, signals_blocked, signals_raise_interrupted  # noqa: F401
 from query_audit.model import ServerInfo, SourceInfo, Statement
@@ -226,7 +226,7 @@ def _read_what_was_logged(control: _ControlConnection, since: datetime) -> tuple
         history = control.run(lambda conn: read_statement_history(conn, control.thread_ids))
     except pymysql.err.MySQLError as exc:
         code = error_code(exc)
-        detail = str(exc.args[1]).splitlines()[0] if len(exc.args) > 1 and exc.args[1] else type(exc).__name__
+        detail = error_text(exc) or type(exc).__name__
         raise QueryAuditError(f"reading what the server logged failed (error {code}: {detail}); the log "
                               "settings were restored") from None
     return rows, history
