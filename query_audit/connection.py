@@ -15,7 +15,9 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pymysql
+from pymysql.constants import CR, ER
 
+from query_audit.driver import error_code
 from query_audit.errors import ConnectionFailed, QueryAuditError
 from query_audit.model import ServerInfo
 
@@ -164,14 +166,14 @@ def resolve_settings(dsn: str | None = None, defaults_file: str | None = None,
 
 # MySQL client error codes that mean "cannot use this server", whatever the wording.
 _CONNECT_ERRORS = {
-    1044: "access denied to database",
-    1045: "access denied (bad user or password)",
-    1049: "unknown database",
-    2002: "cannot connect through the socket",
-    2003: "cannot connect (is the server running?)",
-    2005: "unknown host",
-    2006: "server has gone away",
-    2013: "lost connection to the server",
+    ER.DBACCESS_DENIED_ERROR: "access denied to database",
+    ER.ACCESS_DENIED_ERROR: "access denied (bad user or password)",
+    ER.BAD_DB_ERROR: "unknown database",
+    CR.CR_CONNECTION_ERROR: "cannot connect through the socket",
+    CR.CR_CONN_HOST_ERROR: "cannot connect (is the server running?)",
+    CR.CR_UNKNOWN_HOST: "unknown host",
+    CR.CR_SERVER_GONE_ERROR: "server has gone away",
+    CR.CR_SERVER_LOST: "lost connection to the server",
 }
 
 
@@ -209,7 +211,9 @@ def connect(settings: ConnectionSettings, *, database: str | None = None, read_t
 
 
 def connection_error_message(settings: ConnectionSettings, exc: Exception) -> str:
-    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+    code = error_code(exc)
+    # Not driver.error_text: the password is masked in the whole message before its first line is taken,
+    # so a password with a line break in it cannot leave a piece behind.
     detail = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
     if settings.password:
         detail = detail.replace(settings.password, "***")

@@ -25,6 +25,8 @@ import pymysql
 from query_audit.advise.plan_facts import plan_rows_for
 from query_audit.advise.rules import missing_index
 from query_audit.analyze.explain import explain_query
+from query_audit.driver import error_code, error_text
+from query_audit.identifiers import quote_identifier
 from query_audit.model import AnalyzedQuery, Finding, PlanRow, SchemaMap, table_key
 from query_audit.sandbox.shadow_copy import CopiedTable, CopyLimits, copy_table
 
@@ -226,14 +228,14 @@ def _create_databases(conn, databases: list[str], stack) -> None:
             cur.execute("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", (database,))
             if cur.fetchone()[0]:
                 raise RuntimeError(f"the shadow server already has a database named {database}")
-            cur.execute(f"CREATE DATABASE `{database.replace('`', '``')}`")
+            cur.execute(f"CREATE DATABASE {quote_identifier(database)}")
             stack.callback(_drop_database, conn, database)
 
 
 def _drop_database(conn, database: str) -> None:
     try:
         with conn.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS `{database.replace('`', '``')}`")
+            cur.execute(f"DROP DATABASE IF EXISTS {quote_identifier(database)}")
     except pymysql.err.MySQLError:
         pass  # a sandbox we started goes away anyway
 
@@ -266,8 +268,7 @@ def _create_candidates(conn, suggestions: list[Finding]) -> dict[str, str]:
             try:
                 cur.execute(finding.ddl)
             except pymysql.err.MySQLError as exc:
-                text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
-                errors[finding.evidence["index_name"]] = f"{text.splitlines()[0][:200]} (error {exc.args[0]})"
+                errors[finding.evidence["index_name"]] = f"{error_text(exc)[:200]} (error {error_code(exc)})"
         for table in sorted({finding.ddl.split(" ADD INDEX ", 1)[0].split("ALTER TABLE ", 1)[1]
                              for finding in suggestions}):
             cur.execute(f"ANALYZE TABLE {table}")

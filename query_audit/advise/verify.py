@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 import pymysql
+from pymysql.constants import CR, ER
 
 from query_audit.advise.index_journal import IndexJournal, JournaledIndex, drop_leftovers, read_journal
 from query_audit.advise.plan_facts import bare_name
@@ -20,6 +21,7 @@ from query_audit.advise.shadow import access as _access
 from query_audit.advise.shadow import row_for as _row_for
 from query_audit.analyze.explain import explain_query
 from query_audit.connection import ConnectionSettings
+from query_audit.driver import CONNECTION_KILLED, NO_CODE, error_code, error_text
 from query_audit.errors import QueryAuditError
 from query_audit.interrupts import signals_blocked, signals_raise_interrupted
 from query_audit.model import AnalyzedQuery, Finding, SchemaMap, Severity
@@ -27,21 +29,17 @@ from query_audit.model import AnalyzedQuery, Finding, SchemaMap, Severity
 RULE = missing_index.RULE
 # A CREATE that failed with one of these may still be running (or have finished) on the server: lost
 # connection, gone away, killed, interrupted. Its journal entry stays until the index is dropped.
-MAYBE_STILL_RUNNING = {0, 1317, 1927, 2006, 2013}
+# Wider than a lost connection: an interrupted or killed CREATE may have gone on (or finished) server-side.
+MAYBE_STILL_RUNNING = {NO_CODE, ER.QUERY_INTERRUPTED, CONNECTION_KILLED, CR.CR_SERVER_GONE_ERROR, CR.CR_SERVER_LOST}
 
 
 def _one_line(exc: Exception) -> str:
-    text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
-    return text.splitlines()[0] if text else type(exc).__name__
+    return error_text(exc) or type(exc).__name__
 
 
 # MySQL 8: the index is created INVISIBLE, so no other session plans with it while it exists; this
 # EXPLAIN alone sees it. MariaDB has no per-session switch (IGNORED indexes are ignored by everyone).
 INVISIBLE_HINT = "SET_VAR(optimizer_switch='use_invisible_indexes=on')"
-
-
-def _error_code(exc: Exception) -> int:
-    return exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
 
 
 def _journal_entry(conn, finding: Finding) -> JournaledIndex:
@@ -95,7 +93,7 @@ def verify_one(conn, finding: Finding, served: Sequence[AnalyzedQuery], schemas:
         with conn.cursor() as cur:
             cur.execute(create_ddl(finding, _flavor(conn)))
     except pymysql.err.MySQLError as exc:
-        if journal is not None and _error_code(exc) not in MAYBE_STILL_RUNNING:
+        if journal is not None and (error_code(exc) or NO_CODE) not in MAYBE_STILL_RUNNING:
             journal.remove(entry)  # refused by the server: nothing was created
         return replace(finding, verified=False,
                        evidence={**finding.evidence, "verify": {"reason": f"could not create it: {_one_line(exc)}"}})

@@ -46,6 +46,7 @@ import sqlglot
 from sqlglot import exp
 
 from query_audit.analyze import explain_guard as guard
+from query_audit.driver import READ_ONLY_REFUSED, error_code, is_connection_lost
 from query_audit.errors import ConnectionFailed, QueryAuditError
 from query_audit.identifiers import quote_identifier as _quote
 from query_audit.model import Kind, Plan, PlanRow, QueryGroup, SchemaMap, StatementModel, table_key
@@ -198,8 +199,6 @@ def placeholder_positions(sql: str) -> list[int]:
 
 _EXPLAINABLE_KINDS = {Kind.SELECT, Kind.INSERT, Kind.UPDATE, Kind.DELETE, Kind.REPLACE}
 _EXPLAINABLE_WORDS = {"SELECT", "WITH", "INSERT", "UPDATE", "DELETE", "REPLACE", "("}
-_READ_ONLY_REFUSED = {1792, 1207}  # ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION, ER_READ_ONLY_TRANSACTION
-_LOST_CONNECTION = {2006, 2013, 2055}
 
 
 def explain_query(conn, group: QueryGroup, model: StatementModel,
@@ -229,7 +228,7 @@ def explain_query(conn, group: QueryGroup, model: StatementModel,
         try:
             conn.select_db(database)
         except pymysql.err.MySQLError as exc:
-            if _is_lost(exc):
+            if is_connection_lost(exc):
                 raise ConnectionFailed(f"lost the connection during EXPLAIN: {_one_line(exc)}") from None
             return None, f"cannot use database {database}: {_one_line(exc)}"
     try:
@@ -244,7 +243,7 @@ def explain_query(conn, group: QueryGroup, model: StatementModel,
         text = ("EXPLAIN " if guard.is_mariadb(conn) else "EXPLAIN FORMAT=TRADITIONAL ") + with_hint(sql, hint)
         columns, rows = _run_explain(conn, text)
     except pymysql.err.MySQLError as exc:
-        if _is_lost(exc):
+        if is_connection_lost(exc):
             raise ConnectionFailed(f"lost the connection during EXPLAIN: {_one_line(exc)}") from None
         return None, f"EXPLAIN failed: {_one_line(exc)}"
     plan = parse_traditional(columns, rows)
@@ -296,7 +295,7 @@ def _run_explain(conn, text: str) -> tuple[list[str], list[tuple]]:
     try:
         return _explain_in_transaction(conn, text, "START TRANSACTION READ ONLY")
     except pymysql.err.MySQLError as exc:
-        if _code(exc) not in _READ_ONLY_REFUSED:
+        if error_code(exc) not in READ_ONLY_REFUSED:
             raise
     return _explain_in_transaction(conn, text, "START TRANSACTION")
 
@@ -464,7 +463,7 @@ def _sample(conn, key: tuple[str, str], column: str) -> str | None:
             cur.execute(guard.bounded(conn, sample))
             row = cur.fetchone()
         except pymysql.err.MySQLError as exc:
-            if _is_lost(exc):
+            if is_connection_lost(exc):
                 raise
             return None
     return conn.escape(row[0]) if row else None
@@ -494,16 +493,8 @@ def _typed_default(data_type: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def _code(exc: Exception) -> int | None:
-    return exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
-
-
-def _is_lost(exc: Exception) -> bool:
-    return isinstance(exc, pymysql.err.InterfaceError) or _code(exc) in _LOST_CONNECTION
-
-
 def _one_line(exc: Exception) -> str:
-    code = _code(exc)
+    code = error_code(exc)
     text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
     text = (text.strip().splitlines() or [""])[0][:300]
     return f"{text} (error {code})" if code else text

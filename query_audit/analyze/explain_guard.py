@@ -36,7 +36,9 @@ from typing import NamedTuple
 
 import pymysql
 
+from query_audit.driver import is_connection_lost
 from query_audit.errors import ConnectionFailed
+from query_audit.identifiers import quote_identifier as _quote
 from query_audit.model import StatementModel
 
 
@@ -378,12 +380,8 @@ def _databases_named(tokens: list[Token], database: str | None) -> set[str]:
     return found
 
 
-def _quote(identifier: str) -> str:
-    return "`" + identifier.replace("`", "``") + "`"
-
-
 def _raise_if_lost(exc: Exception) -> None:
-    if isinstance(exc, pymysql.err.InterfaceError) or (exc.args and exc.args[0] in (2006, 2013, 2055)):
+    if is_connection_lost(exc):
         raise ConnectionFailed(f"lost the connection before EXPLAIN: {exc.args[-1]}") from None
 
 

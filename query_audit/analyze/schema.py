@@ -17,12 +17,12 @@ from collections.abc import Iterable
 
 import pymysql
 
+from query_audit.driver import error_text, is_connection_lost
 from query_audit.errors import ConnectionFailed, QueryAuditError
 from query_audit.model import Column, ForeignKey, Index, IndexColumn, SchemaMap, TableSchema
 
 # Keep each IN list well below max_allowed_packet and the server's expression limits.
 _CHUNK = 500
-_LOST_CONNECTION = {2006, 2013, 2055}
 
 
 def load_schema(conn, tables: set[tuple[str, str]]) -> SchemaMap:
@@ -38,9 +38,8 @@ def load_schema(conn, tables: set[tuple[str, str]]) -> SchemaMap:
         with conn.cursor() as cur:
             return _load(cur, wanted)
     except pymysql.err.MySQLError as exc:
-        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
         message = _one_line(exc)
-        if code in _LOST_CONNECTION or isinstance(exc, pymysql.err.InterfaceError):
+        if is_connection_lost(exc):
             raise ConnectionFailed(f"lost the connection while reading the schema: {message}") from None
         raise QueryAuditError(f"cannot read information_schema: {message}") from None
 
@@ -172,5 +171,4 @@ def _int(value) -> int | None:
 
 
 def _one_line(exc: Exception) -> str:
-    text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
-    return (text.splitlines() or [""])[0][:300]
+    return error_text(exc)[:300]

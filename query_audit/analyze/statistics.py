@@ -25,6 +25,8 @@ from dataclasses import dataclass, replace
 
 import pymysql
 
+from query_audit.driver import error_text
+from query_audit.identifiers import quote_identifier as _quote
 from query_audit.model import ColumnStatistics, HistogramBucket, IndexStatistics, Measurement, SchemaMap, TableSchema
 
 MARIADB_COLUMN_STATS = "mysql.column_stats"
@@ -172,10 +174,6 @@ def histogram_share(stats: ColumnStatistics, value: str) -> float | None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
 def measurement_sql(schema: TableSchema, columns: tuple[str, ...], flavor: str, limits: MeasureLimits) -> str:
     """The read-only, time-limited count of rows matching `columns = %s ...` (values bound by the driver).
 
@@ -218,9 +216,8 @@ def measure(conn, schema: TableSchema, columns: tuple[str, ...], values: tuple[s
             (count,) = cur.fetchone()
     except pymysql.err.MySQLError as exc:
         budget.spend(time.monotonic() - started)
-        text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
         return Measurement(columns, values, None, seconds=time.monotonic() - started,
-                           error=f"the count failed: {text.splitlines()[0][:200]}")
+                           error=f"the count failed: {error_text(exc)[:200]}")
     seconds = time.monotonic() - started
     budget.spend(seconds)
     count = int(count)

@@ -18,11 +18,12 @@ from pathlib import Path
 import pymysql
 
 from query_audit.connection import ConnectionSettings, connect
+from query_audit.driver import SPECIFIC_ACCESS_DENIED, TABLE_OR_DATABASE_DENIED, error_code
 from query_audit.errors import ConnectionFailed, MissingPrivilege, QueryAuditError
 from query_audit.private_files import read_private, write_private
 
 STATE_DIR_ENV = "QUERY_AUDIT_STATE_DIR"
-ACCESS_DENIED = {1227, 1142, 1044, 1045}  # need SUPER / table access denied / db denied
+ACCESS_DENIED = {SPECIFIC_ACCESS_DENIED, *TABLE_OR_DATABASE_DENIED}  # need SUPER / table / db / user denied
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def check_can_capture(conn, flavor: str, current: LogSettings) -> None:
         try:
             cur.execute("SELECT 1 FROM mysql.general_log LIMIT 0")
         except pymysql.err.MySQLError as exc:
-            if exc.args and exc.args[0] in ACCESS_DENIED:
+            if error_code(exc) in ACCESS_DENIED:
                 raise MissingPrivilege("reading the general log needs SELECT on mysql.general_log") from None
             raise
         if current.logs_to_table:
@@ -102,7 +103,7 @@ def check_can_capture(conn, flavor: str, current: LogSettings) -> None:
         try:
             cur.execute("SET GLOBAL log_output = @@global.log_output")
         except pymysql.err.MySQLError as exc:
-            if exc.args and exc.args[0] in ACCESS_DENIED:
+            if error_code(exc) in ACCESS_DENIED:
                 raise MissingPrivilege(privilege_hint(flavor, is_managed_service(conn)) + "; nothing was changed") \
                     from None
             raise

@@ -46,6 +46,7 @@ from query_audit.capture.session import (
     restore_stale_state,
 )
 from query_audit.connection import ConnectionSettings, connect, detect_server
+from query_audit.driver import error_code
 from query_audit.errors import QueryAuditError
 from query_audit.interrupts import signals_blocked, signals_raise_interrupted
 from query_audit.model import SourceInfo
@@ -169,7 +170,8 @@ class _Watcher:
                 for thread_id, connection_id, user, host in cur.fetchall():
                     self.threads[int(thread_id)] = (int(connection_id), as_text(user) or None, as_text(host) or None)
         except pymysql.err.MySQLError as exc:
-            self.failed = f"watching prepared statements and connections stopped ({exc.args[0] if exc.args else exc})"
+            code = error_code(exc)
+            self.failed = f"watching prepared statements and connections stopped ({exc if code is None else code})"
 
 
 def run_ps_capture(settings: ConnectionSettings, plan: CapturePlan, progress=None) -> CaptureResult:

@@ -22,11 +22,13 @@ from dataclasses import dataclass
 import pymysql
 
 from query_audit.capture.general_log_table import as_text
+from query_audit.driver import COLUMN_ACCESS_DENIED, SPECIFIC_ACCESS_DENIED, TABLE_OR_DATABASE_DENIED, error_code
 from query_audit.errors import MissingPrivilege, QueryAuditError
 
 CONSUMERS = ("global_instrumentation", "thread_instrumentation", "events_statements_current",
              "events_statements_history_long")
-ACCESS_DENIED = {1227, 1142, 1044, 1045, 1143}
+# performance_schema's setup tables are granted per table or column, so a column grant refusal counts too.
+ACCESS_DENIED = {SPECIFIC_ACCESS_DENIED, COLUMN_ACCESS_DENIED, *TABLE_OR_DATABASE_DENIED}
 NOT_STARTED = ("performance_schema is OFF on this server and can only be switched on at start: "
                "--performance-schema=ON (MariaDB, my.cnf), or performance_schema=1 in the DB parameter group "
                "(RDS/Aurora; needs a reboot)")
@@ -148,7 +150,7 @@ def check_can_change(conn, current: PsSettings, client_user: str | None) -> None
             try:
                 cur.execute(probe)
             except pymysql.err.MySQLError as exc:
-                if exc.args and exc.args[0] in ACCESS_DENIED:
+                if error_code(exc) in ACCESS_DENIED:
                     verb = probe.split()[0]
                     raise MissingPrivilege(
                         f"the performance_schema consumer(s) {', '.join(current.disabled)} are off and this account "

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import pymysql
+from pymysql.constants import CR
 
 from query_audit.capture.general_log_table import read_log_rows, utc_iso
 from query_audit.capture.log_settings import (
@@ -32,11 +33,14 @@ from query_audit.capture.replay import HttpRequest, Outcome, command_failure, ru
 from query_audit.capture.statements import StatementExtractor
 from query_audit.capture.timings import attach_timings, read_statement_history
 from query_audit.connection import ConnectionSettings, connect, detect_server
+from query_audit.driver import CONNECTION_KILLED, NO_CODE, error_code, error_text
 from query_audit.errors import EndpointFailed, QueryAuditError
 from query_audit.interrupts import Interrupted, signals_blocked, signals_raise_interrupted  # noqa: F401
 from query_audit.model import ServerInfo, SourceInfo, Statement
 
-LOST_CONNECTION = {0, 2006, 2013, 1927}  # gone away / lost during query / killed (MariaDB 1927)
+# Worth one reconnect: gone away / lost during a query / killed (MariaDB), or no code at all (PyMySQL's
+# InterfaceError on a closed socket). Narrower than driver.SERVER_LOST (no 2055) on purpose: unchanged.
+LOST_CONNECTION = {NO_CODE, CR.CR_SERVER_GONE_ERROR, CR.CR_SERVER_LOST, CONNECTION_KILLED}
 CAPTURE_LOCK = "query_audit_capture"  # a server-wide advisory lock (GET_LOCK): one capture per server
 
 
@@ -111,8 +115,7 @@ class _ControlConnection:
         try:
             return action(self.conn)
         except (pymysql.err.OperationalError, pymysql.err.InterfaceError) as exc:
-            code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
-            if code not in LOST_CONNECTION:
+            if (error_code(exc) or NO_CODE) not in LOST_CONNECTION:
                 raise
             self.close()
             self._open()
@@ -222,8 +225,8 @@ def _read_what_was_logged(control: _ControlConnection, since: datetime) -> tuple
         # Only reads; the control connection must still be open, its first NOW(6) marks the start.
         history = control.run(lambda conn: read_statement_history(conn, control.thread_ids))
     except pymysql.err.MySQLError as exc:
-        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
-        detail = str(exc.args[1]).splitlines()[0] if len(exc.args) > 1 and exc.args[1] else type(exc).__name__
+        code = error_code(exc)
+        detail = error_text(exc) or type(exc).__name__
         raise QueryAuditError(f"reading what the server logged failed (error {code}: {detail}); the log "
                               "settings were restored") from None
     return rows, history

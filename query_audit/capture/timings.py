@@ -36,6 +36,7 @@ import pymysql
 
 from query_audit.analyze.fingerprint import fingerprint
 from query_audit.capture.general_log_table import as_text
+from query_audit.driver import error_code, error_text
 from query_audit.model import Statement
 
 PICOSECONDS_PER_SECOND = 1e12
@@ -205,9 +206,8 @@ def _consumers_note(disabled: list[str]) -> str:
 
 
 def _error_line(exc: Exception) -> str:
-    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
-    detail = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
-    detail = detail.splitlines()[0] if detail else "error"
+    code = error_code(exc)
+    detail = error_text(exc) or "error"
     return f"error {code}: {detail}" if code else detail
 
 

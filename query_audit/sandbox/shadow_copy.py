@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import pymysql
 import pymysql.cursors
 
+from query_audit.driver import error_text
+from query_audit.identifiers import quote_identifier as _quote
 from query_audit.model import TableSchema
 
 INSERT_BATCH = 2000
@@ -44,17 +46,12 @@ class CopiedTable:
     error: str | None = None
 
 
-def _quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
 def _qualified(schema: TableSchema) -> str:
     return f"{_quote(schema.database)}.{_quote(schema.name)}"
 
 
 def _one_line(exc: Exception) -> str:
-    text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
-    return (text.splitlines() or [""])[0][:200]
+    return error_text(exc)[:200]
 
 
 def read_sql(schema: TableSchema, flavor: str, limits: CopyLimits) -> str:

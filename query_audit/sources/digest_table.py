@@ -32,6 +32,7 @@ from query_audit.analyze.fingerprint import fingerprint, query_id, statement_kin
 from query_audit.capture.general_log_table import as_text, utc_iso
 from query_audit.capture.ps_events import is_truncated
 from query_audit.capture.timings import PICOSECONDS_PER_SECOND
+from query_audit.driver import TABLE_OR_DATABASE_DENIED, error_code
 from query_audit.errors import MissingPrivilege, QueryAuditError, SourceError
 from query_audit.model import QueryGroup, ServerInfo, SourceInfo, Statement
 
@@ -40,7 +41,7 @@ DIGEST_QUERY = "SELECT * FROM performance_schema.events_statements_summary_by_di
 HISTORY_SAMPLES = ("SELECT CURRENT_SCHEMA, DIGEST, SQL_TEXT FROM performance_schema.{table} "
                    "WHERE DIGEST IS NOT NULL AND SQL_TEXT IS NOT NULL ORDER BY TIMER_START")
 SAMPLE_TABLES = ("events_statements_history_long", "events_statements_history")
-ACCESS_DENIED = {1142, 1044, 1045}
+ACCESS_DENIED = TABLE_OR_DATABASE_DENIED  # reading needs no SUPER: only table / db / user refusals
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def read_digests(conn) -> tuple[list[DigestRow], dict[tuple[str | None, str], st
             rows = [DigestRow.from_columns(row) for row in cur.fetchall()]
             samples = _history_samples(cur)
     except pymysql.err.MySQLError as exc:
-        if exc.args and exc.args[0] in ACCESS_DENIED:
+        if error_code(exc) in ACCESS_DENIED:
             raise MissingPrivilege("reading statement digests needs SELECT on performance_schema.*") from None
         raise QueryAuditError(f"cannot read performance_schema's digests: {exc.args[-1]}") from None
     return rows, samples, int(state["text_limit"] or 1024)
