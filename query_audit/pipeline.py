@@ -89,7 +89,7 @@ def analyze_groups(groups: list, stream: StatementStream, options: AnalysisOptio
     from query_audit.connection import connect, detect_server
 
     models, too_large = _model_groups(groups, progress)
-    traces = _traces(stream, models)
+    traces = _traces(stream, models, redactor)
     groups = _with_servers(groups, traces) if stream.source.servers else groups
 
     schemas = {}
@@ -160,14 +160,16 @@ def _with_statistics(conn, server, queries, schemas, options: AnalysisOptions):
     return schemas
 
 
-def _traces(stream: StatementStream, models: dict) -> tuple:
-    """A live capture's requests, statement by statement (analyze/trace.py); () for log files."""
+def _traces(stream: StatementStream, models: dict, redactor: Redactor) -> tuple:
+    """A live capture's requests, statement by statement (analyze/trace.py); () for log files. The routing
+    rules quote these statements in their evidence, so they are redacted like the samples (the query ids,
+    taken from fingerprints, do not change)."""
     statements = getattr(stream, "statements", None)
     if stream.source.kind != "capture" or not statements:
         return ()
     from query_audit.analyze.trace import build_traces
 
-    return build_traces(statements, models, stream.source.endpoints, stream.source.lag, stream.source.command)
+    return build_traces(redactor.statements(statements), models, stream.source.endpoints, stream.source.lag, stream.source.command)
 
 
 def _with_servers(groups: list, traces: tuple) -> list:

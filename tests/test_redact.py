@@ -187,3 +187,30 @@ def test_the_secret_statements_are_not_lost(tmp_path):
     report = json.loads(run_cli("analyze", str(log), "--format", "json").stdout)
     assert report["summary"]["statements"] == len(workload())
     assert {tuple(q["tables"]) for q in report["queries"] if q["kind"] == "select"} == {("users",)}
+
+
+def test_the_routing_rules_evidence_quotes_statements_redacted():
+    """read_after_write_on_replica and write_on_replica quote whole statements from the request traces:
+    those are redacted like the samples are."""
+    import json
+
+    from query_audit.capture.session import CaptureResult
+    from query_audit.model import ServerRole, SourceInfo, Statement
+    from query_audit.pipeline import AnalysisOptions, analyze_stream
+    from query_audit.report import Format, render
+
+    def at(n, sql, server, thread):
+        return Statement(sql, thread, "shop", f"2026-11-30T10:00:00.{n:06d}Z", request=1, server=server)
+
+    statements = (at(1, f"UPDATE users SET password_hash = '{BCRYPT}' WHERE id = 7", "primary", 1),
+                  at(2, "SELECT password_hash FROM users WHERE id = 7", "replica1", 2),
+                  at(3, f"UPDATE users SET api_token = '{JWT}' WHERE id = 7", "replica1", 2))
+    roles = (ServerRole("primary", "db1:3306", 100, False), ServerRole("replica1", "db2:3306", 100, True))
+    source = SourceInfo(kind="capture", endpoints=("POST /users/7",), requests=1, servers=roles)
+    report = analyze_stream(CaptureResult(statements, source, None, 0, ()), AnalysisOptions())
+    rules = {f.rule for f in report.findings}
+    assert {"read_after_write_on_replica", "write_on_replica"} <= rules
+    for fmt in (Format.JSON, Format.TEXT):
+        text = render(report, fmt)
+        assert BCRYPT not in text and JWT not in text, fmt
+    assert "password_hash" in json.dumps([f.evidence for f in report.findings], default=str)
