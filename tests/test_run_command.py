@@ -70,3 +70,26 @@ def test_an_interrupt_while_waiting_ends_the_command(tmp_path):
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     assert gone(background_pid(pid_file))
+
+
+def test_a_signal_while_the_command_starts_still_ends_it(monkeypatch):
+    """A Ctrl-C or SIGTERM that lands inside Popen, after the fork, must not leave a command running that
+    run_command never learnt of (it would hold the capture's output pipes open)."""
+    import subprocess
+
+    from query_audit.capture import replay
+    from query_audit.interrupts import Interrupted, signals_raise_interrupted
+
+    real, started = subprocess.Popen, []
+
+    def popen_then_signal(*args, **kwargs):
+        process = real(*args, **kwargs)
+        started.append(process)
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives before Popen has returned the process
+        return process
+
+    monkeypatch.setattr(replay.subprocess, "Popen", popen_then_signal)
+    with pytest.raises(Interrupted), signals_raise_interrupted():
+        run_command("sleep 30", timeout=60)
+    [process] = started
+    assert process.poll() is not None and gone(process.pid)

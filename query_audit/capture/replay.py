@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from query_audit.errors import EndpointFailed, QueryAuditError
+from query_audit.interrupts import signals_blocked
 
 
 @dataclass(frozen=True)
@@ -106,14 +107,19 @@ def run_command(command: str, timeout: float | None) -> Outcome:
     neither the shell's children nor a server it left in the background outlive the capture.
     """
     started = time.monotonic()
-    process = subprocess.Popen(command, shell=True, stdout=_stderr_fd(), stdin=subprocess.DEVNULL,
-                               start_new_session=True, env=child_environment())
+    process = None
     try:
+        # Held while the child starts: a signal inside Popen (after the fork) would leave a command running
+        # that this function never learnt of, holding our output pipes open.
+        with signals_blocked():
+            process = subprocess.Popen(command, shell=True, stdout=_stderr_fd(), stdin=subprocess.DEVNULL,
+                                       start_new_session=True, env=child_environment())
         returncode = process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         raise EndpointFailed(f"command did not finish within {timeout:g} s: {shlex.quote(command)}") from None
     finally:
-        _end_group(process)
+        if process is not None:
+            _end_group(process)
     return Outcome(command, returncode, time.monotonic() - started)
 
 
