@@ -446,11 +446,24 @@ class Thresholds:
 
 
 @dataclass(frozen=True, slots=True)
+class AddedIndex:
+    """The index a finding adds, as `--verify` and the shadow create, judge and drop it."""
+
+    name: str
+    database: str  # "" when unknown (the connection's default database)
+    table: str  # as the server names it (the finding's `table` is as the statements name it)
+    ddl: str  # ALTER TABLE `db`.`table` ADD INDEX ...
+    rows_before: int  # rows one execution examines without it
+    unusable: tuple[tuple[str, str], ...] = ()  # (column, why no index can serve its condition)
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One piece of advice, with its evidence. Rules return these; they never print.
 
     `query_id` is the query the finding is about (for a merged missing_index, the first of
-    `query_ids`). `evidence` holds plain values (the plan row, rows before/after...) for the report.
+    `query_ids`). `evidence` holds plain values (the plan row, rows before/after...) for the report;
+    the stages after the advisor read the typed fields (`rows_examined`, `index`), not the evidence.
     `verified` is None unless `--verify` created the index and EXPLAINed again.
     """
 
@@ -468,6 +481,8 @@ class Finding:
     evidence: dict = field(default_factory=dict, hash=False, compare=False)
     verified: bool | None = None
     origin: Origin | None = None  # the origin of the finding's query (attribution comments), if known
+    rows_examined: int | None = field(default=None, compare=False)  # per execution, where known: ranks findings
+    index: AddedIndex | None = field(default=None, compare=False)  # the index a missing_index finding adds
 
     @property
     def baseline_key(self) -> tuple[str, str, str]:

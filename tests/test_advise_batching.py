@@ -33,7 +33,7 @@ def test_n_plus_one_rewrites_the_loop_into_one_in_list_from_the_sampled_values()
     samples = selects(4)
     q = query(samples[0], row("order_items", "ref", 3, key="idx_order"), count=4,
               repetitions=(loop("request 1", samples),))
-    [finding] = n_plus_one.check([q], SCHEMAS, T)
+    [finding] = n_plus_one.RULE.check([q], SCHEMAS, T)
     assert finding.rule == "n_plus_one" and finding.severity is Severity.MEDIUM
     assert finding.columns == ("order_id",)
     # the key joins the SELECT list (to map rows back) and the LIMIT goes (it would cap all keys together)
@@ -45,14 +45,14 @@ def test_n_plus_one_rewrites_the_loop_into_one_in_list_from_the_sampled_values()
 def test_n_plus_one_below_the_threshold_is_silent():
     samples = selects(2)
     q = query(samples[0], count=2, repetitions=(loop("request 1", samples),))
-    assert n_plus_one.check([q], SCHEMAS, T) == []
+    assert n_plus_one.RULE.check([q], SCHEMAS, T) == []
 
 
 def test_same_values_repeated_is_a_cache_candidate_not_an_n_plus_one():
     samples = ["SELECT * FROM orders WHERE id = 5"] * 4
     q = query(samples[0], count=4, repetitions=(loop("request 1", samples),))
-    assert n_plus_one.check([q], SCHEMAS, T) == []
-    [finding] = repeated_identical_query.check([q], SCHEMAS, T)
+    assert n_plus_one.RULE.check([q], SCHEMAS, T) == []
+    [finding] = repeated_identical_query.RULE.check([q], SCHEMAS, T)
     assert finding.rule == "repeated_identical_query" and finding.severity is Severity.LOW
     assert "3 of those round trips" in finding.message
 
@@ -61,7 +61,7 @@ def test_n_plus_one_counts_per_unit_not_across_requests():
     # three requests each fetching one order is not a loop
     q = query("SELECT * FROM orders WHERE id = 1", count=3,
               repetitions=tuple(loop(f"request {i}", [f"SELECT * FROM orders WHERE id = {i}"]) for i in (1, 2, 3)))
-    assert n_plus_one.check([q], SCHEMAS, T) == []
+    assert n_plus_one.RULE.check([q], SCHEMAS, T) == []
 
 
 def test_n_plus_one_hints_a_join_when_the_keys_come_from_another_query_of_the_unit():
@@ -69,7 +69,7 @@ def test_n_plus_one_hints_a_join_when_the_keys_come_from_another_query_of_the_un
         "SELECT id FROM orders WHERE customer_id = 9"]),))
     samples = selects(3, "SELECT * FROM order_items WHERE order_id = {}")
     child = query(samples[0], count=3, repetitions=(loop("request 1", samples),))
-    [finding] = n_plus_one.check([parent, child], SCHEMAS, T)
+    [finding] = n_plus_one.RULE.check([parent, child], SCHEMAS, T)
     assert "JOIN order_items ON order_items.order_id = orders.id" in finding.suggestion
     assert parent.group.id in finding.suggestion
 
@@ -77,7 +77,7 @@ def test_n_plus_one_hints_a_join_when_the_keys_come_from_another_query_of_the_un
 def test_a_large_loop_is_high():
     samples = selects(40)
     q = query(samples[0], count=40, repetitions=(loop("request 1", samples),))
-    assert n_plus_one.check([q], SCHEMAS, T)[0].severity is Severity.HIGH
+    assert n_plus_one.RULE.check([q], SCHEMAS, T)[0].severity is Severity.HIGH
 
 
 # --- bulk_insert -------------------------------------------------------------------------------------
@@ -86,7 +86,7 @@ def test_a_large_loop_is_high():
 def test_bulk_insert_builds_one_multi_row_insert_from_the_samples():
     samples = [f"INSERT INTO order_items (order_id, qty) VALUES ({i}, {i * 2})" for i in (1, 2, 3)]
     q = query(samples[0], count=3, repetitions=(loop("request 1", samples),))
-    [finding] = bulk_insert.check([q], SCHEMAS, T)
+    [finding] = bulk_insert.RULE.check([q], SCHEMAS, T)
     assert finding.table == "order_items"
     assert finding.evidence["multi_row_insert"] == \
         "INSERT INTO order_items (order_id, qty) VALUES (1, 2), (2, 4), (3, 6)"
@@ -96,13 +96,13 @@ def test_bulk_insert_builds_one_multi_row_insert_from_the_samples():
 def test_an_insert_that_already_has_many_rows_is_not_a_bulk_insert_candidate():
     sql = "INSERT INTO order_items (order_id, qty) VALUES (1, 2), (2, 4)"
     q = query(sql, count=3, repetitions=(loop("request 1", [sql] * 3),))
-    assert bulk_insert.check([q], SCHEMAS, T) == []
+    assert bulk_insert.RULE.check([q], SCHEMAS, T) == []
 
 
 def test_inserts_spread_over_requests_are_not_a_bulk_insert():
     sql = "INSERT INTO order_items (order_id, qty) VALUES (1, 2)"
     q = query(sql, count=3, repetitions=tuple(loop(f"request {i}", [sql]) for i in (1, 2, 3)))
-    assert bulk_insert.check([q], SCHEMAS, T) == []
+    assert bulk_insert.RULE.check([q], SCHEMAS, T) == []
 
 
 # --- write_loop --------------------------------------------------------------------------------------
@@ -111,14 +111,14 @@ def test_inserts_spread_over_requests_are_not_a_bulk_insert():
 def test_update_loop_with_the_same_set_value_becomes_one_update_over_an_in_list():
     samples = [f"UPDATE order_items SET qty = qty - 1 WHERE id = {i}" for i in (4, 5, 6)]
     q = query(samples[0], count=3, repetitions=(loop("request 1", samples),))
-    [finding] = write_loop.check([q], SCHEMAS, T)
+    [finding] = write_loop.RULE.check([q], SCHEMAS, T)
     assert finding.evidence["rewritten_sql"] == "UPDATE order_items SET qty = qty - 1 WHERE id IN (4, 5, 6)"
 
 
 def test_update_loop_with_per_row_values_by_primary_key_becomes_insert_on_duplicate_key_update():
     samples = [f"UPDATE order_items SET qty = {i * 10} WHERE id = {i}" for i in (1, 2, 3)]
     q = query(samples[0], count=3, repetitions=(loop("request 1", samples),))
-    [finding] = write_loop.check([q], SCHEMAS, T)
+    [finding] = write_loop.RULE.check([q], SCHEMAS, T)
     assert finding.evidence["rewritten_sql"] == ("INSERT INTO order_items (id, qty) VALUES (1, 10), (2, 20), (3, 30) "
                                                  "ON DUPLICATE KEY UPDATE qty = VALUES(qty)")
 
@@ -129,14 +129,14 @@ def test_update_loop_by_primary_key_on_a_table_with_other_not_null_columns_becom
     strict = replace(ITEMS, columns=tuple(replace(c, nullable=c.name != "note") for c in ITEMS.columns))
     samples = [f"UPDATE order_items SET qty = {i * 10} WHERE id = {i}" for i in (1, 2, 3)]
     q = query(samples[0], count=3, repetitions=(loop("request 1", samples),))
-    [finding] = write_loop.check([q], schemas(strict, ORDERS), T)
+    [finding] = write_loop.RULE.check([q], schemas(strict, ORDERS), T)
     assert finding.evidence["rewrite_form"] == "UPDATE with CASE"
 
 
 def test_update_loop_with_per_row_values_by_a_non_unique_column_becomes_a_case():
     samples = [f"UPDATE order_items SET qty = {i} WHERE order_id = {i}" for i in (1, 2, 3)]
     q = query(samples[0], count=3, repetitions=(loop("request 1", samples),))
-    [finding] = write_loop.check([q], SCHEMAS, T)
+    [finding] = write_loop.RULE.check([q], SCHEMAS, T)
     assert finding.evidence["rewritten_sql"] == \
         "UPDATE order_items SET qty = CASE order_id WHEN 1 THEN 1 WHEN 2 THEN 2 WHEN 3 THEN 3 END " \
         "WHERE order_id IN (1, 2, 3)"
@@ -145,14 +145,14 @@ def test_update_loop_with_per_row_values_by_a_non_unique_column_becomes_a_case()
 def test_delete_loop_becomes_one_delete():
     samples = [f"DELETE FROM order_items WHERE id = {i}" for i in (1, 2, 3)]
     q = query(samples[0], count=3, repetitions=(loop("request 1", samples),))
-    assert write_loop.check([q], SCHEMAS, T)[0].evidence["rewritten_sql"] == \
+    assert write_loop.RULE.check([q], SCHEMAS, T)[0].evidence["rewritten_sql"] == \
         "DELETE FROM order_items WHERE id IN (1, 2, 3)"
 
 
 def test_a_write_repeated_fewer_times_than_the_threshold_is_silent():
     samples = [f"DELETE FROM order_items WHERE id = {i}" for i in (1, 2)]
     q = query(samples[0], count=2, repetitions=(loop("request 1", samples),))
-    assert write_loop.check([q], SCHEMAS, T) == []
+    assert write_loop.RULE.check([q], SCHEMAS, T) == []
 
 
 # --- parsing cost: a big log has hundreds of loops -----------------------------------------------------
@@ -181,7 +181,7 @@ def test_a_select_loop_rewrite_parses_one_statement_the_marked_copy_for_the_key_
     samples = selects(10)
     q = query(samples[0], count=10, repetitions=(loop("request 1", samples),))
     parsed = _count_parses(monkeypatch)
-    [finding] = n_plus_one.check([q], SCHEMAS, T)
+    [finding] = n_plus_one.RULE.check([q], SCHEMAS, T)
     statements = [sql for sql in parsed if sql.upper().startswith("SELECT")]
     assert statements == ["SELECT qty FROM order_items WHERE order_id = 7310000000 LIMIT 7310000001"]
     # The IN list shows the sampled values; the message keeps the loop's real size.
@@ -194,7 +194,7 @@ def test_an_update_loop_parses_only_its_marked_copy_for_the_key_and_the_rewrite(
     samples = [f"UPDATE order_items SET qty = {i} WHERE order_id = {i}" for i in (1, 2, 3)]
     q = query(samples[0], count=3, repetitions=(loop("request 1", samples),))
     parsed = _count_parses(monkeypatch)
-    [finding] = write_loop.check([q], SCHEMAS, T)
+    [finding] = write_loop.RULE.check([q], SCHEMAS, T)
     assert "CASE" in finding.evidence["rewritten_sql"]
     assert [sql for sql in parsed if sql.startswith("UPDATE")] == [
         "UPDATE order_items SET qty = 7310000000 WHERE order_id = 7310000001"]
@@ -213,11 +213,11 @@ def test_a_loop_by_primary_key_joins_the_table_whose_foreign_key_holds_the_keys(
         "SELECT id, written_by FROM books WHERE title LIKE 'a%'"]),))
     samples = selects(4, "SELECT * FROM authors WHERE id = {}")
     child = query(samples[0], count=4, repetitions=(loop("request 1", samples),))
-    [finding] = n_plus_one.check([parent, child], LIBRARY, T)
+    [finding] = n_plus_one.RULE.check([parent, child], LIBRARY, T)
     assert "JOIN authors ON authors.id = books.written_by" in finding.suggestion
     assert "a foreign key to authors" in finding.suggestion and parent.group.id in finding.suggestion
     # without the foreign key, the name `written_by` points nowhere: no JOIN is guessed
-    [guess] = n_plus_one.check([parent, child], schemas(AUTHORS, replace(BOOKS, foreign_keys=())), T)
+    [guess] = n_plus_one.RULE.check([parent, child], schemas(AUTHORS, replace(BOOKS, foreign_keys=())), T)
     assert "JOIN" not in guess.suggestion
 
 
@@ -226,7 +226,7 @@ def test_a_loop_over_a_foreign_key_joins_the_table_it_references():
         "SELECT id FROM authors WHERE name LIKE 'a%'"]),))
     samples = selects(4, "SELECT * FROM books WHERE written_by = {}")
     child = query(samples[0], count=4, repetitions=(loop("request 1", samples),))
-    [finding] = n_plus_one.check([parent, child], LIBRARY, T)
+    [finding] = n_plus_one.RULE.check([parent, child], LIBRARY, T)
     assert "(foreign key books.written_by -> authors.id)" in finding.suggestion
     assert "JOIN books ON books.written_by = authors.id" in finding.suggestion
 
@@ -238,7 +238,7 @@ def test_without_foreign_keys_a_loop_by_primary_key_joins_a_table_with_a_column_
         "SELECT Product_ID FROM order_lines WHERE id < 9"]),))
     samples = selects(4, "SELECT * FROM products WHERE id = {}")
     child = query(samples[0], count=4, repetitions=(loop("request 1", samples),))
-    [finding] = n_plus_one.check([parent, child], schemas(products, lines), T)
+    [finding] = n_plus_one.RULE.check([parent, child], schemas(products, lines), T)
     assert "JOIN products ON products.id = order_lines.product_id" in finding.suggestion  # any case of the name
 
 
@@ -250,7 +250,7 @@ def test_a_foreign_key_wins_over_a_name_that_points_elsewhere():
         f"SELECT id FROM {name} WHERE id > 5"]),)) for name in ("customers", "clients")]
     samples = selects(4, "SELECT * FROM orders WHERE customer_id = {}")
     child = query(samples[0], count=4, repetitions=(loop("request 1", samples),))
-    [finding] = n_plus_one.check([*read_both, child], schemas(clients, customers, orders), T)
+    [finding] = n_plus_one.RULE.check([*read_both, child], schemas(clients, customers, orders), T)
     assert "JOIN orders ON orders.customer_id = clients.id" in finding.suggestion
 
 
@@ -259,7 +259,7 @@ def test_the_join_hint_looks_only_at_selects_of_the_same_unit():
         "SELECT id FROM orders WHERE customer_id = 9"]),))
     samples = selects(3, "SELECT * FROM order_items WHERE order_id = {}")
     child = query(samples[0], count=3, repetitions=(loop("request 1", samples),))
-    [finding] = n_plus_one.check([parent, child], SCHEMAS, T)
+    [finding] = n_plus_one.RULE.check([parent, child], SCHEMAS, T)
     assert "JOIN" not in finding.suggestion
 
 
@@ -301,7 +301,7 @@ def digested_loop(statements, **bounds):
 
 def test_a_loop_with_more_values_than_samples_says_how_many_the_printed_sql_lists():
     q = digested_loop([(7, sql) for sql in selects(12, "SELECT qty FROM order_items WHERE order_id = {}")])
-    [finding] = n_plus_one.check([q], SCHEMAS, T)
+    [finding] = n_plus_one.RULE.check([q], SCHEMAS, T)
     assert "ran 12 times with 12 different values in thread 7" in finding.message
     assert finding.suggestion.startswith("fetch all 12 values in one query; with the 5 kept as samples: "
                                          "SELECT qty, order_id FROM order_items WHERE order_id IN (1, 2, 3, 4, 5)")
@@ -309,7 +309,7 @@ def test_a_loop_with_more_values_than_samples_says_how_many_the_printed_sql_list
 
 def test_a_distinct_count_the_digest_stopped_counting_is_said_to_be_a_lower_bound():
     q = digested_loop([(7, sql) for sql in selects(40, "SELECT qty FROM order_items WHERE order_id = {}")])
-    [finding] = n_plus_one.check([q], SCHEMAS, T)
+    [finding] = n_plus_one.RULE.check([q], SCHEMAS, T)
     assert "ran 40 times with at least 16 different values" in finding.message
     assert finding.suggestion.startswith("fetch all the values (at least 16) in one query; with the 5 values kept")
     assert finding.evidence["distinct_values_at_least"] is True
@@ -320,7 +320,7 @@ def test_connections_dropped_from_the_evidence_are_counted_beside_the_kept_ones(
     statements = [(thread, sql) for thread in range(1, 51)
                   for sql in selects(3, "SELECT qty FROM order_items WHERE order_id = {}")]
     q = digested_loop(statements)
-    [finding] = n_plus_one.check([q], SCHEMAS, T)
+    [finding] = n_plus_one.RULE.check([q], SCHEMAS, T)
     kept, pruned = finding.evidence["units"], finding.evidence["more_units_pruned"]
     assert kept < 50 and kept + pruned == 50
     assert f"(in {kept} units; {pruned:,} more connections ran it twice or more" in finding.message
@@ -330,7 +330,7 @@ def test_an_aggregate_loop_becomes_one_grouped_query_and_says_empty_keys_are_mis
     samples = selects(4, "SELECT COUNT(*) AS comments FROM order_items WHERE order_id = {}")
     q = query(samples[0], row("order_items", "ref", 3, key="idx_order"), count=4,
               repetitions=(loop("request 1", samples),))
-    [finding] = n_plus_one.check([q], SCHEMAS, T)
+    [finding] = n_plus_one.RULE.check([q], SCHEMAS, T)
     assert finding.evidence["rewritten_sql"] == ("SELECT COUNT(*) AS comments, order_id FROM order_items "
                                                  "WHERE order_id IN (1, 2, 3, 4) GROUP BY order_id")
     assert "a order_id with no rows is missing from the answer, where the loop got 0 or NULL" in finding.suggestion
@@ -339,7 +339,7 @@ def test_an_aggregate_loop_becomes_one_grouped_query_and_says_empty_keys_are_mis
 def test_a_loop_limited_per_key_says_the_in_list_returns_every_row_of_each_key():
     samples = selects(4)
     q = query(samples[0], count=4, repetitions=(loop("request 1", samples),))
-    [finding] = n_plus_one.check([q], SCHEMAS, T)
+    [finding] = n_plus_one.RULE.check([q], SCHEMAS, T)
     assert finding.suggestion.startswith("fetch all 4 values in one query: SELECT qty, order_id FROM order_items "
                                          "WHERE order_id IN (1, 2, 3, 4) (the loop's LIMIT applied per key")
 

@@ -28,7 +28,7 @@ SCHEMAS = schemas(POSTS, META, USERS, SMALL)
 
 
 def check(sql, plan_row):
-    return non_sargable_predicate.check([query(sql, plan_row)], SCHEMAS, T)
+    return non_sargable_predicate.RULE.check([query(sql, plan_row)], SCHEMAS, T)
 
 
 # (statement, table, plan row, reason, the whole statement rewritten or None)
@@ -128,9 +128,9 @@ def test_silent_where_the_condition_costs_little_or_an_index_can_serve_it(sql, p
 def test_with_other_conditions_missing_index_gives_the_index_and_this_rule_the_rewrite():
     wanted = query("SELECT id FROM posts WHERE author_id = 7 AND DATE(created_at) = '2023-03-05'",
                    row("posts", "ALL", 40_000))
-    [index] = missing_index.check([wanted], SCHEMAS, T)
+    [index] = missing_index.RULE.check([wanted], SCHEMAS, T)
     assert index.columns == ("author_id",) and index.ddl
-    [rewrite] = non_sargable_predicate.check([wanted], SCHEMAS, T)
+    [rewrite] = non_sargable_predicate.RULE.check([wanted], SCHEMAS, T)
     assert rewrite.message.endswith("missing_index suggests an index for the other conditions")
 
 

@@ -14,6 +14,7 @@ from query_audit.analyze.schema import load_schema
 from query_audit.analyze.sql_model import describe
 from query_audit.connection import connect
 from query_audit.model import (
+    AddedIndex,
     AnalyzedQuery,
     Finding,
     QueryGroup,
@@ -104,9 +105,9 @@ def test_an_index_the_optimizer_ignores_is_marked_unverified_with_the_reason(eve
 
 def test_an_index_that_cannot_be_created_is_unverified_and_other_findings_pass_through(events):
     conn, database = events
-    broken = Finding("missing_index", Severity.MEDIUM, "m", table="missing", query_ids=("X",),
-                     ddl=f"ALTER TABLE `{database}`.`missing` ADD INDEX `idx_x` (`x`)",
-                     evidence={"index_name": "idx_x"})
+    ddl = f"ALTER TABLE `{database}`.`missing` ADD INDEX `idx_x` (`x`)"
+    broken = Finding("missing_index", Severity.MEDIUM, "m", table="missing", query_ids=("X",), ddl=ddl,
+                     evidence={"index_name": "idx_x"}, index=AddedIndex("idx_x", database, "missing", ddl, 0))
     other = Finding("full_table_scan", Severity.MEDIUM, "scan")
     checked, untouched = verify_findings(conn, [broken, other], [], {})
     assert checked.verified is False and "could not create it" in checked.evidence["verify"]["reason"]

@@ -115,7 +115,7 @@ def batching_findings(*statements: tuple[int, str]):
     from query_audit.model import Thresholds
 
     queries = [AnalyzedQuery(group, describe(group.sample.sql)) for group in digest_of(*statements).groups()]
-    return bulk_insert.check(queries, {}, Thresholds()) + write_loop.check(queries, {}, Thresholds())
+    return bulk_insert.RULE.check(queries, {}, Thresholds()) + write_loop.RULE.check(queries, {}, Thresholds())
 
 
 def test_bulk_insert_says_the_loop_ran_in_one_transaction_and_does_not_ask_for_one():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from query_audit.advise.rules.unused_index import REPRESENTATIVE_UPTIME, check, unused_indexes
+from query_audit.advise.rules.unused_index import REPRESENTATIVE_UPTIME, RULE, unused_indexes
 from query_audit.analyze.digest import Digest
 from query_audit.analyze.sql_model import describe
 from query_audit.capture.session import CaptureResult
@@ -70,5 +70,5 @@ def test_after_a_representative_uptime_it_is_low_and_without_evidence_nothing_is
     digest = Digest()
     digest.add(Statement("SELECT id FROM items WHERE id = 1", database="shop"))
     [group] = digest.groups()
-    [finding] = check([AnalyzedQuery(group, describe(group.sample.sql))], {("shop", "items"): schema}, Thresholds())
+    [finding] = RULE.check([AnalyzedQuery(group, describe(group.sample.sql))], {("shop", "items"): schema}, Thresholds())
     assert finding.severity.value == "low" and "30 d 0 h" in finding.message and "proves little" not in finding.message

@@ -12,6 +12,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from query_audit.advise.estimates import equality_values, low_selectivity, rows_matching
 from query_audit.advise.index_shape import (
@@ -326,12 +327,20 @@ def _served_estimate(schema: TableSchema, need: _Need, columns: tuple[str, ...])
                                equality_values(need.query, need.candidate.table))
 
 
-def unmet_needs(queries, schemas: SchemaMap, thresholds: Thresholds):
-    """Per query and table: the candidate, the plan row and whether an index would help.
+class TableNeed(NamedTuple):
+    """The index one query wants on one table, what its plan reads there, and whether one is missing."""
 
-    Yields (query, table, schema, candidate, row, after, needed); `needed` is False when an existing
-    index already covers the candidate or the plan already uses a good key.
-    """
+    query: AnalyzedQuery
+    table: str
+    schema: TableSchema
+    candidate: QueryCandidate
+    row: PlanRow  # the plan row reading the most rows of the table
+    after: Estimate  # rows one execution would read with the candidate index
+    needed: bool  # False: an existing index covers it, the plan uses a good key, or the value is too common
+
+
+def unmet_needs(queries, schemas: SchemaMap, thresholds: Thresholds):
+    """Per query and table: a `TableNeed` for each candidate index (AnalysisContext.needs keeps them)."""
     for query in queries:
         if query.plan is None or not query.model.parsed:
             continue
@@ -350,7 +359,7 @@ def unmet_needs(queries, schemas: SchemaMap, thresholds: Thresholds):
                 needed = bool(candidate.columns) and covering_index(schema, candidate.columns) is None \
                     and needs_index(row, schema, after, thresholds) \
                     and too_common_alone(schema, candidate, values, row) is None
-                yield query, table, schema, candidate, row, after, needed
+                yield TableNeed(query, table, schema, candidate, row, after, needed)
 
 
 def too_common_alone(schema: TableSchema, candidate: QueryCandidate, values: dict[str, str],
@@ -364,11 +373,15 @@ def too_common_alone(schema: TableSchema, candidate: QueryCandidate, values: dic
     return (column, *found) if found else None
 
 
-def suggest_indexes(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[IndexSuggestion]:
-    """Every index worth adding, merged per table across all queries that would use it."""
+def suggest_indexes(queries, schemas: SchemaMap, thresholds: Thresholds,
+                    needs: tuple[TableNeed, ...] | None = None) -> list[IndexSuggestion]:
+    """Every index worth adding, merged per table across all queries that would use it. `needs`: the
+    queries' unmet_needs when the caller has them already (AnalysisContext does)."""
     per_table: dict[tuple[str, str], list[_Need]] = {}
     schema_of: dict[tuple[str, str], tuple[TableSchema, str]] = {}
-    for query, table, schema, candidate, row, after, needed in unmet_needs(queries, schemas, thresholds):
+    if needs is None:
+        needs = unmet_needs(queries, schemas, thresholds)
+    for query, table, schema, candidate, row, after, needed in needs:
         if needed:
             key = (schema.database, schema.name)
             per_table.setdefault(key, []).append(_Need(query, candidate, row, after))

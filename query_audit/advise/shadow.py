@@ -22,11 +22,11 @@ from dataclasses import dataclass, field, replace
 
 import pymysql
 
+from query_audit.advise.index_message import measured_message
 from query_audit.advise.plan_facts import plan_rows_for
-from query_audit.advise.rules import missing_index
 from query_audit.analyze.explain import explain_query
 from query_audit.driver import error_code, error_text
-from query_audit.identifiers import quote_identifier
+from query_audit.identifiers import qualified_name, quote_identifier
 from query_audit.model import AnalyzedQuery, Finding, PlanRow, SchemaMap, table_key
 from query_audit.sandbox.shadow_copy import CopiedTable, CopyLimits, copy_table
 
@@ -125,7 +125,7 @@ def _uses(query: AnalyzedQuery, name: str) -> bool:
 def judge(finding: Finding, before: dict[str, AnalyzedQuery], after: dict[str, AnalyzedQuery],
           threshold: float, server: str) -> tuple[Finding | None, str | None]:
     """The finding marked verified, or None and the reason it was rejected."""
-    name, table = finding.evidence["index_name"], finding.table or ""
+    name, table = finding.index.name, finding.table or ""
     statements, cuts, regressions = [], [], []
     for query_id, query_after in after.items():
         query_before = before[query_id]
@@ -164,13 +164,10 @@ def _proven(finding: Finding, rows_after: int, basis: str, proof: dict) -> Findi
 def proven(finding: Finding, rows_after: int, basis: str, verification: str, proof: dict) -> Finding:
     """The finding as an optimizer proved it (shadow or live --verify): its sentence and evidence carry the
     rows EXPLAIN gave with the index, `basis` says how, and `proof` holds the per-statement before/after."""
-    evidence = finding.evidence
-    message = missing_index.need_message(finding.table or "", finding.columns, len(finding.query_ids) or 1,
-                                         evidence.get("rows_before", 0),
-                                         missing_index.rows_after_phrase(rows_after, basis),
-                                         evidence.get("cannot_use_index"))
+    message = measured_message(finding.table or "", finding.columns, len(finding.query_ids) or 1, finding.index,
+                               rows_after, basis)
     return replace(finding, verified=True, message=message,
-                   evidence={**evidence, "rows_after_verified": rows_after, "estimate_basis": basis,
+                   evidence={**finding.evidence, "rows_after_verified": rows_after, "estimate_basis": basis,
                              "estimate_source": "measured", "verification": verification, **proof})
 
 
@@ -266,30 +263,29 @@ def _create_candidates(conn, suggestions: list[Finding]) -> dict[str, str]:
     with conn.cursor() as cur:
         for finding in suggestions:
             try:
-                cur.execute(finding.ddl)
+                cur.execute(finding.index.ddl)
             except pymysql.err.MySQLError as exc:
-                errors[finding.evidence["index_name"]] = f"{error_text(exc)[:200]} (error {error_code(exc)})"
-        for table in sorted({finding.ddl.split(" ADD INDEX ", 1)[0].split("ALTER TABLE ", 1)[1]
-                             for finding in suggestions}):
+                errors[finding.index.name] = f"{error_text(exc)[:200]} (error {error_code(exc)})"
+        for table in sorted({qualified_name(finding.index.database, finding.index.table) for finding in suggestions}):
             cur.execute(f"ANALYZE TABLE {table}")
             cur.fetchall()
     return errors
 
 
 def mark_heuristic(finding: Finding, reason: str) -> Finding:
-    if finding.rule != missing_index.RULE or not finding.ddl:
+    if finding.index is None:
         return finding
     return replace(finding, evidence={**finding.evidence, "verification": HEURISTIC, "heuristic_reason": reason})
 
 
 def shadow_verify(user_conn, user_server, findings: Sequence[Finding], queries: Sequence[AnalyzedQuery],
                   schemas: SchemaMap, options: ShadowOptions) -> tuple[list[Finding], ShadowRun | None, str | None]:
-    """Every missing_index finding judged on a shadow copy: (findings, the run, why it did not run)."""
+    """Every finding that adds an index judged on a shadow copy: (findings, the run, why it did not run)."""
     from contextlib import ExitStack
 
     from query_audit.errors import QueryAuditError
 
-    suggestions = [f for f in findings if f.rule == missing_index.RULE and f.ddl and "index_name" in f.evidence]
+    suggestions = [f for f in findings if f.index is not None]
     if not suggestions:
         return list(findings), None, None
     started = time.monotonic()
@@ -322,7 +318,7 @@ def shadow_verify(user_conn, user_server, findings: Sequence[Finding], queries: 
 
 
 def _suggestion_key(finding: Finding, schemas: SchemaMap, queries) -> tuple[str, str] | None:
-    database = finding.evidence.get("database") or ""
+    database = finding.index.database or ""
     schema = schemas.get((database, finding.table or "")) or schemas.get(table_key(finding.table or "", database))
     return (schema.database, schema.name) if schema else None
 
@@ -331,13 +327,12 @@ def _verdicts(findings, judged, errors, before, after, threshold, server) -> tup
     judged_ids = {id(f) for f in judged}
     result, rejected = [], []
     for finding in findings:
-        if finding.rule != missing_index.RULE or not finding.ddl or "index_name" not in finding.evidence:
+        if finding.index is None:
             result.append(finding)
         elif id(finding) not in judged_ids:
             result.append(mark_heuristic(finding, "its table could not be copied to the shadow server"))
-        elif finding.evidence["index_name"] in errors:
-            rejected.append(f"{finding.evidence['index_name']} could not be created: "
-                            f"{errors[finding.evidence['index_name']]}")
+        elif finding.index.name in errors:
+            rejected.append(f"{finding.index.name} could not be created: {errors[finding.index.name]}")
         else:
             proven, reason = judge(finding, before, after, threshold, server)
             if proven is None:

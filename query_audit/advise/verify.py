@@ -15,7 +15,6 @@ from pymysql.constants import CR, ER
 
 from query_audit.advise.index_journal import IndexJournal, JournaledIndex, drop_leftovers, read_journal
 from query_audit.advise.plan_facts import bare_name
-from query_audit.advise.rules import missing_index
 from query_audit.advise.shadow import VERIFIED_LIVE, plan_cost, proven, regressed
 from query_audit.advise.shadow import access as _access
 from query_audit.advise.shadow import row_for as _row_for
@@ -24,9 +23,8 @@ from query_audit.connection import ConnectionSettings
 from query_audit.driver import CONNECTION_KILLED, NO_CODE, error_code, error_text
 from query_audit.errors import QueryAuditError
 from query_audit.interrupts import signals_blocked, signals_raise_interrupted
-from query_audit.model import AnalyzedQuery, Finding, SchemaMap, Severity
+from query_audit.model import AddedIndex, AnalyzedQuery, Finding, SchemaMap, Severity
 
-RULE = missing_index.RULE
 # A CREATE that failed with one of these may still be running (or have finished) on the server: lost
 # connection, gone away, killed, interrupted. Its journal entry stays until the index is dropped.
 # Wider than a lost connection: an interrupted or killed CREATE may have gone on (or finished) server-side.
@@ -42,20 +40,19 @@ def _one_line(exc: Exception) -> str:
 INVISIBLE_HINT = "SET_VAR(optimizer_switch='use_invisible_indexes=on')"
 
 
-def _journal_entry(conn, finding: Finding) -> JournaledIndex:
-    """What the finding's DDL creates, by name (never by cutting the DDL: a table may be `x ADD INDEX y`)."""
-    database = finding.evidence.get("database")
+def _journal_entry(conn, index: AddedIndex) -> JournaledIndex:
+    """What the index's DDL creates, by name (never by cutting the DDL: a table may be `x ADD INDEX y`)."""
+    database = index.database
     if not database:
         with conn.cursor() as cur:
             cur.execute("SELECT DATABASE()")
             database = cur.fetchone()[0] or ""
-    table = finding.evidence.get("table_name") or finding.table or ""
-    return JournaledIndex(database, table, finding.evidence["index_name"], conn.thread_id())
+    return JournaledIndex(database, index.table, index.name, conn.thread_id())
 
 
-def create_ddl(finding: Finding, flavor: str) -> str:
-    """The finding's DDL as --verify runs it: INVISIBLE on MySQL 8, as printed on MariaDB."""
-    return finding.ddl + (" INVISIBLE" if flavor != "mariadb" else "")
+def create_ddl(index: AddedIndex, flavor: str) -> str:
+    """The index's DDL as --verify runs it: INVISIBLE on MySQL 8, as printed on MariaDB."""
+    return index.ddl + (" INVISIBLE" if flavor != "mariadb" else "")
 
 
 def _flavor(conn) -> str:
@@ -74,7 +71,7 @@ def _explain_after(conn, checked: Sequence[AnalyzedQuery], schemas: SchemaMap, f
                         "after": _access(row_after), "error": error,
                         "rows_examined_before": cost_before, "rows_examined_after": cost_after,
                         "regressed": regressed(cost_before, cost_after),
-                        "uses_index": row_after is not None and finding.evidence["index_name"] in (
+                        "uses_index": row_after is not None and finding.index.name in (
                             row_after.key, row_after.rowid_filter)})
     return results
 
@@ -86,12 +83,12 @@ def verify_one(conn, finding: Finding, served: Sequence[AnalyzedQuery], schemas:
     Proven only when a query it serves uses it and no query's rows estimate rose with it. With a journal,
     the index is written down before the CREATE and struck off after the DROP.
     """
-    entry = _journal_entry(conn, finding)
+    entry = _journal_entry(conn, finding.index)
     if journal is not None:
         journal.add(entry)
     try:
         with conn.cursor() as cur:
-            cur.execute(create_ddl(finding, _flavor(conn)))
+            cur.execute(create_ddl(finding.index, _flavor(conn)))
     except pymysql.err.MySQLError as exc:
         if journal is not None and (error_code(exc) or NO_CODE) not in MAYBE_STILL_RUNNING:
             journal.remove(entry)  # refused by the server: nothing was created
@@ -134,7 +131,8 @@ def _with_measurement(finding: Finding, rows_after: int, used: int, results: lis
 
 def verify_findings(conn, findings: Sequence[Finding], queries: Sequence[AnalyzedQuery],
                     schemas: SchemaMap, settings: ConnectionSettings | None = None) -> list[Finding]:
-    """Each missing_index finding with DDL, proven (verified=True) or not (verified=False and why).
+    """Each finding that adds an index (`Finding.index`), proven (verified=True) or not (verified=False
+    and why).
 
     With `settings` (the CLI always has them) every index is journaled before it is created, signals
     become an exception, and on any way out but success the journaled indexes are dropped on a fresh
@@ -144,7 +142,7 @@ def verify_findings(conn, findings: Sequence[Finding], queries: Sequence[Analyze
     with signals_raise_interrupted("the indexes --verify created were dropped"):
         try:
             for finding in findings:
-                if finding.rule != RULE or not finding.ddl or "index_name" not in finding.evidence:
+                if finding.index is None:
                     verified.append(finding)
                     continue
                 verified.append(verify_one(conn, finding, _checked(finding, queries), schemas, journal))

@@ -2,17 +2,42 @@
 
 from __future__ import annotations
 
-from query_audit.model import QueryGroup, Repetition
+from collections.abc import Iterable, Iterator
+
+from query_audit.model import AnalyzedQuery, QueryGroup, Repetition, Severity
 
 
-def loops(group: QueryGroup, minimum: int, *, distinct: bool) -> list[Repetition]:
-    """Repetitions of at least `minimum` runs: with different values (`distinct`) or all the same.
+def loops(group: QueryGroup, minimum: int, *, distinct: bool | None) -> list[Repetition]:
+    """Repetitions of at least `minimum` runs: with different values (`distinct`), all the same (False),
+    or either (None).
 
     Worst first (most runs), so the first one is the example the finding quotes.
     """
     found = [rep for rep in group.repetitions
-             if rep.count >= minimum and ((rep.distinct_values >= 2) if distinct else (rep.distinct_values == 1))]
+             if rep.count >= minimum and (distinct is None or
+                                          ((rep.distinct_values >= 2) if distinct else (rep.distinct_values == 1)))]
     return sorted(found, key=lambda rep: -rep.count)
+
+
+def looping(queries: Iterable[AnalyzedQuery], minimum: int, *,
+            distinct: bool | None) -> Iterator[tuple[AnalyzedQuery, list[Repetition]]]:
+    """(query, its `loops`, worst first) for each query that ran in such a loop somewhere."""
+    for query in queries:
+        found = loops(query.group, minimum, distinct=distinct)
+        if found:
+            yield query, found
+
+
+def loop_severity(worst: Repetition, minimum: int, *, usual: Severity, many: Severity) -> Severity:
+    """`many` from ten times the rule's threshold of runs in one unit, else `usual`."""
+    return many if worst.count >= 10 * minimum else usual
+
+
+def write_loop_evidence(found: list[Repetition], group: QueryGroup, **specific) -> dict:
+    """`loop_evidence`, the rule's own figures, then how the worst unit's writes were committed."""
+    worst = found[0]
+    return {**loop_evidence(found, group), **specific, "in_transaction": worst.in_transaction,
+            "transactions": worst.transactions}
 
 
 def loop_evidence(found: list[Repetition], group: QueryGroup | None = None) -> dict:

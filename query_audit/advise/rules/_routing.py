@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
+from query_audit.advise.context import AnalysisContext
 from query_audit.analyze.trace import RequestTrace, TracedStatement
-from query_audit.model import AnalyzedQuery
 
 PRIMARY = "primary"  # the label capture/replicated.py gives the writer
 
@@ -26,10 +26,11 @@ def occurrences(traces: Sequence[RequestTrace], judge: Judge) -> dict[str, list[
     return found
 
 
-def flagged(queries: Sequence[AnalyzedQuery], traces: Sequence[RequestTrace], judge: Judge):
-    """(query, its flagged statements with their evidence) for each shape `judge` flags somewhere."""
-    by_id = {query.group.id: query for query in queries}
-    for query_id, found in occurrences(traces, judge).items():
+def flagged(context: AnalysisContext, judge: Judge):
+    """(query, its flagged statements with their evidence) for each shape `judge` flags in the context's
+    request traces."""
+    by_id = context.queries_by_id
+    for query_id, found in occurrences(context.traces, judge).items():
         if query_id in by_id:
             yield by_id[query_id], found
 

@@ -72,6 +72,7 @@ def scan_findings(queries, thresholds: Thresholds, rule: str) -> list[Finding]:
             message=f"{query.model.kind.value.upper()} on {tables} {what}; no EXPLAIN (give --dsn to see the plan)",
             table=_table(query),
             suggestion="index the filtered columns, or filter on indexed ones; run with --dsn for the index advice",
+            rows_examined=examined,
             evidence={"source": source, "executions_flagged": executions, "rows_examined": examined,
                       "rows_sent": sent, "executions": query.group.count},
         ))
@@ -94,6 +95,7 @@ def flag_only_findings(queries, thresholds: Thresholds, rule: str, flags: dict[s
                      f"{source}" + (f"; ~{examined} rows examined per execution" if examined is not None else "")),
             table=_table(query),
             suggestion="an index that returns the rows in the wanted order removes it; run with --dsn for the advice",
+            rows_examined=examined,
             evidence={"source": source, "executions_flagged": executions, "rows_examined": examined,
                       "executions": query.group.count},
         ))

@@ -1,20 +1,23 @@
 """deferrable_write: a write nothing in the same request reads back, a candidate to queue or batch.
 
-Audit rows, counters, activity logs: the response does not depend on them, yet the request waits for
-them and the single writer pays for each (the article: "delay them with a message queue"). A write is
-a candidate when no later statement of the request reads its table, it is not part of a transaction
-with other writes (those must commit together), and it is not the request's first write unit, which
-is taken to be the request's purpose (an assumption the finding repeats). Its share of the request's
-write cost is by measured time where performance_schema timed every write, else by statements.
+- **Detects**, in any live capture: a write that nothing later in the same request reads back (no later
+  SELECT of its table), which is not part of a transaction with other writes (those commit together), and
+  which is not the request's first write unit. Assumed: the first write unit (a transaction, or an
+  autocommitted write) is the request's purpose, so it is never a candidate. The finding gives the write's
+  share of the request's write cost: by measured time when performance_schema timed every write of the
+  request, else by statements.
+- **Why**: audit rows, counters and logs make the response wait and cost the single writer (the article:
+  "delay them with a message queue").
+- **Fix**: queue them and write them in batches (one multi-row INSERT per batch).
 """
 
 from __future__ import annotations
 
+from query_audit.advise.context import AnalysisContext
+from query_audit.advise.rule import Rule
 from query_audit.advise.rules import query_finding
 from query_audit.advise.rules._routing import flagged, where
-from query_audit.model import Finding, SchemaMap, Severity, Thresholds
-
-RULE = "deferrable_write"
+from query_audit.model import Finding, Severity
 
 
 def _unit(traced) -> tuple:
@@ -47,13 +50,13 @@ def _judge(trace, index):
             "writes_in_request": len(writes), "query_time": write.statement.query_time}
 
 
-def check(queries, schemas: SchemaMap, thresholds: Thresholds, traces=()) -> list[Finding]:
+def find(context: AnalysisContext, queries) -> list[Finding]:
     findings = []
-    for query, found in flagged(queries, traces, _judge):
+    for query, found in flagged(context, _judge):
         first = found[0][1]
         basis = "measured write time" if first["basis"] == "time" else "write statements (no timings)"
         findings.append(query_finding(query,
-            rule=RULE, severity=Severity.LOW, table=first["table"],
+            rule=RULE.id, severity=Severity.LOW, table=first["table"],
             message=(f"nothing in the request reads `{first['table']}` after this {query.group.kind.value.upper()} "
                      f"({where(found)}): it is {first['share_of_write_cost'] * 100:.0f}% of the request's write "
                      f"cost ({basis}, {first['writes_in_request']} writes), and the response does not wait on it"),
@@ -64,3 +67,16 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds, traces=()) -> lis
             evidence={"occurrences": [evidence for _, evidence in found]},
         ))
     return findings
+
+
+RULE = Rule(
+    id="deferrable_write",
+    severity=Severity.LOW,
+    description="A write nothing in the same request reads back (audit rows, counters, logs): queue or batch it.",
+    help=("Anti-pattern: the request waits on writes its response does not need, each paid by the single "
+          "writer. Best practice: queue them and write them in batches."),
+    severity_policy="`low`",
+    per_request=True,
+    details=__doc__,
+    find=find,
+)

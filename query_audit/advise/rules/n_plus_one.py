@@ -1,29 +1,47 @@
 """n_plus_one: one SELECT shape run again and again with different values inside one request (a loop).
 
-The fix is one query: the sample rewritten to `WHERE key IN (...)` from the values the loop sent, or a
-JOIN when the keys came from another query of the same request: found through the schema's FOREIGN KEYs
-where there are some, else guessed from names (`orders.customer_id` -> `customers`).
+- **Detects**: one SELECT shape run at least `n_plus_one` times with at least 2 different values within
+  one unit (a replayed request, or a connection in a log file).
+- **Why**: one round trip per key; latency adds up linearly with the loop.
+- **Fix**: real SQL built from the captured samples with sqlglot: the `col = literal` predicate becomes
+  `col IN (v1, v2, ...)`, the key column joins the SELECT list (to map rows back) and a LIMIT is removed
+  (it would cap all keys together; the suggestion says the loop's LIMIT was per key). An aggregate loop
+  (`SELECT COUNT(*) ... WHERE post_id = ?`) is grouped by the key (valid under ONLY_FULL_GROUP_BY), and the
+  suggestion says that a key with no rows is missing from the grouped answer where the loop got 0. The
+  samples hold at most 5 distinct statements: when the loop had more values, the suggestion says how many
+  the printed SQL lists ("fetch all 12 values in one query; with the 5 kept as samples: ...").
+  When another query of the same unit reads the table the keys point to, or the rows that point to them
+  (paired by the FOREIGN KEYs of the schema with `--dsn`, else by name: `order_id` and `orders`), a JOIN is
+  suggested too. Where that query ran once in the unit and both read one table each, it is one whole
+  statement (evidence `join_sql`): the loop's columns from the parent's rows joined to the loop's table under
+  the parent's WHERE, the parent read as a derived table when it has a LIMIT (so the same parent rows are
+  joined); it returns every row of every run of the loop. Otherwise (an aggregate or LIMITed loop, a parent
+  that ran several times) the join is named in words.
+- **True counts**: "at least N different values" where the Digest stopped counting; where it dropped
+  connections from the evidence to bound memory, the message adds how many more ran the shape twice or more
+  (evidence `more_units_pruned`) beside the `units` kept.
+- **Proven**: tests/test_rewrites_proven.py and tests/test_cms_app.py run each printed IN list, grouped
+  query and JOIN on the sample apps' data and compare its rows with the loop's.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from query_audit.advise.context import AnalysisContext
 from query_audit.advise.plan_facts import bare_name, schema_for
 from query_audit.advise.rewrite import as_in_list, join_rewrite, loop_is_aggregate, loop_key
+from query_audit.advise.rule import Rule
 from query_audit.advise.rules import query_finding
-from query_audit.advise.rules._loops import loop_evidence, loops, samples_of, units_phrase, values_phrase
-from query_audit.model import (
-    AnalyzedQuery,
-    Finding,
-    Kind,
-    SchemaMap,
-    Severity,
-    TableSchema,
-    Thresholds,
+from query_audit.advise.rules._loops import (
+    loop_evidence,
+    loop_severity,
+    looping,
+    samples_of,
+    units_phrase,
+    values_phrase,
 )
-
-RULE = "n_plus_one"
+from query_audit.model import AnalyzedQuery, Finding, Kind, SchemaMap, Severity, TableSchema
 
 
 def _singular(name: str) -> str:
@@ -197,23 +215,18 @@ def _in_list_suggestion(worst, key, rewritten: str | None, samples) -> str:
     return text
 
 
-def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
+def find(context: AnalysisContext, queries) -> list[Finding]:
     findings = []
     neighbours = None
-    for query in queries:
-        if query.group.kind is not Kind.SELECT:
-            continue
-        found = loops(query.group, thresholds.n_plus_one, distinct=True)
-        if not found:
-            continue
+    for query, found in looping(queries, context.thresholds.n_plus_one, distinct=True):
         worst = found[0]
         samples = samples_of(query.group, worst)
         key = loop_key(samples)
         rewritten = as_in_list(samples, key) if key else None
         hint = None
         if key:
-            neighbours = _Neighbours(queries, schemas) if neighbours is None else neighbours
-            hint = _join_hint(query, key.name, worst.unit, neighbours, schemas)
+            neighbours = _Neighbours(context.queries, context.schemas) if neighbours is None else neighbours
+            hint = _join_hint(query, key.name, worst.unit, neighbours, context.schemas)
         suggestion = _in_list_suggestion(worst, key, rewritten, samples)
         join_sql = join_rewrite(hint.other.group.sample.sql, hint.other_table, hint.column, samples, key) \
             if hint and _sample_is_the_run(hint.other.group, worst.unit) else None
@@ -223,8 +236,8 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
         evidence.update({"loop_column": key.column if key else None, "rewritten_sql": rewritten,
                          "join_sql": join_sql})
         findings.append(query_finding(query,
-            rule=RULE,
-            severity=Severity.HIGH if worst.count >= 10 * thresholds.n_plus_one else Severity.MEDIUM,
+            rule=RULE.id,
+            severity=loop_severity(worst, context.thresholds.n_plus_one, usual=Severity.MEDIUM, many=Severity.HIGH),
             message=(f"the same SELECT ran {worst.count} times with {values_phrase(worst)} in "
                      f"{worst.unit}" + (f" (looping over {key.column})" if key else "") +
                      f": {worst.count} round trips where one would do" + units_phrase(found, query.group)),
@@ -234,3 +247,16 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
             evidence=evidence,
         ))
     return findings
+
+
+RULE = Rule(
+    id="n_plus_one",
+    severity=Severity.MEDIUM,
+    kinds=frozenset({Kind.SELECT}),
+    description="The same SELECT runs once per key inside one request (an N+1 loop).",
+    help=("Anti-pattern: a query inside a loop over the results of another. Best practice: one query with "
+          "WHERE key IN (...), or a JOIN."),
+    severity_policy="`medium`, `high` from 10 x `n_plus_one` runs",
+    details=__doc__,
+    find=find,
+)

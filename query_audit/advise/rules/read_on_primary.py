@@ -1,18 +1,23 @@
 """read_on_primary: a read the primary served that a replica could have served.
 
-Only for a capture with --replica-dsn (each statement knows its server). A read is replica-safe when
-it is a plain SELECT (not FOR UPDATE / LOCK IN SHARE MODE / FOR SHARE), outside any transaction that
-writes, and no earlier statement of the same request wrote a table it reads (analyze/trace.py).
+- **Detects**, in a capture with `--replica-dsn` (each statement knows the server that ran it): a SELECT
+  the primary served that a replica could have served: not a locking read (`FOR UPDATE`, `LOCK IN SHARE
+  MODE`, `FOR SHARE`), not inside a transaction that writes, and no earlier statement of the same request
+  wrote a table it reads. One finding per query shape, with every request it happened in.
+- **Why**: the primary is the one server that cannot scale out; every read it serves is capacity the
+  writes need (the article: "we can scale read queries to huge values, but write queries are limited").
+- **Fix**: send it to the read pool. With Sequelize `replication`, a query outside a transaction and
+  without `useMaster: true` goes to a reader; a read-only transaction around it only pins it to the writer.
 """
 
 from __future__ import annotations
 
+from query_audit.advise.context import AnalysisContext
+from query_audit.advise.rule import Rule
 from query_audit.advise.rules import query_finding
 from query_audit.advise.rules._routing import PRIMARY, flagged, table_of, where
 from query_audit.analyze.trace import replica_safe
-from query_audit.model import Finding, SchemaMap, Severity, Thresholds
-
-RULE = "read_on_primary"
+from query_audit.model import Finding, Severity
 
 
 def _judge(trace, index):
@@ -22,9 +27,9 @@ def _judge(trace, index):
     return {"in_transaction": traced.in_transaction}
 
 
-def check(queries, schemas: SchemaMap, thresholds: Thresholds, traces=()) -> list[Finding]:
+def find(context: AnalysisContext, queries) -> list[Finding]:
     findings = []
-    for query, found in flagged(queries, traces, _judge):
+    for query, found in flagged(context, _judge):
         traced = found[0][0]
         in_transaction = any(evidence["in_transaction"] for _, evidence in found)
         why = ("inside a read-only transaction, which the write pool serves" if in_transaction else
@@ -32,7 +37,7 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds, traces=()) -> lis
         fix = ("drop the transaction around it (a read-only transaction buys nothing a replica cannot give)"
                if in_transaction else "send it to the read pool")
         findings.append(query_finding(query,
-            rule=RULE, severity=Severity.MEDIUM, table=table_of(traced),
+            rule=RULE.id, severity=Severity.MEDIUM, table=table_of(traced),
             message=(f"the primary served this SELECT {len(found)} time(s) in {where(found)}, {why}: a replica "
                      "could have served it, and the primary is the one server that cannot scale out"),
             suggestion=(f"{fix}: with Sequelize `replication`, a query outside a transaction and without "
@@ -41,3 +46,16 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds, traces=()) -> lis
             evidence={"server": PRIMARY, "occurrences": [evidence for _, evidence in found]},
         ))
     return findings
+
+
+RULE = Rule(
+    id="read_on_primary",
+    severity=Severity.MEDIUM,
+    description="The primary served a read a replica could have served (a capture with --replica-dsn).",
+    help=("Anti-pattern: replica-safe SELECTs (outside a writing transaction, not locking, not after a write to "
+          "their tables) on the single writer. Best practice: send them to the read pool."),
+    severity_policy="`medium`",
+    per_request=True,
+    details=__doc__,
+    find=find,
+)

@@ -1,25 +1,20 @@
 """redundant_index: an index that duplicates another, or is a leftmost prefix of one (pt-duplicate-key-checker).
 
-A finding about the table, not a statement: it names no query, so its baseline key is (rule, table).
+- **Detects**, on the tables the capture touches: an index whose columns duplicate another's, or are a
+  leftmost prefix of another's (pt-duplicate-key-checker). A unique or primary index is never redundant
+  against a longer non-unique one; of two equal indexes the later non-unique one goes.
+- **Fix**: the `ALTER TABLE ... DROP INDEX` DDL, to cut write cost.
 
-Every index costs every write; one the others already serve can be dropped. A unique (or primary) index
-is never called redundant against a longer non-unique one: it enforces something the longer one does not.
+A finding about the table, not a statement: it names no query, so its baseline key is (rule, table).
 """
 
 from __future__ import annotations
 
+from query_audit.advise.context import AnalysisContext
 from query_audit.advise.index_advisor import drop_index_ddl
 from query_audit.advise.plan_facts import schema_for
-from query_audit.model import (
-    Finding,
-    Index,
-    SchemaMap,
-    Severity,
-    TableSchema,
-    Thresholds,
-)
-
-RULE = "redundant_index"
+from query_audit.advise.rule import Rule
+from query_audit.model import Finding, Index, SchemaMap, Severity, TableSchema
 
 
 def _key(index: Index) -> tuple:
@@ -60,15 +55,15 @@ def touched_tables(queries, schemas: SchemaMap):
             yield table, schema
 
 
-def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
+def find(context: AnalysisContext, queries) -> list[Finding]:
     findings = []
-    for table, schema in touched_tables(queries, schemas):
+    for table, schema in touched_tables(queries, context.schemas):
         for redundant, kept in redundant_pairs(schema):
             same = len(redundant.columns) == len(kept.columns)
             relation = "duplicates" if same else "is a leftmost prefix of"
             ddl = drop_index_ddl(schema, redundant.name)
             findings.append(Finding(
-                rule=RULE,
+                rule=RULE.id,
                 severity=Severity.LOW,
                 message=(f"index {redundant.name} ({', '.join(redundant.column_names)}) on `{schema.name}` "
                          f"{relation} {kept.name} ({', '.join(kept.column_names)}): every write maintains "
@@ -80,3 +75,15 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
                 evidence={"redundant": redundant.name, "kept": kept.name, "table_rows": schema.rows},
             ))
     return findings
+
+
+RULE = Rule(
+    id="redundant_index",
+    severity=Severity.LOW,
+    description="An index duplicates another or is a leftmost prefix of one.",
+    help=("Anti-pattern: indexes the others already serve, each costing every write. Best practice: drop "
+          "them (pt-duplicate-key-checker's rule)."),
+    severity_policy="`low`",
+    details=__doc__,
+    find=find,
+)

@@ -1,24 +1,19 @@
 """unparsed_statement: what the advisor could not look at, and why (so silence is not read as "fine").
 
-Two cases: sqlglot could not model the statement (`model.parsed` False: CALL, LOAD DATA, vendor syntax),
-or a SELECT/INSERT/UPDATE/DELETE/REPLACE got no plan because EXPLAIN failed or was refused
-(`AnalyzedQuery.error`). Statements that never have a plan (transaction control, SET, SHOW, USE, DDL...)
-are not "unanalysed": the advisor has nothing to say about them, so they raise nothing.
+- **Detects**: a statement sqlglot could not model (REPLACE, CALL, LOAD DATA, vendor syntax:
+  `parsed=False`), or a SELECT/INSERT/UPDATE/DELETE/REPLACE without a plan (`AnalyzedQuery.error`: EXPLAIN
+  refused, placeholders that could not be filled...); the message gives the reason. Not raised when no EXPLAIN
+  was attempted (no `--dsn`), nor for statements that never have a plan: transaction control (START
+  TRANSACTION, BEGIN, COMMIT, ROLLBACK, SAVEPOINT, XA, LOCK/UNLOCK TABLES), SET, SHOW, USE, DESCRIBE, DDL.
+- **Why**: silence about a statement is not a clean bill of health. **Fix**: check it by hand.
 """
 
 from __future__ import annotations
 
+from query_audit.advise.context import AnalysisContext
+from query_audit.advise.rule import Rule
 from query_audit.advise.rules import query_finding
-from query_audit.model import (
-    AnalyzedQuery,
-    Finding,
-    Kind,
-    SchemaMap,
-    Severity,
-    Thresholds,
-)
-
-RULE = "unparsed_statement"
+from query_audit.model import AnalyzedQuery, Finding, Kind, Severity
 
 # Leading keywords of statements no EXPLAIN applies to, whatever sqlglot made of them.
 NEVER_PLANNED = frozenset({
@@ -60,7 +55,7 @@ def _unanalysed(query: AnalyzedQuery) -> tuple[str, str] | None:
     return None
 
 
-def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
+def find(context: AnalysisContext, queries) -> list[Finding]:
     findings = []
     for query in queries:
         found = _unanalysed(query)
@@ -68,7 +63,7 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
             continue
         why, fix = found
         findings.append(query_finding(query,
-            rule=RULE,
+            rule=RULE.id,
             severity=Severity.LOW,
             message=why,
             table=query.model.tables[0] if query.model.tables else None,
@@ -76,3 +71,15 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
             evidence={"parsed": query.model.parsed, "parse_error": query.model.error, "plan_error": query.error},
         ))
     return findings
+
+
+RULE = Rule(
+    id="unparsed_statement",
+    severity=Severity.LOW,
+    description="A statement the advisor could not parse or EXPLAIN, and why.",
+    help=("Anti-pattern: reading silence as a clean bill of health. Best practice: check these statements by "
+          "hand."),
+    severity_policy="`low`",
+    details=__doc__,
+    find=find,
+)

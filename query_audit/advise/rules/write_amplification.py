@@ -1,28 +1,24 @@
 """write_amplification: how many index entries one request's writes must maintain, per table.
 
-Every INSERT, REPLACE and DELETE updates the row and every secondary index; an UPDATE only the indexes
-that contain a column it sets (all of them when it changes the primary key). Indexes the advisor suggests
-would add to that cost, so the finding says by how much. A unit that writes a row or two and changes no
-indexed column raises nothing (see `makes_index_work`).
+- **Detects**: per unit and table, the secondary index entries the writes maintain: every INSERT, REPLACE
+  and DELETE row touches every secondary index; an UPDATE only those containing a column it sets (all when
+  it changes the primary key). Also counted: UPDATEs that change indexed columns, and the entries the
+  suggested indexes would add. Reported only where writes make real index work: at least `bulk_insert` row
+  writes in one unit, an UPDATE that changes an indexed column, or a suggested index that adds cost to a
+  table that is written; then for the worst such unit. A single INSERT maintaining its table's indexes
+  raises nothing.
+- **Fix**: batch the writes, drop redundant indexes, avoid updating unchanged indexed columns, queue writes
+  that can wait.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from query_audit.advise.index_advisor import suggest_indexes
-from query_audit.advise.plan_facts import schema_for
-from query_audit.model import (
-    AnalyzedQuery,
-    Finding,
-    Kind,
-    SchemaMap,
-    Severity,
-    TableSchema,
-    Thresholds,
-)
-
-RULE = "write_amplification"
+from query_audit.advise.context import AnalysisContext
+from query_audit.advise.rule import Rule
+from query_audit.advise.rules import written_table
+from query_audit.model import AnalyzedQuery, Finding, Kind, Severity, TableSchema, Thresholds
 
 
 def touched_indexes(query: AnalyzedQuery, table: str, schema: TableSchema,
@@ -71,17 +67,22 @@ def _units(query: AnalyzedQuery) -> list[tuple[str, int]]:
     return [("the whole capture", query.group.count)]
 
 
-def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
+def _suggested_columns(context: AnalysisContext) -> dict[tuple[str, str], tuple[tuple[str, ...], ...]]:
+    """The columns of each index the advisor suggests, by (database, table)."""
     suggested: dict[tuple[str, str], tuple[tuple[str, ...], ...]] = {}
-    for suggestion in suggest_indexes(queries, schemas, thresholds):
+    for suggestion in context.suggestions:
         key = (suggestion.schema.database, suggestion.schema.name)
         suggested[key] = suggested.get(key, ()) + (suggestion.columns,)
+    return suggested
+
+
+def _tallies(context: AnalysisContext, writes) -> dict[tuple[str, str, str], _Tally]:
+    """Per (unit, database, table): what the writes there cost the table's indexes."""
+    suggested = _suggested_columns(context)
     tallies: dict[tuple[str, str, str], _Tally] = {}
-    for query in queries:
-        if not query.group.kind.is_write:
-            continue
-        table = query.model.target_table or (query.model.tables[0] if query.model.tables else None)
-        schema = schema_for(query, table, schemas) if table else None
+    for query in writes:
+        table = written_table(query)
+        schema = context.schema(query, table) if table else None
         if schema is None:
             continue
         key = (schema.database, schema.name)
@@ -95,36 +96,56 @@ def check(queries, schemas: SchemaMap, thresholds: Thresholds) -> list[Finding]:
             if query.group.kind is Kind.UPDATE and maintained - added > 0:
                 tally.indexed_updates += runs
             tally.query_ids = tuple(dict.fromkeys(tally.query_ids + (query.group.id,)))
+    return tallies
+
+
+def find(context: AnalysisContext, queries) -> list[Finding]:
+    thresholds = context.thresholds
     worst: dict[tuple[str, str], tuple[str, _Tally]] = {}
-    for (unit, database, name), tally in tallies.items():
+    for (unit, database, name), tally in _tallies(context, queries).items():
         key = (database, name)
         if makes_index_work(tally, thresholds) and (key not in worst or
                                                     tally.index_writes > worst[key][1].index_writes):
             worst[key] = (unit, tally)
-    findings = []
-    for unit, tally in worst.values():
-        severity = (Severity.INFO if tally.index_writes < thresholds.index_writes_low else
-                    Severity.LOW if tally.index_writes < thresholds.index_writes_medium else Severity.MEDIUM)
-        secondary = len(tally.schema.secondary_indexes)
-        message = (f"{_count(tally.writes, 'row write')} to `{tally.table}` in {unit} maintain "
-                   f"{_count(tally.index_writes, 'secondary index entry', 'secondary index entries')} "
-                   f"(the table has {_count(secondary, 'secondary index', 'secondary indexes')})")
-        if tally.indexed_updates:
-            message += f"; {_count(tally.indexed_updates, 'UPDATE')} change indexed columns"
-        if tally.added_by_suggestions:
-            message += f"; the suggested indexes would add {tally.added_by_suggestions} more"
-        findings.append(Finding(
-            rule=RULE,
-            severity=severity,
-            message=message,
-            table=tally.table,
-            query_id=tally.query_ids[0],
-            query_ids=tally.query_ids,
-            count=tally.writes,
-            suggestion=("batch the writes (one multi-row statement per request), drop redundant indexes, avoid "
-                        "updating indexed columns that did not change, or queue writes that can wait"),
-            evidence={"unit": unit, "row_writes": tally.writes, "index_writes": tally.index_writes,
-                      "secondary_indexes": secondary, "updates_changing_indexed_columns": tally.indexed_updates,
-                      "added_by_suggested_indexes": tally.added_by_suggestions},
-        ))
-    return findings
+    return [_finding(unit, tally, thresholds) for unit, tally in worst.values()]
+
+
+def _finding(unit: str, tally: _Tally, thresholds: Thresholds) -> Finding:
+    severity = (Severity.INFO if tally.index_writes < thresholds.index_writes_low else
+                Severity.LOW if tally.index_writes < thresholds.index_writes_medium else Severity.MEDIUM)
+    secondary = len(tally.schema.secondary_indexes)
+    message = (f"{_count(tally.writes, 'row write')} to `{tally.table}` in {unit} maintain "
+               f"{_count(tally.index_writes, 'secondary index entry', 'secondary index entries')} "
+               f"(the table has {_count(secondary, 'secondary index', 'secondary indexes')})")
+    if tally.indexed_updates:
+        message += f"; {_count(tally.indexed_updates, 'UPDATE')} change indexed columns"
+    if tally.added_by_suggestions:
+        message += f"; the suggested indexes would add {tally.added_by_suggestions} more"
+    return Finding(
+        rule=RULE.id,
+        severity=severity,
+        message=message,
+        table=tally.table,
+        query_id=tally.query_ids[0],
+        query_ids=tally.query_ids,
+        count=tally.writes,
+        suggestion=("batch the writes (one multi-row statement per request), drop redundant indexes, avoid "
+                    "updating indexed columns that did not change, or queue writes that can wait"),
+        evidence={"unit": unit, "row_writes": tally.writes, "index_writes": tally.index_writes,
+                  "secondary_indexes": secondary, "updates_changing_indexed_columns": tally.indexed_updates,
+                  "added_by_suggested_indexes": tally.added_by_suggestions},
+    )
+
+
+RULE = Rule(
+    id="write_amplification",
+    severity=Severity.INFO,
+    kinds=frozenset(kind for kind in Kind if kind.is_write),
+    description="How many secondary index entries one request's writes maintain, per table.",
+    help=("Anti-pattern: many small writes to a table with many indexes, or updating indexed columns. Best "
+          "practice: batch writes, drop redundant indexes, queue writes that can wait."),
+    severity_policy=("`info` below `index_writes_low` (20) entries per unit, `low` below `index_writes_medium` "
+                     "(200), then `medium`"),
+    details=__doc__,
+    find=find,
+)
