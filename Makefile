@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo bench lint clean
+.PHONY: install test demo bench lint docs clean
 
 install: $(STAMP)
 
@@ -22,6 +22,10 @@ demo: install
 
 bench: install
 	$(BIN)/python bench/run.py
+
+# docs/rules.md is generated from the rule modules (tests/test_advise_rules.py fails when it is stale).
+docs: install
+	$(BIN)/python -m query_audit.advise.docs
 
 lint: install
 	$(BIN)/python -m pip install -q ruff

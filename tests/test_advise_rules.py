@@ -32,6 +32,26 @@ def test_docs_describe_exactly_the_registered_rules_in_order():
     assert documented == [rule.id for rule in RULES]
 
 
+def test_docs_rules_md_is_what_the_rules_generate():
+    from query_audit.advise.docs import render
+
+    assert DOCS.read_text() == render(), "docs/rules.md is stale: run `make docs` (python -m query_audit.advise.docs)"
+
+
+def test_every_rule_module_declares_its_rule_and_the_registry_lists_each_once():
+    import pkgutil
+
+    from query_audit.advise import RULE_MODULES, rules
+
+    modules = {info.name for info in pkgutil.iter_modules(rules.__path__) if not info.name.startswith("_")}
+    assert {module.__name__.rsplit(".", 1)[1] for module in RULE_MODULES} == modules
+    assert [module.RULE for module in RULE_MODULES] == list(RULES)
+    for module in RULE_MODULES:
+        assert module.RULE.id == module.__name__.rsplit(".", 1)[1]  # the id is the module's name
+        assert module.RULE.details == module.__doc__ and module.RULE.documentation
+        assert module.RULE.severity_policy and "Severity" not in module.RULE.documentation
+
+
 def scenario():
     samples = [f"SELECT * FROM orders WHERE customer_id = {i}" for i in range(5)]
     return [
