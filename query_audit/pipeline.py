@@ -83,17 +83,13 @@ def analyze_groups(groups: list, stream: StatementStream, options: AnalysisOptio
     from query_audit.advise import advise
     from query_audit.advise.summary import summarize
     from query_audit.analyze.attribution import attach_origins, parse_origin
-    from query_audit.analyze.explain import explain_query
-    from query_audit.analyze.index_usage import with_index_usage
-    from query_audit.analyze.schema import load_schema
     from query_audit.connection import connect, detect_server
 
     models, too_large = _model_groups(groups, progress)
     traces = _traces(stream, models, redactor)
     groups = _with_servers(groups, traces) if stream.source.servers else groups
 
-    schemas = {}
-    plans: dict[str, tuple] = {}
+    schemas, plans = {}, {}
     notes = list(notes)
     conn = None
     try:
@@ -101,13 +97,7 @@ def analyze_groups(groups: list, stream: StatementStream, options: AnalysisOptio
         if analysis_settings is not None:
             conn = connect(analysis_settings)
             server = replace(detect_server(conn), address=(options.settings or analysis_settings).address)
-            wanted = {table_key(table, group.sample.database) for group in groups
-                      for table in models[group.id].tables}
-            schemas = with_index_usage(conn, load_schema(conn, wanted))
-            for done, group in enumerate(groups, 1):
-                plans[group.id] = (None, too_large[group.id]) if group.id in too_large else \
-                    explain_query(conn, group, models[group.id], schemas)
-                progress("EXPLAIN", done, len(groups))
+            schemas, plans = _schemas_and_plans(conn, groups, models, too_large, progress)
         else:
             notes.append("static analysis: no --dsn given, so no schema and no EXPLAIN")
 
@@ -120,15 +110,8 @@ def analyze_groups(groups: list, stream: StatementStream, options: AnalysisOptio
             schemas = _with_statistics(conn, server, queries, schemas, options)
         findings = advise(queries, schemas, options.thresholds, traces)
         capacity = _capacity(options, traces, queries, stream.source, conn)
-        if options.shadow is not None and conn is not None:
-            from query_audit.advise.shadow import shadow_verify
-
-            progress("shadow verification", 0, 0)
-            findings, run, skipped = shadow_verify(conn, server, findings, queries, schemas, options.shadow)
-            notes += run.notes(f"{server.flavor} {server.version}") if run else ()
-            notes += [f"shadow verification skipped: {skipped}"] if skipped else []
-        if options.verify and conn is not None:
-            findings = _verified(conn, options, findings, queries, schemas)
+        if conn is not None:
+            findings = _proven(conn, server, options, findings, queries, schemas, notes)
         findings = attach_origins(findings, queries)
     finally:
         if conn is not None:
@@ -138,6 +121,38 @@ def analyze_groups(groups: list, stream: StatementStream, options: AnalysisOptio
                         skipped_lines=stream.skipped_lines, transactions=transactions, traces=traces)
     return Report(server=server, source=stream.source, summary=summary, queries=queries,
                   findings=tuple(findings), notes=tuple(notes), timeline=_timeline(stream), capacity=capacity)
+
+
+def _schemas_and_plans(conn, groups: list, models: dict, too_large: dict, progress: Progress) -> tuple[dict, dict]:
+    """The schema of every table the statements name, and each group's (plan, error) from EXPLAIN; a group
+    too large to model is not EXPLAINed (its reason stands as the error)."""
+    from query_audit.analyze.explain import explain_query
+    from query_audit.analyze.index_usage import with_index_usage
+    from query_audit.analyze.schema import load_schema
+
+    wanted = {table_key(table, group.sample.database) for group in groups for table in models[group.id].tables}
+    schemas = with_index_usage(conn, load_schema(conn, wanted))
+    plans: dict[str, tuple] = {}
+    for done, group in enumerate(groups, 1):
+        plans[group.id] = (None, too_large[group.id]) if group.id in too_large else \
+            explain_query(conn, group, models[group.id], schemas)
+        progress("EXPLAIN", done, len(groups))
+    return schemas, plans
+
+
+def _proven(conn, server, options: AnalysisOptions, findings, queries, schemas, notes: list) -> list:
+    """The findings after the optimizer judged their indexes: on a shadow copy, then (--verify) on the
+    server itself. What the shadow did, or why it did not run, goes to `notes`."""
+    if options.shadow is not None:
+        from query_audit.advise.shadow import shadow_verify
+
+        (options.progress or (lambda stage, done, total: None))("shadow verification", 0, 0)
+        findings, run, skipped = shadow_verify(conn, server, findings, queries, schemas, options.shadow)
+        notes += run.notes(f"{server.flavor} {server.version}") if run else ()
+        notes += [f"shadow verification skipped: {skipped}"] if skipped else []
+    if options.verify:
+        findings = _verified(conn, options, findings, queries, schemas)
+    return findings
 
 
 def _timeline(stream: StatementStream) -> tuple:
@@ -169,7 +184,8 @@ def _traces(stream: StatementStream, models: dict, redactor: Redactor) -> tuple:
         return ()
     from query_audit.analyze.trace import build_traces
 
-    return build_traces(redactor.statements(statements), models, stream.source.endpoints, stream.source.lag, stream.source.command)
+    return build_traces(redactor.statements(statements), models, stream.source.endpoints, stream.source.lag,
+                        stream.source.command)
 
 
 def _with_servers(groups: list, traces: tuple) -> list:
