@@ -89,7 +89,7 @@ def build_traces(statements: Sequence[Statement], models: dict[str, StatementMod
 
 
 def _endpoint(request: int, endpoints: Sequence[str]) -> str | None:
-    """The replay sends every endpoint once per round, in order (capture/session.py's _replay)."""
+    """The replay sends every endpoint once per round, in order (capture/control.py's replay_in_windows)."""
     return endpoints[(request - 1) % len(endpoints)] if endpoints else None
 
 
