@@ -23,11 +23,12 @@ import pytest
 from test_capture_safety import app_server, start_cli
 from test_capture_timings import run_script
 
+from query_audit.capture.control import Window
 from query_audit.capture.log_settings import state_path
 from query_audit.capture.ps_capture import Edge
 from query_audit.capture.ps_events import HistoryEvent, events_to_statements
 from query_audit.capture.replay import HttpRequest
-from query_audit.capture.session import CapturePlan, _Window, run_capture
+from query_audit.capture.session import CapturePlan, run_capture
 from query_audit.connection import ConnectionSettings, connect
 from query_audit.errors import MissingPrivilege
 
@@ -446,7 +447,7 @@ def event(event_id, name, sql=None, thread=7, nested=False):
 
 def test_events_become_the_statements_a_general_log_capture_gives():
     start = datetime(2026, 11, 30, 10, 0, 0)
-    windows = [_Window(1, Edge(start, 0), Edge(start, 50_000_000))]
+    windows = [Window(1, Edge(start, 0), Edge(start, 50_000_000))]
     cached = {(7, 1): (None, "SELECT a FROM t WHERE id = ?"), (8, 2): (None, "SELECT b FROM t WHERE id = ?"),
               (9, 1): (None, "")}  # read while it was being prepared: no text yet
     # Thread 7's statement was prepared before the capture (a driver's cache): the history starts later.

@@ -12,7 +12,7 @@ import pytest
 from pymysql.constants import CR, ER
 
 from query_audit import driver
-from query_audit.capture.session import LOST_CONNECTION
+from query_audit.capture.control import LOST_CONNECTION
 from query_audit.connection import connect
 from query_audit.driver import error_code, error_text, is_connection_lost
 

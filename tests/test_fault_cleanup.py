@@ -20,8 +20,9 @@ import pytest
 import test_capture_safety as safety
 from test_capture_safety import REPO, log_settings, start_cli, wait_for_log_on
 
+from query_audit.capture.control import CaptureBusy
 from query_audit.capture.log_settings import state_path
-from query_audit.capture.session import CaptureBusy, CapturePlan, run_capture
+from query_audit.capture.session import CapturePlan, run_capture
 from query_audit.connection import connect
 from query_audit.errors import QueryAuditError
 from query_audit.private_files import UnsafeFile

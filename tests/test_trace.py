@@ -107,3 +107,18 @@ def test_deferrable_write_skips_the_first_write_unit_transactions_and_tables_rea
     read_back = [("primary", 1, "UPDATE t SET v = 1 WHERE id = 1"), audit,
                  ("primary", 1, "SELECT * FROM audit")]
     assert rules_found(*read_back) == []  # read back (and after a write to it: the primary is right)
+
+
+def test_traces_parse_a_statement_for_its_key_values_only_when_a_rule_asks(monkeypatch):
+    """A capture's traces cost no sqlglot parse per statement: only the replica routing rules read keys."""
+    import sqlglot
+
+    parsed = []
+    real_parse_one = sqlglot.parse_one
+    monkeypatch.setattr(sqlglot, "parse_one", lambda sql, **kw: parsed.append(sql) or real_parse_one(sql, **kw))
+    key_values.cache_clear()
+    statements = [Statement("SELECT * FROM t WHERE id = 7", 1, "shop", "2026-11-30T10:00:00.000001Z", request=1)]
+    [trace] = build_traces(statements, {})
+    assert parsed == []
+    assert trace.statements[0].keys == (("id", ("7",)),)
+    assert parsed == ["SELECT * FROM t WHERE id = 7"]

@@ -74,11 +74,32 @@ def _load(cur, wanted: set[tuple[str, str]]) -> SchemaMap:
         return {}
 
     server_keys = list(found)
+    columns, indexes, foreign_keys = (_columns(cur, server_keys), _indexes(cur, server_keys),
+                                      _foreign_keys(cur, server_keys))
+    schemas: SchemaMap = {}
+    for db, name, engine, rows, row_format in tables_rows:
+        server_key = (db, name)
+        if server_key not in found:
+            continue
+        schema = TableSchema(database=db, name=name, rows=_int(rows) or 0, columns=tuple(columns[server_key]),
+                             indexes=indexes[server_key], engine=engine or "",
+                             foreign_keys=foreign_keys[server_key], row_format=row_format or "")
+        for caller_key in asked[found[server_key]]:
+            schemas[caller_key] = schema
+    return schemas
+
+
+def _columns(cur, server_keys: list[tuple[str, str]]) -> dict[tuple[str, str], list[Column]]:
     columns = defaultdict(list)
     for db, name, column, data_type, column_type, nullable, extra, length, charset in _select(
             cur, _COLUMNS_SQL, server_keys):
         columns[(db, name)].append(Column(column, data_type.lower(), column_type, nullable == "YES",
                                           "auto_increment" in (extra or "").lower(), _int(length), charset))
+    return columns
+
+
+def _indexes(cur, server_keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[Index, ...]]:
+    """Each table's indexes, the primary key first, then by name."""
     index_parts = defaultdict(lambda: defaultdict(list))
     uniqueness = {}
     for db, name, index, non_unique, _seq, column, sub_part, cardinality in _select(cur, _STATISTICS_SQL,
@@ -87,29 +108,24 @@ def _load(cur, wanted: set[tuple[str, str]]) -> SchemaMap:
         part = IndexColumn(column if column is not None else "(expression)", _int(sub_part), _int(cardinality))
         index_parts[(db, name)][index].append(part)
         uniqueness[(db, name, index)] = not int(non_unique)
+    indexes = defaultdict(tuple)
+    for (db, name), parts_by_index in index_parts.items():
+        found = [Index(index, tuple(parts), uniqueness[(db, name, index)]) for index, parts in parts_by_index.items()]
+        indexes[(db, name)] = tuple(sorted(found, key=lambda i: (not i.primary, i.name)))
+    return indexes
 
+
+def _foreign_keys(cur, server_keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[ForeignKey, ...]]:
     key_parts = defaultdict(lambda: defaultdict(list))
     for db, name, constraint, _position, column, referenced_db, referenced_table, referenced_column in _select(
             cur, _FOREIGN_KEYS_SQL, server_keys):
         key_parts[(db, name)][constraint].append((column, referenced_db, referenced_table, referenced_column))
-
-    schemas: SchemaMap = {}
-    for db, name, engine, rows, row_format in tables_rows:
-        server_key = (db, name)
-        if server_key not in found:
-            continue
-        indexes = [Index(index, tuple(parts), uniqueness[(db, name, index)])
-                   for index, parts in index_parts[server_key].items()]
-        indexes.sort(key=lambda i: (not i.primary, i.name))
-        foreign_keys = tuple(
+    foreign_keys = defaultdict(tuple)
+    for server_key, by_constraint in key_parts.items():
+        foreign_keys[server_key] = tuple(
             ForeignKey(tuple(p[0] for p in parts), parts[0][1], parts[0][2], tuple(p[3] for p in parts))
-            for _, parts in sorted(key_parts[server_key].items()))
-        schema = TableSchema(database=db, name=name, rows=_int(rows) or 0, columns=tuple(columns[server_key]),
-                             indexes=tuple(indexes), engine=engine or "", foreign_keys=foreign_keys,
-                             row_format=row_format or "")
-        for caller_key in asked[found[server_key]]:
-            schemas[caller_key] = schema
-    return schemas
+            for _, parts in sorted(by_constraint.items()))
+    return foreign_keys
 
 
 _TABLES_SQL = (

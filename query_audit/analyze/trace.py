@@ -14,6 +14,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from query_audit.analyze.fingerprint import fingerprint, query_id, statement_kind
 from query_audit.analyze.transactions import control_kind
@@ -29,7 +30,6 @@ class TracedStatement:
     kind: Kind
     tables: tuple[str, ...]  # every table it touches, as the model names them
     target_table: str | None  # the table a write changes
-    keys: tuple[tuple[str, tuple[str, ...]], ...]  # (column, values) it fixes: WHERE col = / IN, INSERT values
     in_transaction: bool
     transaction_writes: bool  # the transaction it runs in writes somewhere
     locking: bool  # SELECT ... FOR UPDATE / LOCK IN SHARE MODE / FOR SHARE
@@ -37,6 +37,12 @@ class TracedStatement:
     @property
     def server(self) -> str | None:
         return self.statement.server
+
+    @property
+    def keys(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """(column, values) it fixes: WHERE col = / IN, INSERT values. Parsed when first asked (only the
+        replica routing rules ask), not for every statement of every capture."""
+        return key_values(self.statement.sql) if self.kind is not Kind.OTHER else ()
 
     def key_values(self) -> dict[str, set[str]]:
         return {column: set(values) for column, values in self.keys}
@@ -74,7 +80,6 @@ def build_traces(statements: Sequence[Statement], models: dict[str, StatementMod
             statement=statement, query_id=qid, kind=kind,
             tables=model.tables if model is not None else (),
             target_table=model.target_table if model is not None else None,
-            keys=key_values(statement.sql) if kind is not Kind.OTHER else (),
             in_transaction=in_transaction, transaction_writes=writes,
             locking=kind is Kind.SELECT and bool(_LOCKING.search(statement.sql)),
         ))
@@ -84,7 +89,7 @@ def build_traces(statements: Sequence[Statement], models: dict[str, StatementMod
 
 
 def _endpoint(request: int, endpoints: Sequence[str]) -> str | None:
-    """The replay sends every endpoint once per round, in order (capture/session.py's _replay)."""
+    """The replay sends every endpoint once per round, in order (capture/control.py's replay_in_windows)."""
     return endpoints[(request - 1) % len(endpoints)] if endpoints else None
 
 
@@ -124,6 +129,7 @@ def _close(result: list, members: list[int], writes: bool) -> None:
         result[index] = (True, writes)
 
 
+@lru_cache(maxsize=4096)
 def key_values(sql: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """The columns a statement fixes to literal values: WHERE col = v / col IN (...), and INSERT rows."""
     import sqlglot

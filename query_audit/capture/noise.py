@@ -34,13 +34,24 @@ class NoisePattern:
 
 _SESSION = r"(?:(?:SESSION|LOCAL)\s+|@@(?:SESSION\.|LOCAL\.)?)?"
 
+
+def _set_session(variable: str) -> NoisePattern:
+    """`SET [SESSION | LOCAL | @@[SESSION.]]variable`: a session setting that drivers send on connect."""
+    return NoisePattern(f"set {variable}", rf"SET\s+{_SESSION}{variable}\b")
+
+
+def _show_scoped(what: str) -> NoisePattern:
+    """`SHOW [GLOBAL | SESSION] what`: server introspection."""
+    return NoisePattern(f"show {what.lower()}", rf"SHOW\s+(?:GLOBAL\s+|SESSION\s+)?{what}\b")
+
+
 DEFAULT_NOISE: tuple[NoisePattern, ...] = (
     # Written to start with `_`, so that the regex engine can jump from one `_` to the next.
     NoisePattern("log tables", r"_log(?!\w)(?:(?<=\bgeneral_log)|(?<=\bslow_log))", anywhere=True),
     NoisePattern("set names", r"SET\s+(?:NAMES|CHARACTER\s+SET|CHARSET)\b"),
-    NoisePattern("set time_zone", rf"SET\s+{_SESSION}time_zone\b"),
-    NoisePattern("set profiling", rf"SET\s+{_SESSION}profiling\b"),
-    NoisePattern("set sql_mode", rf"SET\s+{_SESSION}sql_mode\b"),
+    _set_session("time_zone"),
+    _set_session("profiling"),
+    _set_session("sql_mode"),
     NoisePattern("set character set", rf"SET\s+{_SESSION}(?:character_set_\w+|collation_\w+)\b"),
     NoisePattern("set transaction", r"SET\s+(?:SESSION\s+|LOCAL\s+)?TRANSACTION\b"),
     NoisePattern("set session variable", r"SET\s+(?:SESSION\s+|LOCAL\s+|@@SESSION\.|@@LOCAL\.)(?!autocommit\b)"),
@@ -51,8 +62,8 @@ DEFAULT_NOISE: tuple[NoisePattern, ...] = (
         r"SELECT\s+(?:DATABASE|SCHEMA|VERSION|CONNECTION_ID|USER|CURRENT_USER|SESSION_USER)\s*\(\s*\)\s*"
         r"(?:AS\s+\S+\s*)?(?:LIMIT\s+1\s*)?;?\s*\Z",
     ),
-    NoisePattern("show status", r"SHOW\s+(?:GLOBAL\s+|SESSION\s+)?STATUS\b"),
-    NoisePattern("show variables", r"SHOW\s+(?:GLOBAL\s+|SESSION\s+)?VARIABLES\b"),
+    _show_scoped("STATUS"),
+    _show_scoped("VARIABLES"),
     NoisePattern("show warnings", r"SHOW\s+(?:WARNINGS|ERRORS|COUNT\s*\(\s*\*\s*\)\s+(?:WARNINGS|ERRORS))\b"),
     NoisePattern("show profiles", r"SHOW\s+PROFILES?\b"),
     NoisePattern("show tables", r"SHOW\s+(?:FULL\s+)?TABLES\b"),

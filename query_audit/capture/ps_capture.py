@@ -26,8 +26,10 @@ from typing import NamedTuple
 
 import pymysql
 
-from query_audit.capture.general_log_table import as_text, utc_iso
-from query_audit.capture.log_settings import connect_with_retry, state_path, write_state
+from query_audit.capture.control import ControlConnection, opened_capture, replay_in_windows
+from query_audit.capture.general_log_table import as_text
+from query_audit.capture.log_settings import connect_with_retry, write_state
+from query_audit.capture.plan import CapturePlan, CaptureResult
 from query_audit.capture.ps_events import HistoryEvent, events_to_statements, read_history, with_known_threads
 from query_audit.capture.ps_settings import (
     PsSettings,
@@ -38,18 +40,10 @@ from query_audit.capture.ps_settings import (
     restored_matches,
     state_to_save,
 )
-from query_audit.capture.session import (
-    CapturePlan,
-    CaptureResult,
-    _ControlConnection,
-    _replay,
-    restore_stale_state,
-)
-from query_audit.connection import ConnectionSettings, connect, detect_server
+from query_audit.connection import ConnectionSettings, connect
 from query_audit.driver import error_code
 from query_audit.errors import QueryAuditError
 from query_audit.interrupts import signals_blocked, signals_raise_interrupted
-from query_audit.model import SourceInfo
 
 SOURCE_NAME = "performance-schema"
 CLOCK_QUERY = ("SELECT NOW(6), s.TIMER_START FROM performance_schema.events_statements_current AS s "
@@ -72,7 +66,7 @@ class Edge(NamedTuple):
         return self.wall + timedelta(microseconds=(timer - self.timer) / 1e6)
 
 
-class _TimerControl(_ControlConnection):
+class _TimerControl(ControlConnection):
     """The control connection, whose `now()` is an Edge; it remembers its performance_schema THREAD_IDs
     (a killed connection's events stay in the history with no processlist id)."""
 
@@ -176,20 +170,14 @@ class _Watcher:
 
 def run_ps_capture(settings: ConnectionSettings, plan: CapturePlan, progress=None) -> CaptureResult:
     progress = progress or (lambda stage, done, total: None)
-    notes: list[str] = []
-    path = state_path(settings)
-    control = _TimerControl(settings)
-    try:
-        server = detect_server(control.conn)
-        notes.extend(restore_stale_state(settings, path))
+    with opened_capture(settings, _TimerControl) as opened:  # closing the control connection frees the lock
+        control, server, notes = opened.control, opened.server, opened.notes
         current = read_ps_settings(control.conn, plan.client_user)
         target = plan_change(current, plan.client_user, control.conn)
         if target is not None:
             check_can_change(control.conn, current, plan.client_user)
-        history, texts, windows, outcomes, counts = _capture(control, settings, plan, current, target, path,
-                                                             progress, notes)
-    finally:
-        control.close()
+        history, texts, windows, outcomes, counts = _capture(control, settings, plan, current, target,
+                                                             opened.state_file, progress, notes)
     own = control.ps_threads | texts.ps_threads
     events = with_known_threads(history.events, texts.threads)
     conversion = events_to_statements(events, windows, own, texts.texts, plan, settings,
@@ -198,15 +186,7 @@ def run_ps_capture(settings: ConnectionSettings, plan: CapturePlan, progress=Non
     notes.extend(_ring_notes(history, counts))
     if texts.failed:
         notes.append(texts.failed)
-    source = SourceInfo(
-        kind="capture",
-        endpoints=tuple(request.describe() for request in plan.requests),
-        command=plan.command,
-        window_start=utc_iso(windows[0].start.wall),
-        window_end=utc_iso(windows[-1].end.wall),
-        requests=len(windows) if plan.command is None else 1,
-        via="performance_schema",
-    )
+    source = plan.source_info(windows[0].start.wall, windows[-1].end.wall, len(windows), via="performance_schema")
     return CaptureResult(tuple(conversion.statements), source, server, conversion.noise_dropped, tuple(outcomes),
                          tuple(notes))
 
@@ -228,7 +208,7 @@ def _capture(control, settings, plan, current: PsSettings, target: PsSettings | 
                 notes.append("the performance_schema statement history was already on: nothing was changed")
             before = control.run(_statements_so_far)
             with _Watcher(settings) as texts:
-                windows, outcomes = _replay(control, plan, progress)
+                windows, outcomes = replay_in_windows(control, plan, progress)
             control.thread_ids |= texts.connection_ids
             after = control.run(_statements_so_far)
             history = control.run(lambda conn: read_history(conn, windows[0].start.timer))
@@ -247,7 +227,8 @@ def _statements_so_far(conn) -> int:
 
 
 def _restore(control, previous: PsSettings) -> None:
-    """On a new connection, as session._restore does: the control connection may be out of step or killed."""
+    """On a new connection, as session.restore_log_settings does: the control connection may be out of
+    step or killed."""
     conn = connect_with_retry(control.settings)
     try:
         apply_ps_settings(conn, previous)

@@ -17,7 +17,8 @@ from __future__ import annotations
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 
-from query_audit.capture.general_log_table import read_log_rows, utc_iso
+from query_audit.capture.control import ControlConnection, Window
+from query_audit.capture.general_log_table import read_log_rows
 from query_audit.capture.log_settings import (
     apply_log_settings,
     check_can_capture,
@@ -26,20 +27,14 @@ from query_audit.capture.log_settings import (
     state_path,
     write_state,
 )
+from query_audit.capture.plan import CapturePlan, CaptureResult
 from query_audit.capture.replay import command_failure, run_command, send
-from query_audit.capture.session import (
-    CapturePlan,
-    CaptureResult,
-    _ControlConnection,
-    _restore,
-    _statements_in_windows,
-    _Window,
-)
+from query_audit.capture.session import restore_log_settings, statements_in_windows
 from query_audit.capture.timings import attach_timings, read_statement_history
 from query_audit.connection import ConnectionSettings, detect_server
 from query_audit.errors import EndpointFailed
 from query_audit.interrupts import signals_blocked, signals_raise_interrupted
-from query_audit.model import ReplicaLag, ServerRole, SourceInfo
+from query_audit.model import ReplicaLag, ServerRole
 
 PRIMARY = "primary"
 # Threads that are the servers' own replication, never the application: the replica's I/O and SQL
@@ -59,7 +54,7 @@ class _Server:
 
     label: str
     settings: ConnectionSettings
-    control: _ControlConnection
+    control: ControlConnection
     notes: list
     previous: object = None
     changed: bool = False
@@ -84,7 +79,7 @@ class _Server:
         if not self.changed:
             return
         with signals_blocked():
-            _restore(self.settings, self.previous)
+            restore_log_settings(self.settings, self.previous)
             state_path(self.settings).unlink(missing_ok=True)
         self.changed = False
 
@@ -124,7 +119,7 @@ def run_replicated_capture(primary: ConnectionSettings, replicas: list[Connectio
     with ExitStack() as stack:
         servers = []
         for label, settings in zip(server_labels(len(replicas)), [primary, *replicas]):
-            control = _ControlConnection(settings)
+            control = ControlConnection(settings)
             stack.callback(control.close)
             servers.append(_Server(label, settings, control, notes))
         server_info = detect_server(servers[0].control.conn)
@@ -136,7 +131,7 @@ def run_replicated_capture(primary: ConnectionSettings, replicas: list[Connectio
             logged = [_read_server(server, windows[server.label]) for server in servers]
     statements = []
     for server, (rows, history, excluded) in zip(servers, logged):
-        found, noise, outside = _statements_in_windows(rows, windows[server.label],
+        found, noise, outside = statements_in_windows(rows, windows[server.label],
                                                        server.control.thread_ids | excluded, plan, server.settings)
         found, timings_note = attach_timings(found, history)
         notes.append(f"{server.label}: {timings_note}")
@@ -146,9 +141,7 @@ def run_replicated_capture(primary: ConnectionSettings, replicas: list[Connectio
         statements.append(([replace(s, server=server.label) for s in found], noise))
     merged = sorted((s for found, _ in statements for s in found), key=lambda s: (s.time or "", s.server or ""))
     first, last = windows[PRIMARY][0], windows[PRIMARY][-1]
-    source = SourceInfo(kind="capture", endpoints=tuple(r.describe() for r in plan.requests), command=plan.command,
-                        window_start=utc_iso(first.start), window_end=utc_iso(last.end),
-                        requests=len(windows[PRIMARY]) if plan.command is None else 1, servers=roles, lag=tuple(lag))
+    source = plan.source_info(first.start, last.end, len(windows[PRIMARY]), servers=roles, lag=tuple(lag))
     return CaptureResult(tuple(merged), source, server_info, sum(noise for _, noise in statements), tuple(outcomes),
                          tuple(notes))
 
@@ -171,7 +164,7 @@ def _restoring_all(servers: list[_Server]):
             raise failures[0]
 
 
-def _read_server(server: _Server, windows: list[_Window]):
+def _read_server(server: _Server, windows: list[Window]):
     """The log rows since the first window, the statement history, and the replication threads to drop."""
     excluded = server.replication_threads()
     rows = server.control.run(lambda conn: [(at, row) for at, row in read_log_rows(conn, windows[0].start)
@@ -182,13 +175,13 @@ def _read_server(server: _Server, windows: list[_Window]):
 
 def _replay_everywhere(servers: list[_Server], plan: CapturePlan, progress):
     """Send each request once, reading every server's clock around it and each replica's position after."""
-    windows: dict[str, list[_Window]] = {server.label: [] for server in servers}
+    windows: dict[str, list[Window]] = {server.label: [] for server in servers}
     outcomes, lag = [], []
     jobs = [(None, None)] if plan.command is not None else \
         [(number, request) for number, request in enumerate(
             (r for _ in range(plan.repeat) for r in plan.requests), 1)]
     for done, (number, request) in enumerate(jobs, 1):
-        opened = {server.label: _Window(number, server.control.now()) for server in servers}
+        opened = {server.label: Window(number, server.control.now()) for server in servers}
         outcomes.append(run_command(plan.command, plan.timeout) if request is None else send(request, plan.timeout))
         failure = command_failure(outcomes[-1]) if request is None else None
         if failure:  # its statements may be half of what it sends: no report, and never a passing gate

@@ -44,7 +44,7 @@ PICOSECONDS_PER_SECOND = 1e12
 REQUIRED_CONSUMERS = ("global_instrumentation", "thread_instrumentation", "events_statements_current",
                       "events_statements_history_long")
 EXECUTE_EVENTS = frozenset({"statement/com/Execute", "statement/sql/execute_sql"})
-WINDOW_START_SQL = "SELECT NOW(6)"  # what session.py's control connection runs to open the first window
+WINDOW_START_SQL = "SELECT NOW(6)"  # what control.py's ControlConnection.now() runs to open the first window
 TRUNCATION_MARK = "..."  # MariaDB cuts SQL_TEXT at performance_schema_max_sql_text_length and adds this
 
 _HISTORY = (
