@@ -23,13 +23,17 @@ from query_audit import __version__
 from query_audit.errors import QueryAuditError, UsageError
 
 if TYPE_CHECKING:
-    from query_audit import options
+    from query_audit import options, workflow
     from query_audit.config import Config
     from query_audit.gate.baseline import GateResult
     from query_audit.model import Report
     from query_audit.pipeline import Progress
 
 EXIT_OK, EXIT_GATE, EXIT_ERROR = 0, 1, 2
+
+# --format's choices: the values of query_audit.report.Format, spelled out so that building the options
+# (every start, --help too) does not import the report package; tests/test_cli_boundary.py holds them equal.
+FORMATS = ("rich", "text", "json", "markdown", "sarif", "junit", "github", "html")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -48,8 +52,6 @@ def connection_options(func):
 
 
 def output_options(func):
-    from query_audit.report import Format
-
     func = click.option("-v", "--verbose", "verbose", count=True, help="Show more (each query's plan).")(func)
     func = click.option("-q", "--quiet", "quiet", is_flag=True, help="Show the verdict and findings only.")(func)
     func = click.option("--html", "html_output", type=click.Path(dir_okay=False, writable=True),
@@ -57,7 +59,7 @@ def output_options(func):
                              "profile chart) to FILE.")(func)
     func = click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
                         help="Write the report to FILE instead of standard output.")(func)
-    func = click.option("--format", "fmt", type=click.Choice([f.value for f in Format]),
+    func = click.option("--format", "fmt", type=click.Choice(FORMATS),
                         help="Report format (default: the configured one, else rich on a terminal, "
                              "text otherwise).")(func)
     return func
@@ -131,6 +133,11 @@ def advice_options(func):
     return func
 
 
+baseline_file_option = click.option(
+    "--baseline", "baseline_path", type=click.Path(dir_okay=False),
+    help="The baseline file (default: the configured one, or .query-audit-baseline.json).")
+
+
 # ------------------------------------------------------------------------------------------------
 # Commands
 # ------------------------------------------------------------------------------------------------
@@ -199,9 +206,7 @@ def capture(**opts):
     from query_audit import workflow
 
     request = workflow.capture_request(_connection(opts), _advice(opts), _capture(opts), _scaling(opts))
-    with _progress_on_stderr() as progress:
-        report = workflow.report_for(request, progress)
-    _emit(report, _output(opts), request.config)
+    _emit(_report(request), _output(opts), request.config)
 
 
 @cli.command(short_help="Analyze log files, saved captures or the server's statement digests.")
@@ -244,15 +249,13 @@ def analyze(sources, **opts):
             click.echo(message, err=True)
             return
     else:
-        with _progress_on_stderr() as progress:
-            report = workflow.report_for(request, progress)
+        report = _report(request)
     _emit(report, _output(opts), request.config)
 
 
 @cli.command(short_help="Fail CI (exit 1) on findings that are not in the baseline.")
 @click.argument("sources", nargs=-1, metavar="[SOURCE...]")
-@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False),
-              help="The baseline file (default: the configured one, or .query-audit-baseline.json).")
+@baseline_file_option
 @click.option("--fail-on", "fail_on", multiple=True, metavar="RULE",
               help="A rule whose new findings fail the check (repeatable; default full_table_scan).")
 @connection_options
@@ -288,8 +291,7 @@ def baseline():
 def _baseline_command(name: str, help_text: str):
     @baseline.command(name=name, help=help_text)
     @click.argument("sources", nargs=-1, metavar="[SOURCE...]")
-    @click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False),
-                  help="The baseline file (default: the configured one, or .query-audit-baseline.json).")
+    @baseline_file_option
     @click.option("--fail-on", "fail_on", multiple=True, metavar="RULE",
                   help="Rules the baseline records (repeatable; default: the gating rules).")
     @click.option("--reason", default="", help="Why these findings are accepted (stored with new entries).")
@@ -449,6 +451,13 @@ def _emit(report: Report, output: options.OutputOptions, config: Config, gate: G
 
         # click strips colour codes in a pipe unless told otherwise; FORCE_COLOR tells it.
         click.echo(text, nl=not text.endswith("\n"), color=True if force_color() else None)
+
+
+def _report(request: workflow.Request) -> Report:
+    from query_audit import workflow
+
+    with _progress_on_stderr() as progress:
+        return workflow.report_for(request, progress)
 
 
 @contextmanager

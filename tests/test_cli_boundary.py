@@ -218,16 +218,26 @@ def _command_paths(group: click.Group, prefix=()):
 
 
 def imported_by(*args: str) -> set[str]:
-    """Top-level names of the modules `python -m query_audit ARGS` imports (python -X importtime)."""
+    """The modules `python -m query_audit ARGS` imports (python -X importtime)."""
     done = subprocess.run([sys.executable, "-X", "importtime", "-m", "query_audit", *args], cwd=REPO,
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0 and "Usage:" in done.stdout, done.stderr[-2000:]
     lines = [line for line in done.stderr.splitlines() if line.startswith("import time:")]
-    return {line.rsplit("|", 1)[1].strip().split(".")[0] for line in lines[1:]}  # [0] is the header
+    return {line.rsplit("|", 1)[1].strip() for line in lines[1:]}  # [0] is the header
 
 
 @pytest.mark.parametrize("path", [(), *_command_paths(cli)], ids=lambda path: " ".join(path) or "query-audit")
-def test_help_imports_none_of_the_heavy_libraries(path):
+def test_help_imports_none_of_the_heavy_libraries_nor_the_core(path):
     modules = imported_by(*path, "--help")
-    assert "click" in modules and "query_audit" in modules  # the probe sees imports at all
-    assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
+    assert "click" in modules and "query_audit.cli" in modules  # the probe sees imports at all
+    heavy = {name for name in modules if name.split(".")[0] in HEAVY}
+    assert not heavy, sorted(heavy)
+    ours = {name for name in modules if name.split(".")[0] == "query_audit"}
+    assert ours <= {"query_audit", "query_audit.__main__", "query_audit.cli", "query_audit.errors"}, sorted(ours)
+
+
+def test_the_format_choices_are_the_report_formats():
+    from query_audit.cli import FORMATS
+    from query_audit.report import Format
+
+    assert FORMATS == tuple(fmt.value for fmt in Format)
