@@ -28,6 +28,7 @@ from query_audit.options import (
 if TYPE_CHECKING:
     from query_audit.advise.capacity import CapacityTarget
     from query_audit.advise.shadow import ShadowOptions
+    from query_audit.capture.noise import NoiseFilter
     from query_audit.capture.session import CapturePlan
     from query_audit.config import Config
     from query_audit.gate.baseline import GateResult
@@ -87,7 +88,7 @@ def _shadow(config: Config, advice: AdviceOptions) -> ShadowOptions | None:
     return ShadowOptions(threshold=config.shadow_threshold, dsn=config.shadow_dsn)
 
 
-def _noise_filter(config: Config, noise: NoiseOptions):
+def _noise_filter(config: Config, noise: NoiseOptions) -> NoiseFilter:
     from query_audit.capture.noise import NoiseFilter
 
     try:
