@@ -1,20 +1,39 @@
-"""The command line. Each command parses its options, builds the objects the core needs, calls it once,
-and writes the report; errors become exit codes in one place (`main`):
+"""The command line. Each command turns click's parameters into the typed records of `query_audit.options`,
+hands them to `query_audit.workflow` and writes the report. The only module that imports click: below it,
+errors are the project's own (`query_audit.errors`), and they become click's errors and exit codes here
+(`_Command.invoke` and `main`):
 
     0  done, nothing for the gate        1  the gate found something new
     2  usage or environment error (bad option, server unreachable, bad password, missing privilege)
+
+`--help` must stay fast: this module imports only click and the project's smallest modules at the top;
+everything else is imported inside the command that needs it.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
 from query_audit import __version__
-from query_audit.errors import QueryAuditError
+from query_audit.errors import QueryAuditError, UsageError
+
+if TYPE_CHECKING:
+    from query_audit import options, workflow
+    from query_audit.config import Config
+    from query_audit.gate.baseline import GateResult
+    from query_audit.model import Report
+    from query_audit.pipeline import Progress
 
 EXIT_OK, EXIT_GATE, EXIT_ERROR = 0, 1, 2
+
+# --format's choices: the values of query_audit.report.Format, spelled out so that building the options
+# (every start, --help too) does not import the report package; tests/test_cli_boundary.py holds them equal.
+FORMATS = ("rich", "text", "json", "markdown", "sarif", "junit", "github", "html")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -33,8 +52,6 @@ def connection_options(func):
 
 
 def output_options(func):
-    from query_audit.report import Format
-
     func = click.option("-v", "--verbose", "verbose", count=True, help="Show more (each query's plan).")(func)
     func = click.option("-q", "--quiet", "quiet", is_flag=True, help="Show the verdict and findings only.")(func)
     func = click.option("--html", "html_output", type=click.Path(dir_okay=False, writable=True),
@@ -42,7 +59,7 @@ def output_options(func):
                              "profile chart) to FILE.")(func)
     func = click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
                         help="Write the report to FILE instead of standard output.")(func)
-    func = click.option("--format", "fmt", type=click.Choice([f.value for f in Format]),
+    func = click.option("--format", "fmt", type=click.Choice(FORMATS),
                         help="Report format (default: the configured one, else rich on a terminal, "
                              "text otherwise).")(func)
     return func
@@ -116,13 +133,35 @@ def advice_options(func):
     return func
 
 
+baseline_file_option = click.option(
+    "--baseline", "baseline_path", type=click.Path(dir_okay=False),
+    help="The baseline file (default: the configured one, or .query-audit-baseline.json).")
+
+
 # ------------------------------------------------------------------------------------------------
 # Commands
 # ------------------------------------------------------------------------------------------------
 
 
-class _InPipelineOrder(click.Group):
+class _Command(click.Command):
+    """A command whose callback may raise the project's UsageError: shown as click shows its own usage
+    errors (the command's usage line, a hint, the message), which needs the command's context."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UsageError as exc:
+            raise click.UsageError(str(exc), ctx) from None
+
+
+class _Group(click.Group):
+    command_class = _Command
+
+
+class _InPipelineOrder(_Group):
     """Lists commands in the order they are defined (capture before analyze...), not alphabetically."""
+
+    group_class = _Group
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)
@@ -166,9 +205,8 @@ def capture(**opts):
     """
     from query_audit import workflow
 
-    request = workflow.capture_request(opts, require_inputs=True)
-    report = workflow.report_for(request)
-    _emit(report, opts, request.config)
+    request = workflow.capture_request(_connection(opts), _advice(opts), _capture(opts), _scaling(opts))
+    _emit(_report(request), _output(opts), request.config)
 
 
 @cli.command(short_help="Analyze log files, saved captures or the server's statement digests.")
@@ -201,23 +239,23 @@ def analyze(sources, **opts):
       query-audit analyze --digests --dsn "$DSN" --since before.json
     """
     from query_audit import workflow
+    from query_audit.options import DigestOptions
 
-    if opts.get("digests"):
-        request = workflow.digests_request(sources, opts)
-        report, message = workflow.digests_report(request, opts)
+    digests = DigestOptions(wanted=opts["digests"], snapshot=opts["snapshot"], since=opts["since"], top=opts["top"])
+    request = workflow.analyze_request(sources, _connection(opts), _advice(opts), _noise(opts), digests)
+    if digests.wanted:
+        report, message = workflow.digests_report(request, digests)
         if report is None:
             click.echo(message, err=True)
             return
     else:
-        request = workflow.file_request(sources, opts)
-        report = workflow.report_for(request)
-    _emit(report, opts, request.config)
+        report = _report(request)
+    _emit(report, _output(opts), request.config)
 
 
 @cli.command(short_help="Fail CI (exit 1) on findings that are not in the baseline.")
 @click.argument("sources", nargs=-1, metavar="[SOURCE...]")
-@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False),
-              help="The baseline file (default: the configured one, or .query-audit-baseline.json).")
+@baseline_file_option
 @click.option("--fail-on", "fail_on", multiple=True, metavar="RULE",
               help="A rule whose new findings fail the check (repeatable; default full_table_scan).")
 @connection_options
@@ -235,10 +273,12 @@ def check(sources, baseline_path, fail_on, **opts):
           --endpoint http://localhost:8000/products?category=3 --format sarif -o query-audit.sarif
     """
     from query_audit import workflow
+    from query_audit.options import GateOptions
 
-    request = workflow.any_request(sources, opts)
-    outcome = workflow.check(request, baseline_path, fail_on)
-    _emit(outcome.report, opts, request.config, gate=outcome.gate)
+    request = workflow.any_request(sources, _connection(opts), _advice(opts), _capture(opts))
+    with _progress_on_stderr() as progress:
+        outcome = workflow.check(request, GateOptions(baseline_path, fail_on), progress)
+    _emit(outcome.report, _output(opts), request.config, gate=outcome.gate)
     click.echo(outcome.verdict, err=True)
     sys.exit(EXIT_OK if outcome.gate.passed else EXIT_GATE)
 
@@ -251,8 +291,7 @@ def baseline():
 def _baseline_command(name: str, help_text: str):
     @baseline.command(name=name, help=help_text)
     @click.argument("sources", nargs=-1, metavar="[SOURCE...]")
-    @click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False),
-                  help="The baseline file (default: the configured one, or .query-audit-baseline.json).")
+    @baseline_file_option
     @click.option("--fail-on", "fail_on", multiple=True, metavar="RULE",
                   help="Rules the baseline records (repeatable; default: the gating rules).")
     @click.option("--reason", default="", help="Why these findings are accepted (stored with new entries).")
@@ -261,9 +300,12 @@ def _baseline_command(name: str, help_text: str):
     @advice_options
     def command(sources, baseline_path, fail_on, reason, **opts):
         from query_audit import workflow
+        from query_audit.options import GateOptions
 
-        request = workflow.any_request(sources, opts)
-        message = workflow.write_baseline(request, baseline_path, fail_on, reason, update=(name == "update"))
+        request = workflow.any_request(sources, _connection(opts), _advice(opts), _capture(opts))
+        with _progress_on_stderr() as progress:
+            message = workflow.write_baseline(request, GateOptions(baseline_path, fail_on), reason,
+                                              update=(name == "update"), progress=progress)
         click.echo(message, err=True)
 
     return command
@@ -284,7 +326,7 @@ def restore(**opts):
     """
     from query_audit import workflow
 
-    click.echo(workflow.restore(opts), err=True)
+    click.echo(workflow.restore(_connection(opts)), err=True)
 
 
 @cli.command(short_help="Write the configuration and an empty baseline (asks nothing).")
@@ -341,25 +383,104 @@ def sandbox_status():
 
 
 # ------------------------------------------------------------------------------------------------
-# Output and errors
+# Click's parameters into the typed records the core takes (query_audit.options)
 # ------------------------------------------------------------------------------------------------
 
 
-def _emit(report, opts, config, gate=None) -> None:
+def _connection(params: dict) -> options.ConnectionOptions:
+    from query_audit.options import ConnectionOptions
+
+    return ConnectionOptions(dsn=params["dsn"], defaults_file=params["defaults_file"])
+
+
+def _advice(params: dict) -> options.AdviceOptions:
+    from query_audit.options import AdviceOptions
+
+    return AdviceOptions(verify=params["verify"], disposable=params["disposable"],
+                         explain_dsn=params["explain_dsn"], shadow=not params["no_shadow"])
+
+
+def _noise(params: dict) -> options.NoiseOptions:
+    from query_audit.options import NoiseOptions
+
+    return NoiseOptions(keep_noise=params["keep_noise"], patterns=params["noise_patterns"])
+
+
+def _capture(params: dict) -> options.CaptureOptions:
+    from query_audit.options import CaptureOptions
+
+    return CaptureOptions(endpoints=params["endpoints"], command=params["command"], method=params["method"],
+                          headers=params["headers"], data=params["data"], repeat=params["repeat"],
+                          timeout=params["timeout"], client_user=params["client_user"],
+                          source=params["capture_source"], noise=_noise(params), save=params["save"],
+                          replica_dsns=params["replica_dsns"])
+
+
+def _scaling(params: dict) -> options.ScalingOptions:
+    from query_audit.options import ScalingOptions
+
+    return ScalingOptions(target_rps=params["target_rps"], target_rpm=params["target_rpm"],
+                          weights=params["weights"], app_instances=params["app_instances"],
+                          replica_budget=params["replica_budget"])
+
+
+def _output(params: dict) -> options.OutputOptions:
+    from query_audit.options import OutputOptions
+
+    return OutputOptions(format=params["fmt"], output=params["output"], html_output=params["html_output"],
+                         quiet=params["quiet"], verbose=params["verbose"])
+
+
+# ------------------------------------------------------------------------------------------------
+# Output, progress and errors
+# ------------------------------------------------------------------------------------------------
+
+
+def _emit(report: Report, output: options.OutputOptions, config: Config, gate: GateResult | None = None) -> None:
     from query_audit import workflow
 
-    text = workflow.render_report(report, opts, config, gate=gate)
-    if opts.get("html_output"):
+    text = workflow.render_report(report, output, config, gate=gate)
+    if output.html_output:
         from query_audit.report import Format, render
 
-        _write(opts["html_output"], render(report, Format.HTML, gate=gate), "HTML report")
-    if opts.get("output"):
-        _write(opts["output"], text, "report")
+        _write(output.html_output, render(report, Format.HTML, gate=gate), "HTML report")
+    if output.output:
+        _write(output.output, text, "report")
     else:
         from query_audit.report import force_color
 
         # click strips colour codes in a pipe unless told otherwise; FORCE_COLOR tells it.
         click.echo(text, nl=not text.endswith("\n"), color=True if force_color() else None)
+
+
+def _report(request: workflow.Request) -> Report:
+    from query_audit import workflow
+
+    with _progress_on_stderr() as progress:
+        return workflow.report_for(request, progress)
+
+
+@contextmanager
+def _progress_on_stderr() -> Iterator[Progress | None]:
+    """A rich progress bar on stderr when it is a terminal; silence otherwise (CI logs stay clean)."""
+    import os
+
+    if not sys.stderr.isatty() or os.environ.get("TERM") == "dumb":
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), MofNCompleteColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        tasks: dict[str, int] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total or None)
+            bar.update(tasks[stage], completed=done, total=total or None)
+
+        yield update
 
 
 def _write(path: str, text: str, what: str) -> None:

@@ -9,7 +9,6 @@ every repr, message and saved file: use `describe()` to name a server.
 from __future__ import annotations
 
 import configparser
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -21,7 +20,7 @@ from query_audit.driver import error_code
 from query_audit.errors import ConnectionFailed, QueryAuditError
 from query_audit.model import ServerInfo
 
-DSN_ENV = "QUERY_AUDIT_DSN"
+DSN_ENV = "QUERY_AUDIT_DSN"  # read by cli.py only (the --dsn option's envvar); a --run child never sees it
 DSN_SCHEMES = ("mysql", "mariadb", "mysql+pymysql")
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 SSL_OPTIONS = ("ssl_ca", "ssl_cert", "ssl_key", "ssl_verify_cert", "ssl_verify_identity")
@@ -140,15 +139,14 @@ NO_SERVER = ("no server given: use --dsn mysql://user@host:port/database, the QU
              "variable, --defaults-file, or a [client] group in ~/.my.cnf (query-audit never guesses a server)")
 
 
-def resolve_settings(dsn: str | None = None, defaults_file: str | None = None,
-                     environ: dict | None = None, home: Path | None = None, *,
+def resolve_settings(dsn: str | None = None, defaults_file: str | None = None, home: Path | None = None, *,
                      required: bool = False) -> ConnectionSettings:
-    """Settings from the command line, the environment and option files, in the mysql client's order.
+    """Settings from a DSN over an option file's, in the mysql client's order. `dsn` is --dsn, or
+    QUERY_AUDIT_DSN (DSN_ENV), which the command line reads (click's envvar): nothing here reads it again.
 
     `required`: a command that changes a server's settings must be told which server; without a DSN, an
     explicit option file or a `[client]` group in ~/.my.cnf it raises instead of trying root@127.0.0.1:3306.
     """
-    environ = os.environ if environ is None else environ
     settings = ConnectionSettings()
     if defaults_file:
         settings = read_option_file(Path(defaults_file), settings)
@@ -156,7 +154,6 @@ def resolve_settings(dsn: str | None = None, defaults_file: str | None = None,
         my_cnf = (home or Path.home()) / ".my.cnf"
         if my_cnf.is_file():
             settings = read_option_file(my_cnf, settings)
-    dsn = dsn or environ.get(DSN_ENV)
     if required and not (dsn or defaults_file or settings != ConnectionSettings()):
         raise QueryAuditError(NO_SERVER)
     if dsn:

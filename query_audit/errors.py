@@ -11,6 +11,11 @@ class QueryAuditError(Exception):
     exit_code = 2
 
 
+class UsageError(QueryAuditError):
+    """Options that do not go together, or a command without its inputs. The CLI shows it as click shows its
+    own usage errors: the command's usage line, then the message."""
+
+
 class ConnectionFailed(QueryAuditError):
     """The server did not answer, refused the login, or the database does not exist."""
 

@@ -44,21 +44,22 @@ def test_option_file_client_group_then_dsn_overrides(tmp_path: Path):
     cnf = tmp_path / "my.cnf"
     cnf.write_text("[mysql]\nuser=ignored\n[client]\nuser = app\npassword = \"from file\"\nport=3310\n"
                    "host=db.local\n")
-    settings = resolve_settings(dsn=None, defaults_file=str(cnf), environ={})
+    settings = resolve_settings(dsn=None, defaults_file=str(cnf))
     assert (settings.user, settings.password, settings.port, settings.host) == ("app", "from file", 3310, "db.local")
-    settings = resolve_settings(dsn="mysql://other@db2/shop", defaults_file=str(cnf), environ={})
+    settings = resolve_settings(dsn="mysql://other@db2/shop", defaults_file=str(cnf))
     assert (settings.user, settings.password, settings.host, settings.database) == ("other", "from file", "db2", "shop")
 
 
-def test_environment_dsn_and_home_my_cnf(tmp_path: Path):
+def test_dsn_over_home_my_cnf(tmp_path: Path):
+    # QUERY_AUDIT_DSN reaches resolve_settings as `dsn` through the command line: tests/test_cli.py.
     (tmp_path / ".my.cnf").write_text("[client]\npassword=pw\n")
-    settings = resolve_settings(environ={"QUERY_AUDIT_DSN": "mysql://u@h:1234/d"}, home=tmp_path)
+    settings = resolve_settings(dsn="mysql://u@h:1234/d", home=tmp_path)
     assert (settings.user, settings.password, settings.port) == ("u", "pw", 1234)
 
 
 def test_missing_option_file_is_an_error():
     with pytest.raises(QueryAuditError, match="cannot read option file"):
-        resolve_settings(defaults_file="/nonexistent/my.cnf", environ={})
+        resolve_settings(defaults_file="/nonexistent/my.cnf")
 
 
 @pytest.mark.parametrize("version, comment, aurora, flavor", [
@@ -103,13 +104,13 @@ def test_a_malformed_dsn_error_holds_no_part_of_the_password(dsn):
 
 def test_a_command_that_needs_a_server_is_never_given_root_at_localhost_by_default(tmp_path: Path):
     with pytest.raises(QueryAuditError, match="no server given"):
-        resolve_settings(environ={}, home=tmp_path, required=True)
+        resolve_settings(home=tmp_path, required=True)
     (tmp_path / ".my.cnf").write_text("[mysqld]\nport=3310\n")  # no [client] group: still nothing named
     with pytest.raises(QueryAuditError, match="no server given"):
-        resolve_settings(environ={}, home=tmp_path, required=True)
+        resolve_settings(home=tmp_path, required=True)
     (tmp_path / ".my.cnf").write_text("[client]\nhost=db.local\n")
-    assert resolve_settings(environ={}, home=tmp_path, required=True).host == "db.local"
-    assert resolve_settings(environ={"QUERY_AUDIT_DSN": "mysql://u@h:1/d"}, home=tmp_path / "x",
+    assert resolve_settings(home=tmp_path, required=True).host == "db.local"
+    assert resolve_settings(dsn="mysql://u@h:1/d", home=tmp_path / "x",
                             required=True).address == "h:1"
 
 
