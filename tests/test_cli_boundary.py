@@ -240,4 +240,4 @@ def test_the_format_choices_are_the_report_formats():
     from query_audit.cli import FORMATS
     from query_audit.report import Format
 
-    assert FORMATS == tuple(fmt.value for fmt in Format)
+    assert tuple(fmt.value for fmt in Format) == FORMATS
