@@ -219,3 +219,11 @@ def test_only_the_lexer_defines_a_placeholder_detector():
     assert found == ["sql_text.py: def code_only(sql: str) -> str:",
                      "sql_text.py: def placeholder_positions(sql: str) -> list[int]:",
                      "sql_text.py: def has_placeholders(sql: str) -> bool:"]
+
+
+def test_the_models_fallback_reads_names_and_executable_comments_as_the_server_does():
+    from query_audit.analyze.sql_model import describe
+
+    unparsed = describe("SELECT `a#b` FROM t WHERE c LIKE 'x")  # an open string: sqlglot refuses it
+    assert not unparsed.parsed and unparsed.tables == ("t",)  # was (): `#b` ... was taken for a comment
+    assert describe("/*!40101 SELECT 1 */").kind == Kind.SELECT  # was OTHER
