@@ -30,6 +30,7 @@ import re
 from collections.abc import Iterator
 from typing import NamedTuple
 
+_WORD = r"[0-9A-Za-z_$\u0080-\U0010ffff]+"  # MySQL names take $ and any character from U+0080
 # One alternation, tried in order at each position (the server's order): comments and quotes first.
 # MariaDB's lexer takes a `--` comment when the next character is a space or a control character.
 _LEXEME = re.compile(
@@ -40,12 +41,13 @@ _LEXEME = re.compile(
     r"|(?P<end>\*/)"
     r"|(?P<quoted>`(?:[^`]|``)*(?:`|\Z))"
     r"|(?P<string>'(?:[^'\\]|\\(?:.|\Z)|'')*(?:'|\Z)|\"(?:[^\"\\]|\\(?:.|\Z)|\"\")*(?:\"|\Z))"
-    r"|(?P<word>[0-9A-Za-z_$\u0080-\U0010ffff]+)"  # MySQL names take $ and any character from U+0080
+    rf"|(?P<word>{_WORD})"
     r"|(?P<placeholder>\?)"
     r"|(?P<punct>.)",
     re.DOTALL,
 )
 LEXEME = _LEXEME  # for a caller that rewrites tokens in one `LEXEME.sub` pass (redaction)
+_LEADING_WORD = re.compile(_WORD)  # at offset 0 nothing but a word can start with a word character
 
 COMMENT_KINDS = frozenset({"comment", "hint"})
 # What is not code: whitespace, comments, and the opening and closing of an executable comment.
@@ -110,6 +112,9 @@ def first_code_token(sql: str) -> Token | None:
 def first_keyword(sql: str) -> str | None:
     """The first word the server executes, upper-cased, opening parentheses skipped; None when the
     statement starts with anything else."""
+    word = _LEADING_WORD.match(sql)
+    if word:  # the usual statement: no need to lex it
+        return word.group().upper()
     for token in code_tokens(sql):
         if token.kind == "word":
             return token.text.upper()
