@@ -189,9 +189,22 @@ class StatementModel:
     # Calls sqlglot could not type (its Anonymous functions: stored functions, UDFs, or built-ins it does
     # not know) and qualified calls, as written (`f`, `db.f`): the EXPLAIN guard's second opinion.
     untyped_calls: tuple[str, ...] = ()
+    # (alias, table as written) for every stored table the statement reads, in any query block, in the
+    # order the blocks are numbered; an unaliased table is its own alias. The one alias resolution:
+    # EXPLAIN's placeholder filling and the plan-row lookup read it (analyze/sql_model.py builds it).
+    aliases: tuple[tuple[str, str], ...] = ()
 
     def uses(self, table: str, *roles: str) -> tuple[ColumnUse, ...]:
         return tuple(c for c in self.columns if c.table == table and (not roles or c.role in roles))
+
+    def tables_named(self, alias: str) -> tuple[str, ...]:
+        """The tables (as written) that `alias` stands for: those it names exactly, else those it names
+        ignoring case; several when two query blocks give one alias to different tables."""
+        exact = tuple(dict.fromkeys(table for name, table in self.aliases if name == alias))
+        if exact:
+            return exact
+        lowered = alias.lower()
+        return tuple(dict.fromkeys(table for name, table in self.aliases if name.lower() == lowered))
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from query_audit.model import QueryGroup, Statement
+from query_audit.sql_text import LEXEME, leading_comments_end
 
 REDACTED = "<redacted>"
 
@@ -39,17 +40,9 @@ DEFAULT_PATTERNS = (
 _ACCOUNT_STATEMENT = re.compile(
     r"(CREATE\s+(OR\s+REPLACE\s+)?USER|ALTER\s+USER|GRANT|SET\s+PASSWORD|CHANGE\s+(MASTER|REPLICATION\s+SOURCE)"
     r"|START\s+(SLAVE|REPLICA)|(CREATE|ALTER)\s+(OR\s+REPLACE\s+)?SERVER)\b", re.IGNORECASE)
-_LEADING_COMMENTS = re.compile(r"\s*(/\*(?!M?!).*?\*/\s*|(#|--\s)[^\n]*\n\s*)*", re.DOTALL)
-# Lexemes in server order: what can hide a quote (identifiers, comments) is consumed whole, except
-# executable comments, whose bodies are code. Strings take doubled quotes and backslash escapes.
-_LEXEME = re.compile(
-    r"(?P<ident>`(?:[^`]|``)*`)"
-    r"|(?P<marker>/\*M?!\d*)"
-    r"|(?P<comment>/\*.*?\*/|#[^\n]*|--[ \t\r\f\v][^\n]*)"
-    r"|(?P<string>'(?:[^'\\]|\\.|'')*(?:'|\Z)|\"(?:[^\"\\]|\\.|\"\")*(?:\"|\Z))"  # cut at the end: still a literal
-    r"|(?P<hex>\b0x[0-9A-Fa-f]+\b)",
-    re.DOTALL,
-)
+# A hex literal is a word to the lexer (query_audit.sql_text), which also keeps what can hide a quote
+# (names, comments) out of the strings; executable comments' bodies are code, lexed like the rest.
+_HEX = re.compile(r"0x[0-9A-Fa-f]+")
 
 
 @dataclass(frozen=True)
@@ -66,21 +59,20 @@ class Redactor:
         """`sql` with the secrets in its literals replaced; the same text when it has none."""
         if "'" not in sql and '"' not in sql and "0x" not in sql.lower():
             return sql
-        start = _LEADING_COMMENTS.match(sql).end()
-        account = _ACCOUNT_STATEMENT.match(sql, start) is not None
+        account = _ACCOUNT_STATEMENT.match(sql, leading_comments_end(sql)) is not None
 
         def replace_literal(match: re.Match) -> str:
-            if match.group("string"):
-                literal = match.group("string")
+            if match.lastgroup == "string":
+                literal = match.group()
                 closed = len(literal) > 1 and literal[-1] == literal[0]
                 body = literal[1:-1] if closed else literal[1:]
                 if account or any(pattern.search(body) for pattern in self._patterns):
                     return literal[0] + REDACTED + (literal[0] if closed else "")
-            elif match.group("hex") and account:
+            elif account and match.lastgroup == "word" and _HEX.fullmatch(match.group()):
                 return "0x00"
             return match.group(0)
 
-        return _LEXEME.sub(replace_literal, sql)
+        return LEXEME.sub(replace_literal, sql)
 
     def statement(self, statement: Statement) -> Statement:
         redacted = self.sql(statement.sql)

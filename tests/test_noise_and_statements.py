@@ -100,11 +100,11 @@ def test_the_shared_keyword_alternation_names_what_the_plain_one_names(sql):
     cannot be split so (a top-level `|`) makes it the plain alternation, first match first."""
     import re
 
-    from query_audit.capture.noise import _LEADING
+    from query_audit.sql_text import leading_comments_end
 
     def plain(anchored):
         regex = re.compile("|".join(f"(?P<p{i}>{p.pattern})" for i, p in enumerate(anchored)), re.I | re.S)
-        found = regex.match(sql, _LEADING.match(sql).end())
+        found = regex.match(sql, leading_comments_end(sql))
         return anchored[int(found.lastgroup[1:])].name if found else None
 
     odd = [NoisePattern("either", r"SET\s+a|SHOW\s+b"), NoisePattern("class", r"SET\s+(?:x|y)[|]")]

@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-import sqlglot
 from sqlglot import exp
 
 from query_audit.advise.plan_facts import bare_name
+from query_audit.analyze.sql_model import parse_statement
 from query_audit.analyze.statistics import histogram_share
 from query_audit.model import AnalyzedQuery, TableSchema
 
@@ -28,7 +28,7 @@ SOURCES = ("measured", "statistics", "guessed")
 def _equalities(sql: str) -> tuple[tuple[str, str, str], ...]:
     """(table or alias, column, value) of each `column = literal` in the statement's WHERE/ON."""
     try:
-        tree = sqlglot.parse_one(sql, read="mysql")
+        tree = parse_statement(sql)  # the tree the statement's model was built from, when the text is the same
     except Exception:  # noqa: BLE001 - sqlglot raises assorted errors; no tree, no values
         return ()
     found = []
@@ -50,19 +50,14 @@ def _equalities(sql: str) -> tuple[tuple[str, str, str], ...]:
 def equality_values(query: AnalyzedQuery, table: str) -> dict[str, str]:
     """Column (lower case) -> the captured value it is compared with, for `table` (as EXPLAINed)."""
     sql = (query.plan.explained_sql if query.plan and query.plan.explained_sql else query.group.sample.sql)
-    names = {bare_name(table)} | _aliases_of(sql, bare_name(table))
+    wanted = bare_name(table)
+    names = {wanted} | {alias.lower() for alias, name in query.model.aliases if bare_name(name) == wanted}
     own = {use.column.lower() for use in query.model.uses(table, "eq")}
     values: dict[str, str] = {}
     for qualifier, column, literal in _equalities(sql):
         if (qualifier in names) or (not qualifier and column in own):
             values.setdefault(column, literal)
     return values
-
-
-def _aliases_of(sql: str, table: str) -> set[str]:
-    from query_audit.advise.plan_facts import _aliases
-
-    return {alias for alias, name in _aliases(sql).items() if name == table}
 
 
 def measured_rows(schema: TableSchema, columns: tuple[str, ...], values: dict[str, str]) -> tuple[int, str] | None:

@@ -1,16 +1,12 @@
 """Facts the rules share: which plan rows read a table, how big the table is, which keys a statement pins.
 
 Plan rows name a table by its alias (`orders o` shows as `o`); `plan_rows_for` maps aliases back to the
-table the statement model names, using the sample SQL's own FROM/JOIN list.
+table the statement model names, by the model's aliases (analyze/sql_model.py resolves them, once).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from functools import lru_cache
-
-import sqlglot
-from sqlglot import exp
 
 from query_audit.identifiers import qualified_name, quote_identifier  # noqa: F401 - quote_identifier re-exported
 from query_audit.model import (
@@ -35,31 +31,26 @@ def bare_name(table: str) -> str:
     return table.replace("`", "").split(".")[-1].lower()
 
 
-@lru_cache(maxsize=4096)
-def _aliases(sql: str) -> dict[str, str]:
-    try:
-        tree = sqlglot.parse_one(sql, read="mysql")
-    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError):
-        return {}
-    if tree is None:
-        return {}
-    return {table.alias_or_name.lower(): table.name.lower() for table in tree.find_all(exp.Table)}
+def _reads(query: AnalyzedQuery, row: PlanRow) -> tuple[str, ...]:
+    """The bare names of the tables a plan row may read: the row names a table by its alias, which the
+    statement's model resolves (several when two query blocks give one alias to different tables)."""
+    if not row.table or row.table.startswith("<"):  # <derived2>, <union1,2>, <subquery3>: no stored table
+        return ()
+    shown = row.table.lower()
+    model = query.model
+    named = model.tables_named(row.table) if model is not None else ()
+    return tuple(dict.fromkeys([*(bare_name(table) for table in named), shown]))
 
 
 def plan_rows_for(query: AnalyzedQuery, table: str) -> tuple[PlanRow, ...]:
-    """The plan rows that read `table` (aliases resolved); derived and temporary tables excluded."""
+    """The plan rows that read `table` (aliases resolved); derived and temporary tables excluded.
+
+    The one plan-row lookup: the rules, the index advisor, the shadow check and every report use it, so a
+    report shows the plan row a rule judged."""
     if query.plan is None:
         return ()
     wanted = bare_name(table)
-    aliases = _aliases(query.group.sample.sql)
-    rows = []
-    for row in query.plan.rows:
-        if not row.table or row.table.startswith("<"):
-            continue
-        shown = row.table.lower()
-        if aliases.get(shown, shown) == wanted or shown == wanted:
-            rows.append(row)
-    return tuple(rows)
+    return tuple(row for row in query.plan.rows if wanted in _reads(query, row))
 
 
 def schema_for(query: AnalyzedQuery, table: str, schemas: SchemaMap) -> TableSchema | None:
@@ -68,12 +59,11 @@ def schema_for(query: AnalyzedQuery, table: str, schemas: SchemaMap) -> TableSch
 
 def table_of_plan_row(query: AnalyzedQuery, row: PlanRow) -> str | None:
     """The model's name for the table a plan row reads, or None for derived/temporary tables."""
-    if not row.table or row.table.startswith("<"):
+    reads = _reads(query, row)
+    if not reads:
         return None
-    shown = row.table.lower()
-    real = _aliases(query.group.sample.sql).get(shown, shown)
     for table in query.model.tables:
-        if bare_name(table) == real:
+        if bare_name(table) == reads[0]:
             return table
     return row.table
 

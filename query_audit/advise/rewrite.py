@@ -20,6 +20,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 
+from query_audit import sql_text
 from query_audit.analyze.attribution import without_tags
 from query_audit.analyze.fingerprint import literal_pieces
 
@@ -155,9 +156,6 @@ def loop_key(samples) -> LoopKey | None:
 _EQUALS_BEFORE = re.compile(r"(?<![<>!:])=\s*[-+]?\s*\Z")  # not `>=`, `<=`, `!=`, `:=`
 _EQUALS_AFTER = re.compile(r"\s*=")
 _EQUALS_CONSTANT = re.compile(r"=\s*(?:null|true|false)\b|\b(?:null|true|false)\s*=", re.IGNORECASE)  # wider
-# Comments as fingerprint.py reads them (sqlglot reads a few more: `/*!...*/`, `--` without a space, whose
-# text staying here can only make the test say "may"), and backquoted names, which may hold the same signs.
-_COMMENT_OR_NAME = re.compile(r"(?P<name>`(?:[^`]|``)*`)|/\*(?!!).*?\*/|--(?=\s|$)[^\n]*|\#[^\n]*", re.DOTALL)
 
 
 def _may_compare_a_value(sql: str) -> bool:
@@ -166,7 +164,7 @@ def _may_compare_a_value(sql: str) -> bool:
         return False
     pieces, _ = literal_pieces(sql)
     if "/*" in sql or "--" in sql or "#" in sql:  # a comment may sit between `=` and its value: drop them
-        pieces = [_COMMENT_OR_NAME.sub(lambda match: match["name"] or " ", piece) for piece in pieces]
+        pieces = [sql_text.strip_comments(piece) for piece in pieces]  # each piece holds whole comments
     text = "?".join(pieces)
     lowered = text.lower()  # a quick look first: the regex below is slow on a long statement
     if ("null" in lowered or "true" in lowered or "false" in lowered) and _EQUALS_CONSTANT.search(text):

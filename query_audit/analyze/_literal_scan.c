@@ -203,8 +203,13 @@ HELPER Py_ssize_t literal_end(const Text *text, Py_ssize_t index, Py_UCS4 c)
     return number_end(text, index);
 }
 
-/* `/\*(?!!).*?\*\/|--(?=[\s]|$)[^\n]*|\#[^\n]*` at `index`. `$` adds only the end of the text to `\s`:
- * its other place, before a final newline, is a `\s` already. */
+/* `/\*(?!!).*?\*\/|--(?=[\x00-\x20\x7f]|\Z)[^\n]*|\#[^\n]*` at `index`: a `--` comment needs a space or a
+ * control character after the dashes, as the server's lexer (query_audit/sql_text.py) says. */
+HELPER int is_space_or_control(Py_UCS4 c)
+{
+    return c <= 0x20 || c == 0x7f;
+}
+
 HELPER Py_ssize_t comment_end(const Text *text, Py_ssize_t index, Py_UCS4 c)
 {
     if (c == '#')
@@ -213,7 +218,7 @@ HELPER Py_ssize_t comment_end(const Text *text, Py_ssize_t index, Py_UCS4 c)
         return -1;
     Py_ssize_t body = index + 2;
     if (c == '-')
-        return body == text->length || Py_UNICODE_ISSPACE(char_at(text, body)) ? line_end(text, body) : -1;
+        return body == text->length || is_space_or_control(char_at(text, body)) ? line_end(text, body) : -1;
     if (body < text->length && char_at(text, body) == '!')
         return -1;
     for (Py_ssize_t position = body; position + 1 < text->length; position++) {

@@ -19,10 +19,9 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
+from query_audit import sql_text
 from query_audit.model import Origin
 
-# The last /* ... */ comment of the statement (not an executable /*! ... */ or an optimizer hint /*+ ... */).
-_LAST_COMMENT = re.compile(r"/\*(?![!+])((?:(?!\*/).)*)\*/\s*;?\s*$", re.S)
 _SQLCOMMENTER_PAIR = re.compile(r"\s*([A-Za-z_][\w.-]*)\s*=\s*'((?:[^'\\]|\\.)*)'\s*(?:,|$)")
 _RAILS_PAIR = re.compile(r"\s*([A-Za-z_][\w.-]*):([^,]*)(?:,|$)")
 # Keys that name the same thing under different integrations.
@@ -37,16 +36,26 @@ def without_tags(sql: str) -> str:
     """`sql` without its trailing sqlcommenter or Rails tag comment (other comments are kept)."""
     if not sql.endswith(("*/", "*/;")) or not parse_tags(sql):
         return sql
-    match = _LAST_COMMENT.search(sql)
-    return sql[:match.start()].rstrip()
+    return sql[:_trailing_comment(sql).start].rstrip()
+
+
+def _trailing_comment(sql: str) -> sql_text.Token | None:
+    """The statement's last `/* ... */` comment when only whitespace and `;` follow it (not an executable
+    `/*! ... */` nor an optimizer hint `/*+ ... */`)."""
+    if not sql.rstrip().rstrip(";").rstrip().endswith("*/"):
+        return None  # the usual statement, answered without lexing it
+    last = sql_text.last_comment(sql)
+    if last is None or last.kind != "comment" or not last.text.startswith("/*") or not last.text.endswith("*/"):
+        return None
+    return last
 
 
 def parse_tags(sql: str) -> dict[str, str]:
     """The key/value pairs of the statement's trailing sqlcommenter or Rails comment, decoded; {} if none."""
-    match = _LAST_COMMENT.search(sql[-4096:])
-    if match is None:
+    comment = _trailing_comment(sql)
+    if comment is None:
         return {}
-    body = match.group(1).strip()
+    body = comment.text[2:-2].strip()
     pairs = _pairs(_SQLCOMMENTER_PAIR, body)
     if pairs is not None:
         return {key: unquote(value.replace("\\'", "'"))[:MAX_VALUE] for key, value in pairs}

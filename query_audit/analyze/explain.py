@@ -50,6 +50,7 @@ from query_audit.driver import READ_ONLY_REFUSED, error_code, is_connection_lost
 from query_audit.errors import ConnectionFailed, QueryAuditError
 from query_audit.identifiers import quote_identifier as _quote
 from query_audit.model import Kind, Plan, PlanRow, QueryGroup, SchemaMap, StatementModel, table_key
+from query_audit.sql_text import code_only, placeholder_positions
 
 # ---------------------------------------------------------------------------------------------
 # Traditional EXPLAIN
@@ -131,66 +132,6 @@ def _extra_flags(extra: str) -> dict:
         # index condition", which is index condition pushdown and still reads the rows.
         "using_index": any(part == "Using index" or part.startswith("Using index for ") for part in parts),
     }
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading SQL text: placeholders, statement separators and the first keyword, outside strings
-# ---------------------------------------------------------------------------------------------
-
-_EXECUTABLE_COMMENT = re.compile(r"/\*M?!\d*")
-
-
-def code_only(sql: str) -> str:
-    """`sql` with string literals, quoted identifiers and comments blanked (same length), so `?`, `;` and
-    keywords can be found by position. The contents of `/*! ... */` stay: the server executes them."""
-    out = list(sql)
-    i, n = 0, len(sql)
-
-    def blank(start: int, end: int) -> None:
-        out[start:end] = " " * (end - start)
-
-    while i < n:
-        char = sql[i]
-        if char in "'\"`":
-            end = i + 1
-            while end < n:
-                if sql[end] == "\\" and char != "`":
-                    end += 2
-                    continue
-                if sql[end] == char:
-                    if end + 1 < n and sql[end + 1] == char:  # doubled quote
-                        end += 2
-                        continue
-                    break
-                end += 1
-            blank(i, min(end + 1, n))
-            i = end + 1
-        elif sql.startswith("/*", i):
-            executable = _EXECUTABLE_COMMENT.match(sql, i)
-            if executable and executable.group() != "/*":
-                blank(i, executable.end())  # keep the body, drop the marker and its version
-                i = executable.end()
-                continue
-            end = sql.find("*/", i + 2)
-            end = n if end < 0 else end + 2
-            blank(i, end)
-            i = end
-        elif sql.startswith("*/", i):
-            blank(i, i + 2)  # the end of an executable comment
-            i += 2
-        elif char == "#" or (sql.startswith("--", i) and (i + 2 >= n or sql[i + 2] in " \t\r\n")):
-            end = sql.find("\n", i)
-            end = n if end < 0 else end
-            blank(i, end)
-            i = end
-        else:
-            i += 1
-    return "".join(out)
-
-
-def placeholder_positions(sql: str) -> list[int]:
-    """Offsets of the `?` markers that are placeholders (not inside strings, identifiers or comments)."""
-    return [i for i, char in enumerate(code_only(sql)) if char == "?"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -373,16 +314,11 @@ def _placeholder_targets(sql: str, positions: list[int], model: StatementModel, 
         tree = sqlglot.parse_one("".join(marked), read="mysql")
     except Exception:  # noqa: BLE001 - sqlglot raises assorted errors; no tree means no column context
         return []
-    aliases = {}
-    for table in tree.find_all(exp.Table):
-        if table.name:
-            name = f"{table.db}.{table.name}" if table.db else table.name
-            aliases.setdefault(table.alias_or_name, name)
 
     def key_of(column) -> tuple[str, str] | None:
         if column.table:
-            name = aliases.get(column.table)
-            return table_key(name, database) if name else None
+            named = model.tables_named(column.table)  # the model's aliases: the marked copy has the same
+            return table_key(named[0], database) if named else None
         for name in model.tables:  # the schema says which table has the column
             schema = schemas.get(table_key(name, database))
             if schema is None or schema.column(column.name) is not None:

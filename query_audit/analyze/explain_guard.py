@@ -30,12 +30,12 @@ time limit, and the read-only transaction of `explain._run_explain`.
 
 from __future__ import annotations
 
-import re
 import weakref
 from typing import NamedTuple
 
 import pymysql
 
+from query_audit import sql_text
 from query_audit.driver import is_connection_lost
 from query_audit.errors import ConnectionFailed
 from query_audit.identifiers import quote_identifier as _quote
@@ -128,19 +128,8 @@ class Token(NamedTuple):
     end: int  # offset just after the token in the original text
 
 
-# One alternation, tried in order at each position (the server's order): comments and quotes first.
-_LEXEME = re.compile(
-    r"(?P<space>[ \t\r\n\f\v]+)"
-    r"|(?P<marker>/\*M?!\d*)"  # an executable comment: its body is code
-    r"|(?P<comment>/\*.*?(?:\*/|\Z)|#[^\n]*|--(?=[ \t\r\n\f\v]|\Z)[^\n]*)"
-    r"|(?P<end>\*/)"  # the end of an executable comment
-    r"|(?P<quoted>`(?:[^`]|``)*(?:`|\Z))"
-    r"|(?P<string>'(?:[^'\\]|\\(?:.|\Z)|'')*(?:'|\Z)|\"(?:[^\"\\]|\\(?:.|\Z)|\"\")*(?:\"|\Z))"
-    r"|(?P<word>[0-9A-Za-z_$\u0080-\U0010ffff]+)"  # MySQL names take $ and any character from U+0080
-    r"|(?P<punct>.)",
-    re.DOTALL,
-)
-_SKIPPED = {"space", "marker", "comment", "end"}
+# The guard reads `placeholder` tokens as punctuation: it only cares about words, names, strings and calls.
+_GUARD_KIND = {"quoted": "quoted", "string": "string", "word": "word"}
 
 
 def tokenize(sql: str) -> list[Token]:
@@ -151,17 +140,14 @@ def tokenize(sql: str) -> list[Token]:
     Only ASCII whitespace separates: the server reads any character from U+0080 as part of a name.
     """
     tokens: list[Token] = []
-    for match in _LEXEME.finditer(sql):
-        kind = match.lastgroup
-        if kind in _SKIPPED:
-            continue
-        text = match.group()
+    for lexed in sql_text.code_tokens(sql):
+        kind, text = _GUARD_KIND.get(lexed.kind, "punct"), lexed.text
         if kind == "quoted":
             text = text[1:-1 if len(text) > 1 and text.endswith("`") else None].replace("``", "`")
         elif kind == "string":
             closed = len(text) > 1 and text[-1] == text[0]
             text = text[1:-1] if closed else text[1:]
-        tokens.append(Token(kind, text, match.start(), match.end()))
+        tokens.append(Token(kind, text, lexed.start, lexed.end))
     return tokens
 
 

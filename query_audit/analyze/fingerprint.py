@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+from query_audit import sql_text
 from query_audit.model import Kind
 
 try:  # `_split` in C (_literal_scan.c), built at install where a compiler is: the same answers, 10x faster
@@ -58,7 +59,7 @@ _LITERAL_SPLIT = re.compile(f"({_LITERAL_BODY})", re.VERBOSE | re.DOTALL)
 _TOKEN = re.compile(
     rf"""
     (?P<ident>`(?:[^`]|``)*`)
-  | (?P<comment>/\*(?!!).*?\*/|--(?=[\s]|$)[^\n]*|\#[^\n]*)
+  | (?P<comment>/\*(?!!).*?\*/|--(?=[\x00-\x20\x7f]|\Z)[^\n]*|\#[^\n]*)
   | (?P<literal>{_LITERAL_BODY})
     """,
     re.VERBOSE | re.DOTALL,
@@ -196,7 +197,6 @@ def _normalize_template(template: str) -> str:
 # Statement kind
 # ---------------------------------------------------------------------------------------------
 
-_FIRST_WORD = re.compile(r"(?:\s|\(|/\*.*?\*/|--[^\n]*(?:\n|$)|#[^\n]*(?:\n|$))*([A-Za-z]+)", re.DOTALL)
 _VERBS = {
     "select": Kind.SELECT,
     "insert": Kind.INSERT,
@@ -204,7 +204,6 @@ _VERBS = {
     "delete": Kind.DELETE,
     "replace": Kind.REPLACE,
 }
-_VERB_OR_PAREN = re.compile(r"[()]|\b(select|insert|update|delete|replace)\b", re.IGNORECASE)
 
 
 def statement_kind(sql: str) -> Kind:
@@ -212,24 +211,20 @@ def statement_kind(sql: str) -> Kind:
 
     `WITH ... SELECT` is a select (and `WITH ... UPDATE` an update); `INSERT ... SELECT` an insert.
     """
-    match = _FIRST_WORD.match(sql)
-    if not match:
-        return Kind.OTHER
-    word = match.group(1).lower()
-    if word == "with":
-        return _kind_after_with(sql[match.end():])
-    return _VERBS.get(word, Kind.OTHER)
+    word = sql_text.first_keyword(sql)
+    if word == "WITH":
+        return _kind_after_with(sql)
+    return _VERBS.get(word.lower(), Kind.OTHER) if word else Kind.OTHER
 
 
-def _kind_after_with(rest: str) -> Kind:
+def _kind_after_with(sql: str) -> Kind:
     """The first verb outside the common table expressions' parentheses."""
     depth = 0
-    for token in _VERB_OR_PAREN.finditer(_split(rest)[0]):
-        text = token.group()
-        if text == "(":
+    for token in sql_text.code_tokens(sql):
+        if token.text == "(":
             depth += 1
-        elif text == ")":
+        elif token.text == ")":
             depth -= 1
-        elif depth <= 0:
-            return _VERBS[text.lower()]
+        elif depth <= 0 and token.kind == "word" and token.text.lower() in _VERBS:
+            return _VERBS[token.text.lower()]
     return Kind.OTHER

@@ -25,12 +25,14 @@ import logging
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
-from sqlglot.optimizer.scope import Scope, traverse_scope
+from sqlglot.optimizer.scope import Scope, traverse_scope, walk_in_scope
 
+from query_audit import sql_text
 from query_audit.model import ColumnUse, Kind, StatementModel
 
 _KINDS = {exp.Select: Kind.SELECT, exp.Insert: Kind.INSERT, exp.Update: Kind.UPDATE, exp.Delete: Kind.DELETE}
@@ -59,7 +61,7 @@ def describe(sql: str) -> StatementModel:
     if too_large:  # kind and tables are in its head (INSERT INTO t ... VALUES, a thousand rows long)
         return _fallback(text[:MAX_PARSED_CHARS], too_large)
     try:
-        tree = _parse(text)
+        tree = parse_statement(text)
     except RecursionError:
         return _fallback(text, "nested too deeply for sqlglot's parser")
     except SqlglotError as exc:
@@ -122,6 +124,27 @@ def _quiet_sqlglot():
         logger.setLevel(level)
 
 
+PARSE_CACHE_SIZE = 256  # trees, not texts: a tree takes about 100 bytes of memory per byte of SQL
+
+
+def parse_statement(sql: str) -> exp.Expression:
+    """sqlglot's tree of one statement, parsed once per text: the model, the request trace and the
+    estimates read the same tree. Read-only: a caller that rewrites a tree parses its own copy. Raises
+    what sqlglot raises (SqlglotError, RecursionError, assorted bugs)."""
+    tree, error = _parse_once(sql.strip().rstrip(";").strip())
+    if error is not None:
+        raise error.with_traceback(None)
+    return tree
+
+
+@lru_cache(maxsize=PARSE_CACHE_SIZE)
+def _parse_once(text: str) -> tuple[exp.Expression | None, Exception | None]:
+    try:
+        return _parse(text), None
+    except Exception as exc:  # noqa: BLE001 - kept, and raised again to each caller
+        return None, exc
+
+
 def _parse(text: str) -> exp.Expression:
     with _quiet_sqlglot():
         tree = sqlglot.parse_one(text, read="mysql")
@@ -130,7 +153,6 @@ def _parse(text: str) -> exp.Expression:
     return tree
 
 
-_COMMENTS = re.compile(r"/\*.*?\*/|(?:--\s|#)[^\n]*", re.DOTALL)
 _IDENT = r"(`[^`]+`|[\w$]+)(?:\s*\.\s*(`[^`]+`|[\w$]+))?"
 _REPLACE_TARGET = re.compile(r"^REPLACE\s+(?:LOW_PRIORITY\s+|DELAYED\s+)?(?:INTO\s+)?" + _IDENT, re.IGNORECASE)
 _TABLE_AFTER = re.compile(r"\b(?:INTO\s+TABLE|FROM|JOIN|INTO|UPDATE|TABLES|TABLE)\s+" + _IDENT, re.IGNORECASE)
@@ -140,7 +162,7 @@ _KEYWORD_AFTER_TABLE = {"table", "select", "values", "value", "set", "where", "r
 
 def _fallback(text: str, error: str) -> StatementModel:
     """Kind and tables by regular expressions, for what sqlglot cannot model."""
-    bare = _COMMENTS.sub(" ", text).strip()
+    bare = sql_text.strip_comments(text)
     first = bare.split(None, 1)[0].upper() if bare else ""
     kind = {"SELECT": Kind.SELECT, "WITH": Kind.SELECT, "INSERT": Kind.INSERT, "UPDATE": Kind.UPDATE,
             "DELETE": Kind.DELETE, "REPLACE": Kind.REPLACE}.get(first, Kind.OTHER)
@@ -208,21 +230,10 @@ def _is_real_table(node) -> bool:
     return isinstance(node, exp.Table) and bool(node.name) and node.name.lower() not in _PSEUDO_TABLES
 
 
-def _local_nodes(node: exp.Expression | None):
-    """Every node under `node` that belongs to its own query block (stops at nested queries)."""
-    if node is None:
-        return
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        for child in reversed(list(current.iter_expressions())):
-            if not isinstance(child, exp.Query):
-                stack.append(child)
-
-
 def _local_columns(node: exp.Expression | None) -> list[exp.Column]:
-    return [n for n in _local_nodes(node) if isinstance(n, exp.Column) and not isinstance(n.this, exp.Star)]
+    if node is None:
+        return []
+    return [n for n in walk_in_scope(node) if isinstance(n, exp.Column) and not isinstance(n.this, exp.Star)]
 
 
 def _unwrap(node: exp.Expression) -> exp.Expression:
@@ -313,6 +324,7 @@ class _Describer:
         return StatementModel(
             kind=kind,
             tables=tuple(tables),
+            aliases=self._aliases(([statement_block] if statement_block else []) + blocks),
             target_table=target,
             columns=tuple(dict.fromkeys(self.uses)),
             limit=self._limit(tree),
@@ -329,6 +341,12 @@ class _Describer:
         return found
 
     @staticmethod
+    def _aliases(blocks: list[_Block]) -> tuple[tuple[str, str], ...]:
+        """(alias, table) of every stored table of every block: what a plan row's table name resolves by."""
+        return tuple(dict.fromkeys((alias, table) for block in blocks for alias, table in block.sources.items()
+                                   if table is not None))
+
+    @staticmethod
     def _limit(tree: exp.Expression) -> int | None:
         limit = tree.args.get("limit")
         value = limit.args.get("expression") if isinstance(limit, exp.Limit) else None
@@ -341,7 +359,7 @@ class _Describer:
     def _statement_block(self) -> _Block:
         """UPDATE/DELETE/INSERT as block 0: sqlglot's scopes cover only the SELECTs inside them."""
         sources: dict[str, str | None] = {}
-        for node in _local_nodes(self.tree):
+        for node in walk_in_scope(self.tree):
             if _is_real_table(node):
                 sources.setdefault(node.alias_or_name, _table_name(node))
         return _Block(0, self.tree, sources)

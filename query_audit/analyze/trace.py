@@ -132,11 +132,12 @@ def _close(result: list, members: list[int], writes: bool) -> None:
 @lru_cache(maxsize=4096)
 def key_values(sql: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """The columns a statement fixes to literal values: WHERE col = v / col IN (...), and INSERT rows."""
-    import sqlglot
     from sqlglot import exp
 
+    from query_audit.analyze.sql_model import parse_statement
+
     try:
-        tree = sqlglot.parse_one(sql, read="mysql")
+        tree = parse_statement(sql)  # the group's sample: the tree its model was built from
     except Exception:  # noqa: BLE001 (unparsable: no keys known, the rules then judge by table alone)
         return ()
     found: dict[str, set[str]] = defaultdict(set)

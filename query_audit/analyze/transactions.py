@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import re
 
+from query_audit import sql_text
+
 # Longer statements are never transaction control: the quick length test keeps the regex off the hot path.
 MAX_CONTROL_LENGTH = 120
 _CONTROL = re.compile(
-    r"""\s*(?:/\*(?!!).*?\*/\s*)*(?:
+    r"""\s*(?:
         (?P<begin>BEGIN(?:\s+WORK)?|START\s+TRANSACTION(?:\s+[\w\s,]*)?)
       | (?P<rollback_to>ROLLBACK(?:\s+WORK)?\s+TO\s+(?:SAVEPOINT\s+)?\S+)
       | (?P<end>COMMIT|ROLLBACK)(?:\s+WORK)?(?P<chain>\s+AND\s+(?:NO\s+)?CHAIN)?(?:\s+(?:NO\s+)?RELEASE)?
       | (?P<savepoint>(?:RELEASE\s+)?SAVEPOINT\s+\S+)
       | (?P<autocommit>SET\s+(?:(?:SESSION|LOCAL)\s+|@@(?:SESSION\.|LOCAL\.)?)?autocommit\s*:?=\s*
             (?P<value>'?\w+'?))
-    )\s*;?\s*(?:/\*.*?\*/\s*)*\Z""",
+    )\s*;?\s*\Z""",
     re.IGNORECASE | re.VERBOSE | re.DOTALL)
 _OFF = ("0", "off", "'off'", "false")
 
@@ -57,6 +59,8 @@ def control_kind(sql: str) -> tuple[str, str] | None:
         return None
     if head.startswith("SET") and "AUTOCOMMIT" not in sql.upper():
         return None
+    if "/*" in sql or "#" in sql or "--" in sql:
+        sql = sql_text.strip_comments(sql)  # comments anywhere, as the server reads them
     found = _CONTROL.match(sql)
     if found is None:
         return None

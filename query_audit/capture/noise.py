@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from query_audit.errors import QueryAuditError
+from query_audit.sql_text import leading_comments_end
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,6 @@ DEFAULT_NOISE: tuple[NoisePattern, ...] = (
         r"SHOW\s+(?:FULL\s+)?(?:COLUMNS|FIELDS|INDEX|INDEXES|KEYS|CREATE\s+TABLE|TABLE\s+STATUS)\b",
     ),
 )
-
-# Leading whitespace and comments (not the executable `/*!...*/` kind) before the first keyword.
-_LEADING = re.compile(r"(?:\s+|/\*(?!!).*?\*/|--[^\n]*(?:\n|\Z)|#[^\n]*(?:\n|\Z))*", re.DOTALL)
-
 
 # A pattern that starts with a keyword and `\s+`, as the built-in ones do.
 _LEADING_KEYWORD = re.compile(r"([A-Za-z]+)\\s\+(.*)\Z", re.DOTALL)
@@ -156,7 +153,7 @@ class NoiseFilter:
     def match(self, sql: str) -> str | None:
         """The name of the first pattern the statement matches, or None. Counts nothing."""
         if self._anchored is not None:
-            start = _LEADING.match(sql).end() if sql[:1] in " \t\r\n/-#" else 0
+            start = leading_comments_end(sql) if sql[:1] in " \t\r\n/-#" else 0
             found = self._anchored.match(sql, start)
             if found:
                 return self._anchored_names[found.lastgroup]

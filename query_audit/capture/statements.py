@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 from query_audit.capture.noise import NoiseFilter
 from query_audit.model import LogRow, Statement
+from query_audit.sql_text import has_placeholders
 
 STATEMENT_COMMANDS = frozenset({"Query", "Execute"})
 
@@ -27,10 +28,6 @@ _USE = re.compile(r"\s*use\s+(`(?:[^`]|``)+`|[^\s;`]+)\s*;?\s*\Z", re.IGNORECASE
 _SQL_PREPARED = re.compile(r"\s*(?:PREPARE|EXECUTE|DEALLOCATE|DROP\s+PREPARE)\s", re.IGNORECASE)
 # The first letters of the Query rows that need a closer look: PREPARE, EXECUTE, DEALLOCATE, DROP, USE.
 _SPECIAL_START = frozenset("PpEeDdUu \t\r\n")
-# What is left of a statement once strings, quoted names and comments are out: a `?` there is a
-# placeholder of a prepared statement.
-_QUOTED_OR_COMMENT = re.compile(
-    r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|`[^`]*`|/\*.*?\*/|--\s[^\n]*|\#[^\n]*""", re.DOTALL)
 
 
 class _Thread:
@@ -130,10 +127,3 @@ class StatementExtractor:
             return None
         return (sql, thread_id, thread.database, time, command, request, user,
                 command == "Execute" and has_placeholders(sql))
-
-
-def has_placeholders(sql: str) -> bool:
-    """True when `?` occurs outside strings, quoted names and comments (a MariaDB Execute row)."""
-    if "?" not in sql:
-        return False
-    return "?" in _QUOTED_OR_COMMENT.sub("", sql)

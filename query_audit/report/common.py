@@ -132,15 +132,17 @@ def query_index(report: Report) -> dict[str, AnalyzedQuery]:
     return {query.group.id: query for query in report.queries}
 
 
-def plan_rows_for(query: AnalyzedQuery | None, table: str | None) -> tuple[PlanRow, ...]:
-    """The plan rows of `query` that read `table` (all rows when the finding names no table)."""
+def plan_rows_shown(query: AnalyzedQuery | None, table: str | None) -> tuple[PlanRow, ...]:
+    """The plan rows a report prints for a finding on `table`: the ones the rules judged (the one lookup,
+    `plan_facts.plan_rows_for`, which resolves aliases); all rows when the finding names no table or
+    no row reads it."""
     if query is None or query.plan is None:
         return ()
-    rows = query.plan.rows
     if table is None:
-        return rows
-    bare = table.split(".")[-1]
-    return tuple(row for row in rows if row.table in (table, bare)) or rows
+        return query.plan.rows
+    from query_audit.advise.plan_facts import plan_rows_for  # the advisor's import cost only when a plan is shown
+
+    return plan_rows_for(query, table) or query.plan.rows
 
 
 PLAN_HEADERS = ("id", "select_type", "table", "type", "possible_keys", "key", "key_len", "ref", "rows",
@@ -435,7 +437,7 @@ def story_plan_rows(story: Story) -> tuple[PlanRow, ...]:
     if story.query is None or all(f.rule == "unparsed_statement" for f in story.findings):
         return ()
     tables = {f.table for f in story.findings}
-    return plan_rows_for(story.query, tables.pop() if len(tables) == 1 else None)
+    return plan_rows_shown(story.query, tables.pop() if len(tables) == 1 else None)
 
 
 def shown_sql(query: AnalyzedQuery) -> str:

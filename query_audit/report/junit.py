@@ -28,7 +28,7 @@ def _finding_case(finding: Finding, report: Report, failing: bool, known: bool) 
     details = [finding.message]
     if query is not None:
         details.append(f"SQL: {query.group.sample.sql}")
-    rows = common.plan_rows_for(query, finding.table)
+    rows = common.plan_rows_shown(query, finding.table)
     details += [common.plan_row_summary(row) for row in rows]
     details += common.evidence_lines(finding, plan_shown=bool(rows))
     if common.fix_text(finding):
