@@ -52,7 +52,7 @@ def test_the_report_shows_the_plan_row_the_rule_judged_on_an_aliased_join():
     """The reports once matched plan rows by the table's name only: `o` is no `orders`, so they fell back
     to every row of the plan and printed the customers row beside the orders scan the rule judged."""
     q = _aliased_join()
-    [finding] = full_table_scan.check([q], schemas(ORDERS, CUSTOMERS), Thresholds())
+    [finding] = full_table_scan.RULE.check([q], schemas(ORDERS, CUSTOMERS), Thresholds())
     assert finding.table == "orders"
     shown = plan_rows_shown(q, finding.table)
     assert [plan_row_evidence(r) for r in shown] == [finding.evidence["plan_row"]]
