@@ -5,8 +5,10 @@ QUERY_AUDIT_TEST_DSN. The shared server on :3306 is never changed by a test."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -29,21 +31,77 @@ FIXTURES = REPO / "fixtures"
 REFERENCE = FIXTURES / "mysql8"
 
 
+# ---------------------------------------------------------------------------------------------
+# The session's private servers (one set per pytest-xdist worker)
+# ---------------------------------------------------------------------------------------------
+
+# A tmpfs under the servers' data directories when it has room: their fsyncs (every commit, every DDL)
+# then cost nothing. Below this much free space (a container's 64 MB /dev/shm) they stay in the temp dir.
+MEMORY_DIRECTORY = Path("/dev/shm")
+MEMORY_DIRECTORY_ROOM = 2 * 1024**3
+
+
+def server_base_dir() -> str | None:
+    """Where the session's servers keep their data directories; None is the system's temp dir."""
+    try:
+        room = os.statvfs(MEMORY_DIRECTORY)
+    except OSError:
+        return None
+    if room.f_bavail * room.f_frsize < MEMORY_DIRECTORY_ROOM or not os.access(MEMORY_DIRECTORY, os.W_OK):
+        return None
+    return str(MEMORY_DIRECTORY)
+
+
 @pytest.fixture(scope="session")
-def server_settings() -> ConnectionSettings:
+def data_directory_template():
+    """Data directories copied from one initialized once per session, as MariaDB's own test runner does:
+    mariadb-install-db (seconds, mostly fsyncs) runs once, not once per server.
+
+    Yields a context manager; local sandboxes started inside it get a copy. The sandbox tests
+    (test_sandbox_local, `sandbox up` in test_cli) start outside it and still run the real initialization."""
+    from query_audit.sandbox import local
+
+    real_initialize = local._initialize
+    folder = Path(tempfile.mkdtemp(prefix="query-audit-template-", dir=server_base_dir()))
+    template = folder / "data"
+    lock = threading.Lock()  # the replica pair starts its two servers at once
+
+    def copy_of_template(server_binary: str, datadir: Path, log: Path) -> None:
+        with lock:
+            if not template.exists():
+                real_initialize(server_binary, template, folder / "install.log")
+        shutil.copytree(template, datadir, symlinks=True)
+        (datadir.parent / "tmp").mkdir(exist_ok=True)  # the server's --tmpdir, as _initialize makes it
+
+    @contextmanager
+    def templated():
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(local, "_initialize", copy_of_template)
+            yield
+
+    yield templated
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def server_settings(data_directory_template) -> ConnectionSettings:
     """Connection settings of a server the tests may change (root, database `test`)."""
     dsn = os.environ.get("QUERY_AUDIT_TEST_DSN")
     if dsn:
         yield parse_dsn(dsn)
         return
-    with start_sandbox(prefer="local") as sandbox:
+    with data_directory_template():
+        sandbox = start_sandbox(prefer="local", base_dir=server_base_dir())
+    with sandbox:
         yield parse_dsn(sandbox.dsn)
 
 
 @pytest.fixture(scope="session")
-def shadow_settings() -> ConnectionSettings:
+def shadow_settings(data_directory_template) -> ConnectionSettings:
     """A second private server, started once per session: the shadow that judges suggested indexes."""
-    with start_sandbox(prefer="local") as sandbox:
+    with data_directory_template():
+        sandbox = start_sandbox(prefer="local", base_dir=server_base_dir())
+    with sandbox:
         yield parse_dsn(sandbox.dsn)
 
 
@@ -81,14 +139,18 @@ def reference_file(name: str) -> Path:
 
 
 @pytest.fixture(scope="session")
-def replica_pair():
+def replica_pair(data_directory_template):
     """A private primary and its GTID replica (two local servers, loopback only), once per session.
 
     Tests that change data wait for the replica with `replica_pair.wait_for_replica()`."""
     from query_audit.sandbox.replication import start_replica_pair
 
-    with start_replica_pair() as pair:
+    with data_directory_template():
+        pair = start_replica_pair(base_dir=server_base_dir())
+    with pair:
         yield pair
+
+
 # ---------------------------------------------------------------------------------------------
 # Helpers for tests that play an application: an endpoint, a general log file, the command line
 # ---------------------------------------------------------------------------------------------
