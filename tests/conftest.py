@@ -20,6 +20,23 @@ import pytest
 from query_audit.connection import ConnectionSettings, connect, parse_dsn
 from query_audit.sandbox import start_sandbox
 
+
+def cache_bytecode_in_the_venv() -> None:
+    """PYTHONDONTWRITEBYTECODE (set by some sandboxes to keep source trees clean) makes each of the few
+    hundred CLI children of a run compile the package anew (~0.1 s of CPU each) and each worker rewrite
+    every test module again. In a virtualenv the bytecode goes into it instead (`make clean` removes it);
+    the xdist workers and the CLI children inherit the setting."""
+    if not sys.flags.dont_write_bytecode or sys.prefix == sys.base_prefix:
+        return
+    prefix = str(Path(sys.prefix) / "pycache")
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = prefix
+    sys.dont_write_bytecode = False
+    sys.pycache_prefix = prefix
+
+
+cache_bytecode_in_the_venv()
+
 # Shadow verification starts a sandbox server per CLI run unless told otherwise; the tests that are about
 # it turn it on and point it at the session's shadow server (`shadow_settings`), the others run without.
 os.environ.setdefault("QUERY_AUDIT_SHADOW", "off")
@@ -34,6 +51,16 @@ REFERENCE = FIXTURES / "mysql8"
 # ---------------------------------------------------------------------------------------------
 # The session's private servers (one set per pytest-xdist worker)
 # ---------------------------------------------------------------------------------------------
+
+MAX_WORKERS = 8  # each starts its own servers; past this, the longest test files decide the time anyway
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """`make test`'s `-n auto`: two workers a core. A worker spends about half of its time waiting (on its
+    server, a child process, a signal test's pause), which the other worker of its core fills."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(2 * cores, MAX_WORKERS)
+
 
 # A tmpfs under the servers' data directories when it has room: their fsyncs (every commit, every DDL)
 # then cost nothing. Below this much free space (a container's 64 MB /dev/shm) they stay in the temp dir.
