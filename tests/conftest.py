@@ -55,6 +55,7 @@ REFERENCE = FIXTURES / "mysql8"
 MAX_WORKERS = 8  # each starts its own servers; past this, the longest test files decide the time anyway
 
 
+@pytest.hookimpl(optionalhook=True)  # plain pytest without xdist runs too
 def pytest_xdist_auto_num_workers(config) -> int:
     """`make test`'s `-n auto`: two workers a core. A worker spends about half of its time waiting (on its
     server, a child process, a signal test's pause), which the other worker of its core fills."""
