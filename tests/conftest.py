@@ -59,6 +59,8 @@ MAX_WORKERS = 8  # each starts its own servers; past this, the longest test file
 def pytest_xdist_auto_num_workers(config) -> int:
     """`make test`'s `-n auto`: two workers a core. A worker spends about half of its time waiting (on its
     server, a child process, a signal test's pause), which the other worker of its core fills."""
+    if os.environ.get("QUERY_AUDIT_TEST_DSN"):
+        return 1  # one server for all: the tests that switch its logs on must take turns
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return min(2 * cores, MAX_WORKERS)
 
