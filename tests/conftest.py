@@ -98,8 +98,10 @@ def data_directory_template():
 
     def copy_of_template(server_binary: str, datadir: Path, log: Path) -> None:
         with lock:
-            if not template.exists():
+            if not (folder / "initialized").exists():
+                shutil.rmtree(template, ignore_errors=True)  # what a failed attempt left
                 real_initialize(server_binary, template, folder / "install.log")
+                (folder / "initialized").touch()
         shutil.copytree(template, datadir, symlinks=True)
         (datadir.parent / "tmp").mkdir(exist_ok=True)  # the server's --tmpdir, as _initialize makes it
 
