@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml setup.py query_audit/analyze/_literal_scan.c
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# One worker per core, whole files to a worker (tests/conftest.py starts each worker's own servers).
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 demo: install
 	$(BIN)/python fixtures/demo.py

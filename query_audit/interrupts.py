@@ -8,6 +8,7 @@ then the command exits 2. Only SIGKILL cannot be caught; the state files are for
 from __future__ import annotations
 
 import signal
+import threading
 from contextlib import contextmanager
 
 from query_audit.errors import QueryAuditError
@@ -42,3 +43,25 @@ def signals_blocked():
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+@contextmanager
+def signals_deferred():
+    """CLEANUP_SIGNALS that arrive inside the block are delivered when it ends, to the handlers in force.
+
+    For starting a child: blocking them (signals_blocked) would do the same for this process, but a child
+    inherits the blocked mask through exec, so a `--run` command and everything it starts would never see
+    the SIGTERM that ends them, only the SIGKILL after the grace period. Only the main thread runs Python's
+    signal handlers, so elsewhere there is nothing to defer."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    arrived = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: arrived.append(signum)) for sig in CLEANUP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, signal.SIG_DFL if old is None else old)  # None: a handler not set from Python
+        for signum in dict.fromkeys(arrived):
+            signal.raise_signal(signum)

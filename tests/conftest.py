@@ -5,8 +5,10 @@ QUERY_AUDIT_TEST_DSN. The shared server on :3306 is never changed by a test."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -17,6 +19,23 @@ import pytest
 
 from query_audit.connection import ConnectionSettings, connect, parse_dsn
 from query_audit.sandbox import start_sandbox
+
+
+def cache_bytecode_in_the_venv() -> None:
+    """PYTHONDONTWRITEBYTECODE (set by some sandboxes to keep source trees clean) makes each of the few
+    hundred CLI children of a run compile the package anew (~0.1 s of CPU each) and each worker rewrite
+    every test module again. In a virtualenv the bytecode goes into it instead (`make clean` removes it);
+    the xdist workers and the CLI children inherit the setting."""
+    if not sys.flags.dont_write_bytecode or sys.prefix == sys.base_prefix:
+        return
+    prefix = str(Path(sys.prefix) / "pycache")
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = prefix
+    sys.dont_write_bytecode = False
+    sys.pycache_prefix = prefix
+
+
+cache_bytecode_in_the_venv()
 
 # Shadow verification starts a sandbox server per CLI run unless told otherwise; the tests that are about
 # it turn it on and point it at the session's shadow server (`shadow_settings`), the others run without.
@@ -29,21 +48,92 @@ FIXTURES = REPO / "fixtures"
 REFERENCE = FIXTURES / "mysql8"
 
 
+# ---------------------------------------------------------------------------------------------
+# The session's private servers (one set per pytest-xdist worker)
+# ---------------------------------------------------------------------------------------------
+
+MAX_WORKERS = 8  # each starts its own servers; past this, the longest test files decide the time anyway
+
+
+@pytest.hookimpl(optionalhook=True)  # plain pytest without xdist runs too
+def pytest_xdist_auto_num_workers(config) -> int:
+    """`make test`'s `-n auto`: two workers a core. A worker spends about half of its time waiting (on its
+    server, a child process, a signal test's pause), which the other worker of its core fills."""
+    if os.environ.get("QUERY_AUDIT_TEST_DSN"):
+        return 1  # one server for all: the tests that switch its logs on must take turns
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(2 * cores, MAX_WORKERS)
+
+
+# A tmpfs under the servers' data directories when it has room: their fsyncs (every commit, every DDL)
+# then cost nothing. Below this much free space (a container's 64 MB /dev/shm) they stay in the temp dir.
+MEMORY_DIRECTORY = Path("/dev/shm")
+MEMORY_DIRECTORY_ROOM = 2 * 1024**3
+
+
+def server_base_dir() -> str | None:
+    """Where the session's servers keep their data directories; None is the system's temp dir."""
+    try:
+        room = os.statvfs(MEMORY_DIRECTORY)
+    except OSError:
+        return None
+    if room.f_bavail * room.f_frsize < MEMORY_DIRECTORY_ROOM or not os.access(MEMORY_DIRECTORY, os.W_OK):
+        return None
+    return str(MEMORY_DIRECTORY)
+
+
 @pytest.fixture(scope="session")
-def server_settings() -> ConnectionSettings:
+def data_directory_template():
+    """Data directories copied from one initialized once per session, as MariaDB's own test runner does:
+    mariadb-install-db (seconds, mostly fsyncs) runs once, not once per server.
+
+    Yields a context manager; local sandboxes started inside it get a copy. The sandbox tests
+    (test_sandbox_local, `sandbox up` in test_cli) start outside it and still run the real initialization."""
+    from query_audit.sandbox import local
+
+    real_initialize = local._initialize
+    folder = Path(tempfile.mkdtemp(prefix="query-audit-template-", dir=server_base_dir()))
+    template = folder / "data"
+    lock = threading.Lock()  # the replica pair starts its two servers at once
+
+    def copy_of_template(server_binary: str, datadir: Path, log: Path) -> None:
+        with lock:
+            if not (folder / "initialized").exists():
+                shutil.rmtree(template, ignore_errors=True)  # what a failed attempt left
+                real_initialize(server_binary, template, folder / "install.log")
+                (folder / "initialized").touch()
+        shutil.copytree(template, datadir, symlinks=True)
+        (datadir.parent / "tmp").mkdir(exist_ok=True)  # the server's --tmpdir, as _initialize makes it
+
+    @contextmanager
+    def templated():
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(local, "_initialize", copy_of_template)
+            yield
+
+    yield templated
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def server_settings(data_directory_template) -> ConnectionSettings:
     """Connection settings of a server the tests may change (root, database `test`)."""
     dsn = os.environ.get("QUERY_AUDIT_TEST_DSN")
     if dsn:
         yield parse_dsn(dsn)
         return
-    with start_sandbox(prefer="local") as sandbox:
+    with data_directory_template():
+        sandbox = start_sandbox(prefer="local", base_dir=server_base_dir())
+    with sandbox:
         yield parse_dsn(sandbox.dsn)
 
 
 @pytest.fixture(scope="session")
-def shadow_settings() -> ConnectionSettings:
+def shadow_settings(data_directory_template) -> ConnectionSettings:
     """A second private server, started once per session: the shadow that judges suggested indexes."""
-    with start_sandbox(prefer="local") as sandbox:
+    with data_directory_template():
+        sandbox = start_sandbox(prefer="local", base_dir=server_base_dir())
+    with sandbox:
         yield parse_dsn(sandbox.dsn)
 
 
@@ -81,14 +171,18 @@ def reference_file(name: str) -> Path:
 
 
 @pytest.fixture(scope="session")
-def replica_pair():
+def replica_pair(data_directory_template):
     """A private primary and its GTID replica (two local servers, loopback only), once per session.
 
     Tests that change data wait for the replica with `replica_pair.wait_for_replica()`."""
     from query_audit.sandbox.replication import start_replica_pair
 
-    with start_replica_pair() as pair:
+    with data_directory_template():
+        pair = start_replica_pair(base_dir=server_base_dir())
+    with pair:
         yield pair
+
+
 # ---------------------------------------------------------------------------------------------
 # Helpers for tests that play an application: an endpoint, a general log file, the command line
 # ---------------------------------------------------------------------------------------------

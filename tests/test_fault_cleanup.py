@@ -358,6 +358,14 @@ def test_a_crash_of_the_tool_is_exit_2_with_one_line(monkeypatch, capsys):
 # ------------------------------------------------------------------------------------------------
 
 
+def at_most(child: subprocess.Popen, seconds: float) -> None:
+    """Wait `seconds`, or less if the child ends first: a signal after its end changes nothing."""
+    try:
+        child.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        pass
+
+
 def test_signals_at_random_points_of_a_capture_with_verify_always_leave_the_server_as_it_was(shop, cli_env,
                                                                                           tmp_path):
     import random
@@ -374,7 +382,7 @@ def test_signals_at_random_points_of_a_capture_with_verify_always_leave_the_serv
     def interrupted_run(run, signum, script, wait):
         child = start_cli(["capture", "--dsn", shop.to_dsn(), "--run", f"{sys.executable} {script}", "--verify",
                            "--i-understand-this-creates-indexes", "--format", "json"], cli_env)
-        wait()
+        wait(child)
         child.send_signal(signum)
         out, err = child.communicate(timeout=90)
         outcomes.append(child.returncode)
@@ -387,10 +395,10 @@ def test_signals_at_random_points_of_a_capture_with_verify_always_leave_the_serv
         assert not state_path(shop, cli_env).exists() and not state_path(shop, cli_env, kind="verify").exists()
 
     for run in range(8):
-        interrupted_run(run, SIGNALS[run % len(SIGNALS)], app, lambda: time.sleep(rng.uniform(0.3, 4.0)))
+        interrupted_run(run, SIGNALS[run % len(SIGNALS)], app, lambda child: at_most(child, rng.uniform(0.3, 4.0)))
     if 2 not in outcomes:  # every random point missed the changed window (a slow start on a loaded machine)
         slow = tmp_path / "slow_app.py"
         slow.write_text(app.read_text() + "import time\ntime.sleep(20)\n")
-        interrupted_run(8, signal.SIGTERM, slow, lambda: wait_for_log_on(shop))
+        interrupted_run(8, signal.SIGTERM, slow, lambda child: wait_for_log_on(shop))
     assert 2 in outcomes  # at least one run was really interrupted while the server was changed
 

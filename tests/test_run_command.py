@@ -47,6 +47,17 @@ def test_a_command_that_times_out_is_ended_with_its_children(tmp_path):
     assert gone(background_pid(pid_file))
 
 
+def test_the_command_gets_a_sigterm_it_can_act_on_before_any_sigkill(tmp_path):
+    """The command starts with no signal blocked: its own trap runs on the capture's SIGTERM, at once, not
+    after the grace period's SIGKILL."""
+    said = tmp_path / "said"
+    started = time.monotonic()
+    with pytest.raises(EndpointFailed, match="did not finish within 0.5 s"):
+        run_command(f"trap 'echo cleaned up > {said}; exit 0' TERM; sleep 30 & wait", timeout=0.5)
+    assert said.read_text() == "cleaned up\n"
+    assert time.monotonic() - started < 1.5  # the grace period (2 s) was not needed
+
+
 def test_what_a_finished_command_left_running_is_ended(tmp_path):
     pid_file = tmp_path / "pid"
     outcome = run_command(f"sleep 30 & echo $! > {pid_file}; exit 3", timeout=None)

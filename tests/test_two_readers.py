@@ -15,6 +15,9 @@ from query_audit.sources.general_log_digest import GeneralLogFile
 
 # Small bounds, so that pruning, caps and the written-units memory all act on a small file.
 TIGHT = {"max_values": 8, "max_thread_units": 2, "max_unit_values": 4, "max_samples": 2, "max_writer_units": 6}
+# Generated statements a log: hundreds of shapes, connections in both shards, noise; every read of it is a
+# test's cost (each file is read some sixty times), so no bigger than that needs.
+STATEMENTS = 5_000
 
 
 def read(path, two_readers, **bounds):
@@ -36,7 +39,7 @@ def generated(request, tmp_path_factory):
     kind, fmt = request.param.split("-")
     path = tmp_path_factory.mktemp("logs") / f"{request.param}.log"
     # pooled and short-lived connections, multi-line, prepared, noise
-    (write_log if kind == "general" else write_slow_log)(path, 20_000, fmt)
+    (write_log if kind == "general" else write_slow_log)(path, STATEMENTS, fmt)
     text = path.read_text()
     path.write_text("a stray line before the header\n" + text)
     return path
@@ -48,7 +51,7 @@ def test_two_readers_build_exactly_the_digest_of_one(generated, bounds):
     two = read(generated, True, **bounds)
     assert two == one
     groups, statements, _, noise_dropped, noise_counts, skipped = one
-    assert len(groups) > 100 and statements > 15_000 and noise_dropped > 0 and skipped == 1
+    assert len(groups) > 100 and statements > 0.75 * STATEMENTS and noise_dropped > 0 and skipped == 1
     assert any(len(group.repetitions) >= 2 for group in groups)  # units of both shards in one group
 
 

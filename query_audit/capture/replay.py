@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from query_audit.errors import EndpointFailed, QueryAuditError
-from query_audit.interrupts import signals_blocked
+from query_audit.interrupts import signals_deferred
 
 
 @dataclass(frozen=True)
@@ -110,8 +110,9 @@ def run_command(command: str, timeout: float | None) -> Outcome:
     process = None
     try:
         # Held while the child starts: a signal inside Popen (after the fork) would leave a command running
-        # that this function never learnt of, holding our output pipes open.
-        with signals_blocked():
+        # that this function never learnt of, holding our output pipes open. Deferred, not blocked: the
+        # command would inherit the blocked mask and ignore the SIGTERM that _end_group sends it.
+        with signals_deferred():
             process = subprocess.Popen(command, shell=True, stdout=_stderr_fd(), stdin=subprocess.DEVNULL,
                                        start_new_session=True, env=child_environment())
         returncode = process.wait(timeout=timeout)
