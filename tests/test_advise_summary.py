@@ -47,3 +47,20 @@ def test_without_timings_or_requests_there_is_no_time_or_pool_figure():
     assert untimed.db_time_per_request is None and untimed.pool_size_estimate is None
     from_log = summarize(capture(), SourceInfo("general_log", files=("x.log",)))
     assert from_log.round_trips_per_request is None and from_log.db_time_per_request is None
+
+
+def test_the_pool_sentence_prints_the_same_milliseconds_as_the_database_time_line():
+    """The pool estimate's inputs are rounded to 6 digits for JSON; the text once printed that rounded value
+    (200.2 ms) under a database time line of 200.3 ms."""
+    from dataclasses import replace
+
+    from query_audit.advise.summary import pool_size_estimate
+    from query_audit.model import Report
+    from query_audit.report.common import load_facts
+
+    exact = 0.20025049999000002  # 200.3 ms as it is, 200.2 ms once rounded to 0.200251 s
+    summary = replace(summarize(capture(), SOURCE), db_time_per_request=exact,
+                      pool_size_estimate=pool_size_estimate(exact))
+    facts = dict(load_facts(Report(server=None, source=SOURCE, summary=summary, queries=(), findings=())))
+    assert facts["database time per request"] == "200.3 ms"
+    assert "(100 x 200.3 ms)" in facts["pool size estimate"]
