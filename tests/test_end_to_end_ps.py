@@ -26,11 +26,23 @@ def finding_keys(report) -> list[tuple]:
     return sorted((f["rule"], f["table"], f["query_id"], tuple(f["columns"])) for f in report["findings"])
 
 
+def ps_capture_with_every_text(shop, endpoints, attempts: int = 3) -> dict:
+    """A performance_schema capture whose prepared statements all kept their text. MariaDB keeps that text
+    only while the client holds the statement open, and the watcher thread reading it can be starved on a
+    loaded machine: the report then says so in a note (the documented limit). Such a capture is taken
+    again; a capture that misses statements without saying so fails at once."""
+    for _ in range(attempts):
+        report = capture_json(shop, *PS, *endpoints)
+        if not any("have no text" in note for note in report["notes"]):
+            return report
+    return report
+
+
 def test_performance_schema_capture_finds_what_the_general_log_capture_finds(shop):
     settings = shop[0]
     for endpoints in ((*READ_ENDPOINTS, "--method", "GET"), SHIP, NEW_ORDERS):
         before = general_log_state(settings)
-        through_ps = capture_json(shop, *PS, *endpoints)
+        through_ps = ps_capture_with_every_text(shop, endpoints)
         assert general_log_state(settings) == before, "the general log was switched on"
         assert through_ps["source"]["via"] == "performance_schema"
         through_log = capture_json(shop, *endpoints)
