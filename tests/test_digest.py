@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from query_audit.analyze.digest import Digest
+from query_audit.analyze.digest import Digest, StatementFields
 from query_audit.analyze.fingerprint import query_id
 from query_audit.model import Kind, Statement
 
@@ -151,7 +151,8 @@ def test_add_fields_counts_like_add_and_builds_only_the_first_sample():
     by_statement = digest_of(statements)
     digest = Digest()
     for s in statements:
-        digest.add_fields(s.sql, s.thread_id, s.database, s.time, s.command, s.user, s.placeholders)
+        digest.add_fields(StatementFields(s.sql, s.thread_id, s.database, s.time, s.command, None, s.user,
+                                          s.placeholders))
     assert digest.groups() == by_statement
     [group] = by_statement
     assert group.sample == statements[0] and group.count == 3 and group.distinct_values == 3
@@ -160,6 +161,6 @@ def test_add_fields_counts_like_add_and_builds_only_the_first_sample():
 def test_add_fields_counts_each_placeholder_run_as_different_values():
     digest = Digest()
     for _ in range(3):
-        digest.add_fields("SELECT * FROM t WHERE id = ?", 7, None, None, "Execute", None, True)
+        digest.add_fields(StatementFields("SELECT * FROM t WHERE id = ?", 7, None, None, "Execute", None, None, True))
     [group] = digest.groups()
     assert group.distinct_values == 3 and group.sample.placeholders

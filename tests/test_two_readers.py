@@ -4,6 +4,8 @@ merged: the result must be exactly what one process builds, whatever the bounds 
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 
 import pytest
 
@@ -206,3 +208,43 @@ def test_the_fast_path_gives_the_groups_of_one_statement_at_a_time(generated):
     groups, statements, _, noise_dropped, _, skipped = read(generated, False, **TIGHT)
     assert (by_statement.groups(), by_statement.statements, stream.noise_dropped, stream.skipped_lines) == (
         groups, statements, noise_dropped, skipped)
+
+
+def test_without_fork_or_an_affinity_mask_one_process_reads_it_all(generated, monkeypatch):
+    """macOS has fork but no sched_getaffinity, Windows neither: a general or slow log is read by one
+    process there, with the same result, and nothing raises."""
+    one = read(generated, False, **TIGHT)
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    monkeypatch.delattr(os, "process_cpu_count", raising=False)
+    monkeypatch.setattr(two_readers, "TWO_READERS_MIN_BYTES", 0)
+    monkeypatch.setenv(two_readers.READERS_VARIABLE, "2")
+    assert read(generated, None, **TIGHT) == one  # forked where os.fork is: the affinity mask is not needed
+    monkeypatch.delattr(os, "fork")
+    assert not two_readers.can_fork()
+    assert not two_readers.two_readers_possible(str(generated), Digest())
+    assert read(generated, True, **TIGHT) == one
+    assert read(generated, None, **TIGHT) == one
+
+
+def test_a_second_reader_that_fails_writes_no_traceback(generated, monkeypatch, capfd):
+    """The child's failure is its exit code, never a traceback on the user's terminal (here the parent,
+    reading the shard itself with the same broken reader, raises; the CLI reports that in one line)."""
+    def fails(*_):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(two_readers, "_shard_one_here", fails)  # in the forked child as well
+    with pytest.raises(OSError):
+        read(generated, True, **TIGHT)
+    out, err = capfd.readouterr()
+    assert "Traceback" not in err + out and "shard 1" not in err
+
+
+def test_the_fast_path_keeps_its_details_to_itself():
+    """The shard count lives in analyze/digest.py (readers ask `shard_of`), fields are read by name, and
+    processes are started through multiprocessing, not by hand."""
+    sources = Path(two_readers.__file__).parent
+    for path in sources.glob("*.py"):
+        text = path.read_text()
+        assert "% SHARDS" not in text, path
+        assert not re.search(r"\bfields\[\d", text), path
+        assert "os.fork(" not in text and "os._exit(" not in text and "os.waitpid(" not in text, path

@@ -20,6 +20,8 @@ its position in the input, which orders groups, samples and units the same way i
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from query_audit.analyze.fingerprint import (
     fingerprint_and_values,
     query_id,
@@ -30,12 +32,36 @@ from query_audit.model import Kind, QueryGroup, Repetition, Statement
 
 _WRITES = frozenset({Kind.INSERT, Kind.UPDATE, Kind.DELETE, Kind.REPLACE})
 _SELECT = Kind.SELECT
-SHARDS = 2
+SHARDS = 2  # the one place that says how many: readers ask `shard_of`
 
 
 def shard_of(thread_id: int | None) -> int:
     """The shard of a connection (request units of a capture are all in shard 0)."""
     return thread_id % SHARDS if thread_id else 0
+
+
+class StatementFields(NamedTuple):
+    """A statement as a log file's reader hands it to the Digest: a Statement's first eight fields, in
+    its order (`Statement(*fields)` is the statement), without building a Statement for every entry."""
+
+    sql: str
+    thread_id: int | None
+    database: str | None
+    time: str | None
+    command: str
+    request: int | None
+    user: str | None
+    placeholders: bool
+
+
+class Timings(NamedTuple):
+    """What a slow log says of an execution besides its statement (a Statement's fields of those names)."""
+
+    query_time: float | None
+    lock_time: float | None
+    rows_sent: int | None
+    rows_examined: int | None
+    server_flags: tuple[str, ...]
 
 
 class _Unit:
@@ -135,8 +161,9 @@ class Digest:
         self._thread_units.clear()
 
     def add(self, statement: Statement) -> None:
-        group = self.add_fields(statement.sql, statement.thread_id, statement.database,
-                                placeholders=statement.placeholders, request=statement.request, sample=statement)
+        fields = StatementFields(statement.sql, statement.thread_id, statement.database, statement.time,
+                                 statement.command, statement.request, statement.user, statement.placeholders)
+        group = self.add_fields(fields, sample=statement)
         if group is None:  # transaction control: counted by the tracker, no shape
             return
         if statement.query_time is not None or statement.rows_examined is not None:
@@ -144,16 +171,14 @@ class Digest:
         if statement.server_flags:
             self._add_flags(group, statement.server_flags)
 
-    def add_timed_fields(self, sql: str, thread_id: int | None, database: str | None, time: str | None,
-                         user: str | None, position: int, query_time: float | None, lock_time: float | None,
-                         rows_sent: int | None, rows_examined: int | None, flags: tuple[str, ...] = ()) -> None:
+    def add_timed_fields(self, fields: StatementFields, position: int, timings: Timings) -> None:
         """`add_fields` for a slow log's entry, with its timings: the same as `add` of its Statement."""
-        group = self.add_fields(sql, thread_id, database, time, "Query", user, False, position)
+        group = self.add_fields(fields, position)
         if group is None:
             return
+        query_time, lock_time, rows_sent, rows_examined, flags = timings
         if group.count == 1 and group.first == position:  # a new shape: its sample carries the timings too
-            group.sample = Statement(sql, thread_id, database, time, "Query", None, user, False,
-                                     query_time, lock_time, rows_sent, rows_examined, server_flags=flags)
+            group.sample = Statement(*fields, query_time, lock_time, rows_sent, rows_examined, server_flags=flags)
         if query_time is not None or rows_examined is not None:
             self._add_timings(group, query_time, rows_examined, rows_sent)
         if flags:
@@ -166,18 +191,15 @@ class Digest:
             counts[flag] = counts.get(flag, 0) + 1
         group.server_flags = counts
 
-    def add_fields(self, sql: str, thread_id: int | None, database: str | None = None, time: str | None = None,
-                   command: str = "Query", user: str | None = None, placeholders: bool = False,
-                   position: int | None = None, request: int | None = None,
+    def add_fields(self, fields: StatementFields, position: int | None = None,
                    sample: Statement | None = None) -> _Group | None:
-        """Count one statement given as its fields: `add(Statement(sql, thread_id, database, time, command,
-        request, user, placeholders))`, the fast path of a log file, where the Statement is built only for
-        the first statement of each shape (the group's sample), unless `sample` is that Statement.
-
-        `position` is the statement's place in the input (by default the next one; a log file's reader
-        passes its entry's and sets `self.position` once the file is read). A transaction control statement
-        is not grouped: it updates its connection's transaction state, and None is returned.
+        """Count one statement given as its fields: `add(Statement(*fields))`, the fast path of a log file,
+        where a Statement is built only for each shape's first statement (the group's sample), unless
+        `sample` is that Statement. `position` is the statement's place in the input (by default the next
+        one; a log file's reader passes its entry's and sets `self.position` once the file is read).
+        Transaction control is not grouped: it updates its connection's state, and None is returned.
         """
+        sql, thread_id, database, _, _, request, _, placeholders = fields
         if position is None:
             position = self.position
             self.position += 1
@@ -185,15 +207,10 @@ class Digest:
         shape, values = fingerprint_and_values(sql)
         group = self._groups.get(shape)
         if group is None:
-            if self._transaction_control(shape, sql, thread_id):
+            group = self._new_group(shape, fields, position, sample)
+            if group is None:
                 return None
-            group = self._groups[shape] = _Group(shape, statement_kind(sql), position)
-            group.sample = sample if sample is not None else Statement(
-                sql, thread_id, database, time, command, request, user, placeholders)
         group.count += 1
-        # Asked only while some connection has a transaction open or autocommit off.
-        transaction = self.transactions.inside(thread_id) if self.transactions.active else 0
-
         # The values of a prepared statement logged with its `?` are unknown: count each run as
         # different (its position is unique), since a loop of executions is a loop of round trips either way.
         key = hash(("?", position)) if placeholders else hash(values)
@@ -206,17 +223,11 @@ class Digest:
             databases = group.databases
             if database not in databases and len(databases) < 100:
                 databases[database] = position
-
         if request is None:
             unit_name, shard = self._thread_units.get(thread_id) or self._thread_unit(thread_id)
         else:
             unit_name, shard = f"request {request}", 0
-        units = group.units[shard]
-        unit = units.get(unit_name)
-        if unit is None:
-            if request is None and len(units) >= 4 * self._kept_per_shard():
-                self._prune_units(group, shard)
-            unit = units[unit_name] = _Unit(position)
+        unit = group.units[shard].get(unit_name) or self._new_unit(group, shard, unit_name, position, request)
         unit.count += 1
         unit_values = unit.values
         if unit_values is not None and key not in unit_values:
@@ -226,9 +237,9 @@ class Digest:
         samples = unit.samples
         if len(samples) < self.max_samples and sql not in samples:
             samples.append(sql)
-        if transaction:
+        # Asked only while some connection has a transaction open or autocommit off.
+        if self.transactions.active and (transaction := self.transactions.inside(thread_id)):
             unit.ran_in(transaction)
-
         kind = group.kind
         if kind is _SELECT:
             if unit_name in self._writers[shard]:
@@ -236,6 +247,23 @@ class Digest:
         elif kind in _WRITES:
             self._mark_writer(shard, unit_name)
         return group
+
+    def _new_group(self, shape: str, fields: StatementFields, position: int, sample: Statement | None) -> _Group | None:
+        """The group of a shape seen for the first time, or None for transaction control (never grouped)."""
+        sql = fields.sql
+        if self._transaction_control(shape, sql, fields.thread_id):
+            return None
+        group = self._groups[shape] = _Group(shape, statement_kind(sql), position)
+        group.sample = sample if sample is not None else Statement(*fields)
+        return group
+
+    def _new_unit(self, group: _Group, shard: int, unit_name: str, position: int, request: int | None) -> _Unit:
+        """A unit the group has not seen (yet, or since it was pruned), pruning the shard first when full."""
+        units = group.units[shard]
+        if request is None and len(units) >= 4 * self._kept_per_shard():
+            self._prune_units(group, shard)
+        unit = units[unit_name] = _Unit(position)
+        return unit
 
     def _transaction_control(self, shape: str, sql: str, thread_id: int | None) -> bool:
         """For a shape not grouped yet: True (and the connection's state updated) when it is transaction

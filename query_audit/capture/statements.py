@@ -13,6 +13,7 @@ import copy
 import re
 from collections.abc import Iterable
 
+from query_audit.analyze.digest import StatementFields
 from query_audit.capture.noise import NoiseFilter
 from query_audit.model import LogRow, Statement
 from query_audit.sql_text import has_placeholders
@@ -75,8 +76,8 @@ class StatementExtractor:
         return Statement(*fields) if fields is not None else None
 
     def statement_fields(self, thread_id: int, command: str, argument: str, time: str | None = None,
-                         user_host: str = "", request: int | None = None) -> tuple | None:
-        """`feed_fields` without building the Statement: its first 8 fields as a tuple, or None.
+                         user_host: str = "", request: int | None = None) -> StatementFields | None:
+        """`feed_fields` without building the Statement: its first 8 fields, or None.
 
         The fast path of a big log file, where a record per statement costs more than the rest.
         """
@@ -105,7 +106,7 @@ class StatementExtractor:
         self._threads[thread_id] = _Thread(match.group("db") or None, match.group("user") or None)
 
     def _statement(self, thread_id: int, command: str, sql: str, time: str | None, user_host: str,
-                   request: int | None) -> tuple | None:
+                   request: int | None) -> StatementFields | None:
         thread = self._threads.get(thread_id)
         if thread is None:
             thread = self._threads[thread_id] = _Thread()
@@ -125,5 +126,5 @@ class StatementExtractor:
         if self.noise is not None and self.noise.is_noise(sql):
             self.noise_dropped += 1
             return None
-        return (sql, thread_id, thread.database, time, command, request, user,
-                command == "Execute" and has_placeholders(sql))
+        return StatementFields(sql, thread_id, thread.database, time, command, request, user,
+                               command == "Execute" and has_placeholders(sql))

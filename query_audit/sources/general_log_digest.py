@@ -35,8 +35,7 @@ def digest_general_log(reader: GeneralLogReader, extractor: StatementExtractor, 
         last = index
         fields = fields_of(thread_id, command, argument, time)
         if fields is not None:
-            # (sql, thread_id, database, time, command, request, user, placeholders); request is None here
-            add_fields(fields[0], thread_id, fields[2], time, command, fields[6], fields[7], start + index)
+            add_fields(fields, start + index)
             if progress is not None and digest.statements % every == 0:
                 progress(READING, reader.bytes_read(), reader.size)
     digest.position = start + last + 1  # with a shard, `merge` takes the later of the two readers' ends

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from query_audit.analyze.digest import SHARDS  # and shard_of(), inlined below
+from query_audit.analyze.digest import shard_of
 from query_audit.model import LogRow
 from query_audit.sources._text import parse_text
 
@@ -129,7 +129,7 @@ class GeneralLogReader:
             else:
                 time = last_time
             thread = int(thread)
-            if shard is not None and (thread % SHARDS if thread else 0) != shard:  # shard_of(), inlined: every entry
+            if shard is not None and shard_of(thread) != shard:
                 thread = None
                 continue
             argument = line[found.end():]

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from query_audit.analyze.digest import SHARDS  # and shard_of(), inlined below
+from query_audit.analyze.digest import StatementFields, Timings, shard_of
 from query_audit.model import Statement
 from query_audit.sources._text import parse_text
 from query_audit.sources.general_log_file import classic_time
@@ -67,10 +67,9 @@ _USUAL_ENTRY = re.compile(
 _BOUNDARY = re.compile(r"\n(?=# User@Host:|# Time:)")  # a line that always ends the entry before it
 _BLOCK_CHARS = 1 << 20
 
-# (index, thread_id, database, time, user, sql, query_time, lock_time, rows_sent, rows_examined, flags):
-# flags are the SERVER_FLAGS the entry says Yes to (an entry that has them is read line by line).
-SlowEntry = tuple[int, "int | None", "str | None", "str | None", "str | None", str,
-                  "float | None", "float | None", "int | None", "int | None", "tuple[str, ...]"]
+# An entry's place in the file (counting every entry from 0), its statement and its timings; the timings'
+# server_flags are the SERVER_FLAGS the entry says Yes to (an entry that has them is read line by line).
+SlowEntry = tuple[int, StatementFields, Timings]
 
 
 class _Entry:
@@ -131,7 +130,7 @@ class SlowLogReader:
         return next(self._statements)
 
     def numbered_entries(self, shard: int | None = None) -> Iterator[SlowEntry]:
-        """The statements as plain fields (SlowEntry); `index` counts every entry of the file from 0.
+        """The statements as `(index, StatementFields, Timings)`; `index` counts every entry of the file from 0.
 
         With `shard`, only the statements of that shard's connections (see analyze/digest.py): the
         others' lines are read, as they must be to find where each entry ends, but not yielded.
@@ -185,14 +184,15 @@ class SlowLogReader:
                     databases[thread_id] = database
                 else:
                     database = databases.get(thread_id)
-            if shard is not None and (thread_id % SHARDS if thread_id else 0) != shard:  # shard_of(), inlined
+            if shard is not None and shard_of(thread_id) != shard:
                 continue
             sql = sql.rstrip()
             if sql.endswith(";"):
                 sql = sql[:-1].rstrip()
             if sql:
-                yield (state.index, thread_id, database, state.time, user or None, sql, float(query_time),
-                       float(lock_time), int(sent), int(examined), ())
+                yield (state.index, StatementFields(sql, thread_id, database, state.time, "Query", None, user or None,
+                                                    False),
+                       Timings(float(query_time), float(lock_time), int(sent), int(examined), ()))
 
     def _lines(self, lines: list[str], state: _State, shard: int | None) -> Iterator[SlowEntry]:
         """Entries read line by line: what `_block` cannot read in one match (and text around them)."""
@@ -328,7 +328,7 @@ def _finish(entry: _Entry, databases: dict[int, str], shard: int | None) -> Slow
             database = databases.get(thread_id)
     if entry.admin or entry.body is None:
         return None
-    if shard is not None and (thread_id % SHARDS if thread_id else 0) != shard:  # shard_of(), inlined
+    if shard is not None and shard_of(thread_id) != shard:
         return None
     sql = entry.body if entry.more is None else "\n".join([entry.body, *entry.more])
     sql = sql.rstrip()
@@ -336,9 +336,9 @@ def _finish(entry: _Entry, databases: dict[int, str], shard: int | None) -> Slow
         sql = sql[:-1].rstrip()
     if not sql:
         return None
-    return (entry.index, thread_id, database, entry.time, entry.user, sql, _number(entry.query_time, float),
-            _number(entry.lock_time, float), _number(entry.rows_sent, int), _number(entry.rows_examined, int),
-            entry.flags)
+    return (entry.index, StatementFields(sql, thread_id, database, entry.time, "Query", None, entry.user, False),
+            Timings(_number(entry.query_time, float), _number(entry.lock_time, float), _number(entry.rows_sent, int),
+                    _number(entry.rows_examined, int), entry.flags))
 
 
 def _number(value: str | None, kind: type):
@@ -352,10 +352,9 @@ def _number(value: str | None, kind: type):
     return number if kind is not float or math.isfinite(number) else None
 
 
-def _statement(fields: SlowEntry) -> Statement:
-    _, thread_id, database, time, user, sql, query_time, lock_time, rows_sent, rows_examined, flags = fields
-    return Statement(sql, thread_id, database, time, "Query", None, user, False,
-                     query_time, lock_time, rows_sent, rows_examined, server_flags=flags)
+def _statement(entry: SlowEntry) -> Statement:
+    _, fields, (query_time, lock_time, rows_sent, rows_examined, flags) = entry
+    return Statement(*fields, query_time, lock_time, rows_sent, rows_examined, server_flags=flags)
 
 
 def iter_slow_log(path: str | Path | IO[str]) -> SlowLogReader:

@@ -19,15 +19,19 @@ import contextlib
 import os
 import pickle
 import signal
+import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from query_audit.analyze.digest import SHARDS, Digest
 from query_audit.errors import SourceError
+
+if TYPE_CHECKING:
+    from multiprocessing.process import BaseProcess
 
 Progress = Callable[[str, int, int], None]
 # Below this size the file is read in a fraction of a second: a second process is not worth its start.
@@ -68,8 +72,14 @@ def digest_file(file: ShardedFile, digest: Digest, progress: Progress | None = N
 
 def two_readers_possible(source, digest: Digest) -> bool:
     """Whether a file can be read by two processes: given by path (the child opens it again), on a
-    system with fork, into an empty Digest (`merge` needs the two to hold different shards only)."""
-    return hasattr(os, "fork") and isinstance(source, (str, Path)) and not digest.statements
+    system with fork (not Windows), into an empty Digest (`merge` needs the two to hold different shards only)."""
+    return can_fork() and isinstance(source, (str, Path)) and not digest.statements
+
+
+def can_fork() -> bool:
+    """Whether this system can fork (the second reader needs the first one's state, not a fresh start):
+    multiprocessing offers its fork context exactly where `os.fork` exists."""
+    return hasattr(os, "fork")
 
 
 def two_readers_pay(source) -> bool:
@@ -114,12 +124,12 @@ def _cpu_times() -> tuple[int, int] | None:
     """(all, idle) jiffies of all CPUs from /proc/stat's first line, or None where there is none."""
     try:
         with open("/proc/stat", "rb") as stat:
-            fields = [int(value) for value in stat.readline().split()[1:]]
+            jiffies = [int(value) for value in stat.readline().split()[1:]]
     except (OSError, ValueError):
         return None
-    if len(fields) < 5:
+    if len(jiffies) < 5:
         return None
-    return sum(fields[:8]), fields[3] + fields[4]  # user..steal; idle + iowait (guest is inside user)
+    return sum(jiffies[:8]), jiffies[3] + jiffies[4]  # user..steal; idle + iowait (guest is inside user)
 
 
 def digest_in_two(file: ShardedFile, digest: Digest, progress: Progress | None = None) -> None:
@@ -132,25 +142,23 @@ def digest_in_two(file: ShardedFile, digest: Digest, progress: Progress | None =
     with contextlib.ExitStack() as cleanup:
         try:
             answer = cleanup.enter_context(tempfile.TemporaryFile(prefix="query-audit-"))
-            child = os.fork()
+            child = _start_child(file, theirs, answer)
         except OSError:  # no temporary directory, or no more processes: one reader does it all
             file.read(digest, progress)
             return
-        if child == 0:
-            _child(file, theirs, answer.fileno())  # never returns
-        ended = False
         try:
             # With a total (bytes of the file, which this process reads whole, skipping the child's entries) the
             # figure is already both readers'; a count of statements is this shard's: about half of both.
             both = None if progress is None else (
                 lambda stage, done, total: progress(stage, done if total else done * SHARDS, total))
             file.read(digest, both, shard=0)
-            _, status = os.waitpid(child, 0)
-            ended = True
+            child.join()
         finally:
-            if not ended:
-                _reap(child)
-        result = _answer(answer) if os.waitstatus_to_exitcode(status) == 0 else None
+            if child.exitcode is None:  # leaving early (an error, Ctrl-C): end it, and collect it
+                child.kill()
+                child.join()
+        result = _answer(answer) if child.exitcode == 0 else None
+        child.close()
     if result is None:
         result = _shard_one_here(file, theirs)
     if result[0] == "error":
@@ -158,6 +166,21 @@ def digest_in_two(file: ShardedFile, digest: Digest, progress: Progress | None =
     _, shard_one, noise_dropped, by_pattern = result
     digest.merge(shard_one)
     file.add_counts(noise_dropped, by_pattern)
+
+
+def _start_child(file: ShardedFile, theirs: Digest, answer) -> BaseProcess:
+    """The forked child that reads shard 1 (`_child`). Fork, not spawn: the child starts with this process's
+    modules, filters and file position, at no cost; it answers through `answer` rather than a pipe, so its
+    memory is given back before this process reads the answer. OSError when it cannot be started."""
+    import multiprocessing  # here: 10-20 ms to import, for big files only
+
+    for stream in (sys.stdout, sys.stderr):  # a fork copies unwritten output, and the child would write it too
+        if stream is not None:
+            stream.flush()
+    child = multiprocessing.get_context("fork").Process(target=_child, args=(file, theirs, answer.fileno()),
+                                                        name="query-audit shard 1", daemon=True)
+    child.start()
+    return child
 
 
 def _answer(answer) -> tuple | None:
@@ -169,20 +192,18 @@ def _answer(answer) -> tuple | None:
 
 
 def _child(file: ShardedFile, theirs: Digest, answer: int) -> None:
-    """In the forked child: digest shard 1, write ("ok", Digest, noise dropped, by pattern) or ("error",
-    message) to the file `answer`, and leave without running anything of the parent's (no atexit, no
-    buffered output). Exit status 0 only when the whole answer is written."""
-    status = 1
+    """In the forked child: digest shard 1 and write ("ok", Digest, noise dropped, by pattern) or ("error",
+    message) to the file `answer`. Its exit code (multiprocessing's: 0 when this returns) says whether the
+    whole answer is there."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # on Ctrl-C the parent reports, the child just stops
     try:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)  # on Ctrl-C the parent reports, the child just stops
         result = _shard_one_here(file, theirs)
         with open(answer, "wb", closefd=False) as out:
             pickler = pickle.Pickler(out, protocol=pickle.HIGHEST_PROTOCOL)
             pickler.fast = True  # no memo of every object sent: the Digest has no cycles, and memory stays low
             pickler.dump(result)
-        status = 0
-    finally:
-        os._exit(status)
+    except Exception:  # noqa: BLE001 - no traceback from here: exit 1, and the parent reads shard 1 itself
+        sys.exit(1)
 
 
 def _shard_one_here(file: ShardedFile, theirs: Digest) -> tuple:
@@ -194,12 +215,3 @@ def _shard_one_here(file: ShardedFile, theirs: Digest) -> tuple:
         return "error", str(exc)
     theirs.forget_caches()
     return ("ok", theirs, *mine.counts())
-
-
-def _reap(child: int) -> None:
-    """End the child if it still runs (this process is leaving early: an error, Ctrl-C) and collect it."""
-    try:
-        os.kill(child, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    os.waitpid(child, 0)
