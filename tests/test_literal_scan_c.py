@@ -138,3 +138,44 @@ def test_pure_python_path_gives_what_the_c_path_gives(tmp_path, monkeypatch):
     answers = [fingerprint_and_values(sql) for sql in statements]
     monkeypatch.setattr(fingerprint_module, "_c_split", None)
     assert [fingerprint_and_values(sql) for sql in statements] == answers
+
+
+# The parts of a general log line, each with forms the pattern takes and forms it does not: times (cut
+# short, odd spacing, non-ASCII digits), tabs, spaces, thread ids, commands (lower case, digits, two spaces).
+LINE_PARTS = [
+    ["", "", "261126 21:30:45", "261126  9:30:01", "261126\t9:30:01", "261126 123:30:01", "26112 21:30:45",
+     "261126 21:3:45", "2026-11-26T10:00:00.123456Z", "2026-11-26T10:00:00Z", "2026-11-26T10:00:00",
+     "2026-11-26T10:00:00.Z", "2026-11-26T10:00:00+01:00", "2026-11-26T10:00:00-0530", "2026-11-26T10:00:00+01:0",
+     "2026-11-26T10:00:00.5+01", "2026-11-26T10:00:00+01:0012", "٢٠٢٦-11-26T10:00:00Z", "２６１１２６ 21:30:45",
+     "261126\u200321:30:45", "261126\x1c21:30:45"],
+    ["\t", "\t\t", "", " \t", "\t \t"],
+    ["", "   ", "\t"],
+    ["5", "12", "٣", "0", "", "x", "5x"],
+    [" ", "", "  ", "\t"],
+    ["Query", "Quit", "Init DB", "Change user", "query", "Q", "Query1", "Init  DB", "Init _x", "Init DB ", "", "_x"],
+    ["", "\t", "\tSELECT 1", " ", " \t", "\t\tx", "\r", " x", "\tq\r", "1"],
+]
+
+
+@needs_c
+def test_c_general_entry_equals_the_regex_on_generated_logs_and_random_lines(tmp_path):
+    from query_audit.analyze._literal_scan import general_entry
+
+    from query_audit.sources.general_log_file import _entry_fields
+
+    lines = []
+    for fmt in ("mariadb", "mysql8"):
+        path = tmp_path / f"{fmt}.log"
+        write_log(path, 5_000, fmt)
+        lines += path.read_text().splitlines()
+    generated = len(lines)
+    generator = random.Random(20261130)
+    noise = [piece for part in LINE_PARTS for piece in part] + ["é", "𝟘", "-", ":", ".", "+", "Z", "T"]
+    for _ in range(200_000):
+        parts = [generator.choice(part) for part in LINE_PARTS]
+        if generator.random() < 0.3:  # a piece from anywhere, anywhere
+            parts.insert(generator.randint(0, len(parts)), generator.choice(noise))
+        lines.append("".join(parts))
+    different = [line for line in lines if general_entry(line) != _entry_fields(line)]
+    assert different == []
+    assert sum(general_entry(line) is not None for line in lines[generated:]) > 2_000  # entries among them

@@ -29,6 +29,10 @@ _ENTRY = re.compile(
     r"(?:(\d{6}\s+\d{1,2}:\d\d:\d\d)|(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?))?"
     r"\t+ *(\d+) ([A-Z][A-Za-z_]*(?: [A-Za-z_]+)*)(?:\t|$)"
 )
+try:  # `_entry_fields` in C (analyze/_literal_scan.c), built at install where a compiler is: the same answers
+    from query_audit.analyze._literal_scan import general_entry as _c_entry_fields
+except ImportError:
+    _c_entry_fields = None
 _HEADER = re.compile(r".*, Version: .* started with:$|T[Cc][Pp] [Pp]ort: |Time\s+Id\s+Command\s+Argument$")
 
 
@@ -86,7 +90,7 @@ class GeneralLogReader:
 
     def _parse(self, lines: IO[str], shard: int | None) -> Iterator[tuple[int, int, str, str, str | None]]:
         self._handle = lines
-        entry = _ENTRY.match
+        entry = _c_entry_fields or _entry_fields
         header = _HEADER.match
         last_stamp = None  # the classic format's last written second, raw and as ISO-8601
         last_time = None
@@ -119,7 +123,7 @@ class GeneralLogReader:
                 more = None
             index += 1
             inside = True
-            classic, iso, thread, command = found.groups()
+            classic, iso, thread, command, rest = found
             if iso is not None:
                 time = iso
             elif classic is not None:
@@ -128,13 +132,22 @@ class GeneralLogReader:
                 time = last_time
             else:
                 time = last_time
-            thread = int(thread)
             if shard is not None and shard_of(thread) != shard:
                 thread = None
                 continue
-            argument = line[found.end():]
+            argument = rest
         if thread is not None:
             yield index, thread, command, _joined(argument, more), time
+
+
+def _entry_fields(line: str) -> tuple[str | None, str | None, int, str, str] | None:
+    """A line (without its line end) that starts an entry as (classic time, ISO time, thread id, command,
+    the rest of the line), or None: `_ENTRY`'s match, which the C version gives without a match object."""
+    found = _ENTRY.match(line)
+    if found is None:
+        return None
+    classic, iso, thread, command = found.groups()
+    return classic, iso, int(thread), command, line[found.end():]
 
 
 def _joined(first: str, more: list[str] | None) -> str:
