@@ -244,7 +244,7 @@ class Digest:
         if kind is _SELECT:
             if unit_name in self._writers[shard]:
                 group.after_write += 1
-        elif kind in _WRITES:
+        elif kind in _WRITES and unit_name not in self._writers[shard]:
             self._mark_writer(shard, unit_name)
         return group
 
