@@ -211,19 +211,23 @@ def test_the_fast_path_gives_the_groups_of_one_statement_at_a_time(generated):
 
 
 def test_without_fork_or_an_affinity_mask_one_process_reads_it_all(generated, monkeypatch):
-    """macOS has fork but no sched_getaffinity, Windows neither: a general or slow log is read by one
-    process there, with the same result, and nothing raises."""
+    """Windows has no fork, macOS no sched_getaffinity (and no fork-safe system libraries): a general or
+    slow log is read by one process there, with the same result, and nothing raises, even when forced."""
     one = read(generated, False, **TIGHT)
-    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
-    monkeypatch.delattr(os, "process_cpu_count", raising=False)
     monkeypatch.setattr(two_readers, "TWO_READERS_MIN_BYTES", 0)
     monkeypatch.setenv(two_readers.READERS_VARIABLE, "2")
-    assert read(generated, None, **TIGHT) == one  # forked where os.fork is: the affinity mask is not needed
-    monkeypatch.delattr(os, "fork")
-    assert not two_readers.can_fork()
-    assert not two_readers.two_readers_possible(str(generated), Digest())
-    assert read(generated, True, **TIGHT) == one
-    assert read(generated, None, **TIGHT) == one
+    monkeypatch.delattr(os, "process_cpu_count", raising=False)
+    assert two_readers.can_fork() == hasattr(os, "sched_getaffinity")  # Linux: yes
+    for missing in ("sched_getaffinity", "fork"):
+        with monkeypatch.context() as system:
+            system.delattr(os, missing)
+            if missing != "fork":  # fork exists, and must not be called
+                system.setattr(os, "fork", lambda: pytest.fail("forked without an affinity mask"))
+            assert not two_readers.can_fork()
+            assert not two_readers.two_readers_possible(str(generated), Digest())
+            assert two_readers.usable_cpus() >= 1
+            assert read(generated, True, **TIGHT) == one
+            assert read(generated, None, **TIGHT) == one
 
 
 def test_a_second_reader_that_fails_writes_no_traceback(generated, monkeypatch, capfd):

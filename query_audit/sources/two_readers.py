@@ -1,6 +1,7 @@
 """One log file read by two processes, one per shard of connections, when that pays.
 
-`digest_in_two` forks a child that digests the connections of shard 1 while this process digests
+`digest_in_two` forks a child (a multiprocessing Process of the fork context: where there is no fork,
+or no fork-safe one, one process reads) that digests the connections of shard 1 while this process digests
 shard 0; the child writes its Digest to an unnamed temporary file and ends, and `Digest.merge` puts
 the two together, exactly as one process would have built it (see analyze/digest.py). A file rather
 than a pipe: the child's memory is given back before this process reads its answer, so the two never
@@ -77,9 +78,13 @@ def two_readers_possible(source, digest: Digest) -> bool:
 
 
 def can_fork() -> bool:
-    """Whether this system can fork (the second reader needs the first one's state, not a fresh start):
-    multiprocessing offers its fork context exactly where `os.fork` exists."""
-    return hasattr(os, "fork")
+    """Whether a second reader can be forked here (it needs the first one's state, not a fresh start).
+
+    Where `os.fork` exists (multiprocessing's fork context exists exactly there) and so does an affinity
+    mask: Linux and the BSDs. Not on Windows (no fork) nor on macOS, whose system libraries are not
+    fork-safe (multiprocessing starts by spawn there) and which has no `os.sched_getaffinity`: one reader.
+    """
+    return hasattr(os, "fork") and hasattr(os, "sched_getaffinity")
 
 
 def two_readers_pay(source) -> bool:
