@@ -13,7 +13,7 @@ import copy
 import re
 from collections.abc import Iterable
 
-from query_audit.analyze.digest import StatementFields
+from query_audit.analyze.digest import StatementFields, new_statement_fields
 from query_audit.capture.noise import NoiseFilter
 from query_audit.model import LogRow, Statement
 from query_audit.sql_text import has_placeholders
@@ -126,5 +126,5 @@ class StatementExtractor:
         if self.noise is not None and self.noise.is_noise(sql):
             self.noise_dropped += 1
             return None
-        return StatementFields(sql, thread_id, thread.database, time, command, request, user,
-                               command == "Execute" and has_placeholders(sql))
+        return new_statement_fields((sql, thread_id, thread.database, time, command, request, user,
+                                     command == "Execute" and has_placeholders(sql)))

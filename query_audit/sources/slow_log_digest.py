@@ -45,12 +45,12 @@ class SlowLogFile:
         start = digest.position
         last = -1  # the index of the last entry read here
         dropped = 0
-        for index, fields, timings in self.reader.numbered_entries(shard):
+        for index, fields, query_time, lock_time, sent, examined, flags in self.reader.numbered_entries(shard):
             last = index
             if is_noise is not None and is_noise(fields.sql):
                 dropped += 1
                 continue
-            add(fields, start + index, timings)
+            add(fields, start + index, query_time, lock_time, sent, examined, flags)
             if progress is not None and digest.statements % every == 0:
                 progress("reading statements", digest.statements, 0)
         self.noise_dropped += dropped

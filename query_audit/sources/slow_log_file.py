@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from query_audit.analyze.digest import StatementFields, Timings, shard_of
+from query_audit.analyze.digest import StatementFields, new_statement_fields, shard_of
 from query_audit.model import Statement
 from query_audit.sources._text import parse_text
 from query_audit.sources.general_log_file import classic_time
@@ -67,9 +67,10 @@ _USUAL_ENTRY = re.compile(
 _BOUNDARY = re.compile(r"\n(?=# User@Host:|# Time:)")  # a line that always ends the entry before it
 _BLOCK_CHARS = 1 << 20
 
-# An entry's place in the file (counting every entry from 0), its statement and its timings; the timings'
-# server_flags are the SERVER_FLAGS the entry says Yes to (an entry that has them is read line by line).
-SlowEntry = tuple[int, StatementFields, Timings]
+# (index, fields, query_time, lock_time, rows_sent, rows_examined, flags): the entry's place in the file
+# (counting every entry from 0), its statement, its timings, and the SERVER_FLAGS it says Yes to (an entry
+# that has them is read line by line).
+SlowEntry = tuple[int, StatementFields, "float | None", "float | None", "int | None", "int | None", "tuple[str, ...]"]
 
 
 class _Entry:
@@ -130,7 +131,7 @@ class SlowLogReader:
         return next(self._statements)
 
     def numbered_entries(self, shard: int | None = None) -> Iterator[SlowEntry]:
-        """The statements as `(index, StatementFields, Timings)`; `index` counts every entry of the file from 0.
+        """The statements as SlowEntry tuples; `index` counts every entry of the file from 0.
 
         With `shard`, only the statements of that shard's connections (see analyze/digest.py): the
         others' lines are read, as they must be to find where each entry ends, but not yielded.
@@ -190,9 +191,9 @@ class SlowLogReader:
             if sql.endswith(";"):
                 sql = sql[:-1].rstrip()
             if sql:
-                yield (state.index, StatementFields(sql, thread_id, database, state.time, "Query", None, user or None,
-                                                    False),
-                       Timings(float(query_time), float(lock_time), int(sent), int(examined), ()))
+                fields = new_statement_fields((sql, thread_id, database, state.time, "Query", None, user or None,
+                                               False))
+                yield state.index, fields, float(query_time), float(lock_time), int(sent), int(examined), ()
 
     def _lines(self, lines: list[str], state: _State, shard: int | None) -> Iterator[SlowEntry]:
         """Entries read line by line: what `_block` cannot read in one match (and text around them)."""
@@ -336,9 +337,9 @@ def _finish(entry: _Entry, databases: dict[int, str], shard: int | None) -> Slow
         sql = sql[:-1].rstrip()
     if not sql:
         return None
-    return (entry.index, StatementFields(sql, thread_id, database, entry.time, "Query", None, entry.user, False),
-            Timings(_number(entry.query_time, float), _number(entry.lock_time, float), _number(entry.rows_sent, int),
-                    _number(entry.rows_examined, int), entry.flags))
+    return (entry.index, new_statement_fields((sql, thread_id, database, entry.time, "Query", None, entry.user, False)),
+            _number(entry.query_time, float), _number(entry.lock_time, float), _number(entry.rows_sent, int),
+            _number(entry.rows_examined, int), entry.flags)
 
 
 def _number(value: str | None, kind: type):
@@ -353,7 +354,7 @@ def _number(value: str | None, kind: type):
 
 
 def _statement(entry: SlowEntry) -> Statement:
-    _, fields, (query_time, lock_time, rows_sent, rows_examined, flags) = entry
+    _, fields, query_time, lock_time, rows_sent, rows_examined, flags = entry
     return Statement(*fields, query_time, lock_time, rows_sent, rows_examined, server_flags=flags)
 
 
