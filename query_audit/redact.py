@@ -45,9 +45,12 @@ _ACCOUNT_STATEMENT = re.compile(
 # (names, comments) out of the strings; executable comments' bodies are code, lexed like the rest.
 _HEX = re.compile(r"0x[0-9A-Fa-f]+")
 # Outside an account statement only string literals change. A run of characters none of which can start a
-# comment, a quoted name or a string (nor end a comment) is whole words, spaces and punctuation, so one
-# match takes it unchanged: the callback runs per string and per such character, not per word.
-_PLAIN_RUN = re.compile(r"(?P<plain>[^/#*`'\"-]+)|" + LEXEME.pattern, LEXEME.flags)
+# comment, a quoted name or a string (nor end a comment) is whole words, spaces and punctuation, so each
+# match takes such a run (`plain`, kept as it is) with the lexeme after it: the callback runs once per
+# comment, quoted name, string or one of those characters, not once per word. (Possessive: a run never
+# gives characters back; the last run of a text, with no lexeme after it, is `tail`.)
+_PLAIN_RUN = re.compile(r"(?P<plain>[^/#*`'\"-]*+)(?:" + LEXEME.pattern + r")|(?P<tail>[^/#*`'\"-]+)\Z",
+                        LEXEME.flags)
 # The default patterns as one alternation: one search per literal instead of one per pattern (a search of
 # A|B finds a match exactly when A or B does). The project's own stay apart: their groups and flags are theirs.
 _DEFAULT_SECRET = re.compile("|".join(f"(?:{pattern})" for pattern in DEFAULT_PATTERNS))
@@ -70,21 +73,22 @@ class Redactor:
         """`sql` with the secrets in its literals replaced; the same text when it has none."""
         if "'" not in sql and '"' not in sql and "0x" not in sql.lower():
             return sql
-        account = _ACCOUNT_STATEMENT.match(sql, leading_comments_end(sql)) is not None
+        # A statement starting with a letter starts with a word: no comment before it to skip.
+        start = 0 if sql[0].isascii() and sql[0].isalpha() else leading_comments_end(sql)
+        if _ACCOUNT_STATEMENT.match(sql, start) is not None:
+            return LEXEME.sub(_redact_account_literal, sql)
         is_secret = self._is_secret
 
-        def replace_literal(match: re.Match) -> str:
-            if match.lastgroup == "string":
-                literal = match.group()
-                closed = len(literal) > 1 and literal[-1] == literal[0]
-                body = literal[1:-1] if closed else literal[1:]
-                if account or is_secret(body):
-                    return literal[0] + REDACTED + (literal[0] if closed else "")
-            elif account and match.lastgroup == "word" and _HEX.fullmatch(match.group()):
-                return "0x00"
-            return match.group(0)
+        def redact_secret(match: re.Match) -> str:
+            if match.lastgroup != "string":
+                return match.group()
+            plain, literal = match.group("plain", "string")
+            closed = len(literal) > 1 and literal[-1] == literal[0]
+            if is_secret(literal[1:-1] if closed else literal[1:]):
+                return plain + literal[0] + REDACTED + (literal[0] if closed else "")
+            return match.group()
 
-        return (LEXEME if account else _PLAIN_RUN).sub(replace_literal, sql)
+        return _PLAIN_RUN.sub(redact_secret, sql)
 
     def statement(self, statement: Statement) -> Statement:
         redacted = self.sql(statement.sql)
@@ -98,6 +102,17 @@ class Redactor:
 
     def statements(self, statements: Iterable[Statement]) -> list[Statement]:
         return [self.statement(statement) for statement in statements]
+
+
+def _redact_account_literal(match: re.Match) -> str:
+    """In an account statement every string literal and every hex literal is a credential."""
+    if match.lastgroup == "string":
+        literal = match.group()
+        closed = len(literal) > 1 and literal[-1] == literal[0]
+        return literal[0] + REDACTED + (literal[0] if closed else "")
+    if match.lastgroup == "word" and _HEX.fullmatch(match.group()):
+        return "0x00"
+    return match.group()
 
 
 def _any_search(patterns: tuple[re.Pattern, ...], body: str) -> bool:
