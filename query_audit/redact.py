@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from functools import partial
 
 from query_audit.model import QueryGroup, Statement
 from query_audit.sql_text import LEXEME, leading_comments_end
@@ -43,6 +44,16 @@ _ACCOUNT_STATEMENT = re.compile(
 # A hex literal is a word to the lexer (query_audit.sql_text), which also keeps what can hide a quote
 # (names, comments) out of the strings; executable comments' bodies are code, lexed like the rest.
 _HEX = re.compile(r"0x[0-9A-Fa-f]+")
+# Outside an account statement only string literals change. A run of characters none of which can start a
+# comment, a quoted name or a string (nor end a comment) is whole words, spaces and punctuation, so each
+# match takes such a run (`plain`, kept as it is) with the lexeme after it: the callback runs once per
+# comment, quoted name, string or one of those characters, not once per word. (Possessive: a run never
+# gives characters back; the last run of a text, with no lexeme after it, is `tail`.)
+_PLAIN_RUN = re.compile(r"(?P<plain>[^/#*`'\"-]*+)(?:" + LEXEME.pattern + r")|(?P<tail>[^/#*`'\"-]+)\Z",
+                        LEXEME.flags)
+# The default patterns as one alternation: one search per literal instead of one per pattern (a search of
+# A|B finds a match exactly when A or B does). The project's own stay apart: their groups and flags are theirs.
+_DEFAULT_SECRET = re.compile("|".join(f"(?:{pattern})" for pattern in DEFAULT_PATTERNS))
 
 
 @dataclass(frozen=True)
@@ -53,26 +64,31 @@ class Redactor:
     extra: tuple[str, ...] = ()
 
     def __post_init__(self):
-        object.__setattr__(self, "_patterns", tuple(re.compile(p) for p in DEFAULT_PATTERNS + tuple(self.extra)))
+        patterns = (_DEFAULT_SECRET, *(re.compile(p) for p in self.extra))
+        # Called once per string literal: without project patterns, the one search itself.
+        object.__setattr__(self, "_is_secret", patterns[0].search if len(patterns) == 1 else
+                           partial(_any_search, patterns))
 
     def sql(self, sql: str) -> str:
         """`sql` with the secrets in its literals replaced; the same text when it has none."""
         if "'" not in sql and '"' not in sql and "0x" not in sql.lower():
             return sql
-        account = _ACCOUNT_STATEMENT.match(sql, leading_comments_end(sql)) is not None
+        # A statement starting with a letter starts with a word: no comment before it to skip.
+        start = 0 if sql[0].isascii() and sql[0].isalpha() else leading_comments_end(sql)
+        if _ACCOUNT_STATEMENT.match(sql, start) is not None:
+            return LEXEME.sub(_redact_account_literal, sql)
+        is_secret = self._is_secret
 
-        def replace_literal(match: re.Match) -> str:
-            if match.lastgroup == "string":
-                literal = match.group()
-                closed = len(literal) > 1 and literal[-1] == literal[0]
-                body = literal[1:-1] if closed else literal[1:]
-                if account or any(pattern.search(body) for pattern in self._patterns):
-                    return literal[0] + REDACTED + (literal[0] if closed else "")
-            elif account and match.lastgroup == "word" and _HEX.fullmatch(match.group()):
-                return "0x00"
-            return match.group(0)
+        def redact_secret(match: re.Match) -> str:
+            if match.lastgroup != "string":
+                return match.group()
+            plain, literal = match.group("plain", "string")
+            closed = len(literal) > 1 and literal[-1] == literal[0]
+            if is_secret(literal[1:-1] if closed else literal[1:]):
+                return plain + literal[0] + REDACTED + (literal[0] if closed else "")
+            return match.group()
 
-        return LEXEME.sub(replace_literal, sql)
+        return _PLAIN_RUN.sub(redact_secret, sql)
 
     def statement(self, statement: Statement) -> Statement:
         redacted = self.sql(statement.sql)
@@ -86,4 +102,19 @@ class Redactor:
 
     def statements(self, statements: Iterable[Statement]) -> list[Statement]:
         return [self.statement(statement) for statement in statements]
+
+
+def _redact_account_literal(match: re.Match) -> str:
+    """In an account statement every string literal and every hex literal is a credential."""
+    if match.lastgroup == "string":
+        literal = match.group()
+        closed = len(literal) > 1 and literal[-1] == literal[0]
+        return literal[0] + REDACTED + (literal[0] if closed else "")
+    if match.lastgroup == "word" and _HEX.fullmatch(match.group()):
+        return "0x00"
+    return match.group()
+
+
+def _any_search(patterns: tuple[re.Pattern, ...], body: str) -> bool:
+    return any(pattern.search(body) for pattern in patterns)
 

@@ -144,3 +144,22 @@ def test_a_big_report_has_one_line_a_query_and_the_same_document(monkeypatch):
     first = lines.index('  "queries": [') + 1
     query_lines = lines[first:lines.index("  ],", first)]
     assert [json.loads(line.rstrip(",")) for line in query_lines] == document["queries"]
+
+
+@pytest.mark.parametrize("one_line_above", [10_000, 0], ids=["indented", "one item a line"])
+def test_nan_and_infinity_are_written_as_null_in_both_layouts(monkeypatch, one_line_above):
+    """The document is encoded as it is unless a value cannot be written: only then are they replaced."""
+    import math
+
+    from query_audit.report import json_format
+
+    monkeypatch.setattr(json_format, "ONE_LINE_ITEMS_ABOVE", one_line_above)
+    report = sample_report()
+    query = report.queries[0]
+    odd = replace(query, group=replace(query.group, total_query_time=math.nan, max_query_time=math.inf))
+    text = render(replace(report, queries=(odd, *report.queries[1:])), Format.JSON)
+    assert "NaN" not in text and "Infinity" not in text
+    timing = json.loads(text)["queries"][0]["timing"]
+    assert timing["total"] is None and timing["max"] is None
+    assert render(report, Format.JSON) == json_format._encoded(json_format.without_nan(
+        json_format.report_to_dict(report)))

@@ -246,3 +246,18 @@ def test_describe_is_fast_enough_for_every_distinct_statement():
     for _ in range(100):
         describe(sql)
     assert (time.perf_counter() - start) / 100 < 0.02  # measured about 1 ms here
+
+
+def test_untyped_calls_list_unknown_functions_then_qualified_known_ones_each_in_breadth_first_order():
+    """What the EXPLAIN guard reads, in a pinned order: the calls of unknown functions (exp.Anonymous) first,
+    then the schema-qualified calls of known ones, each list breadth first (one walk of the tree gives what
+    two `find_all` walks gave)."""
+    model = describe("SELECT shop.lower(a), my_udf(b), other.f(x), s.count(*) FROM t "
+                     "WHERE c = shop.upper(udf2(d)) AND e IN (SELECT x.coalesce(y) FROM u)")
+    assert model.untyped_calls == ("my_udf", "shop.lower", "other.f", "s.count", "shop.upper", "udf2", "x.coalesce")
+
+
+def test_scopes_are_numbered_in_text_order_whatever_sqlglot_lists_them_in():
+    model = describe("SELECT a FROM t1 WHERE b IN (SELECT c FROM t2) AND d IN (SELECT e FROM t3)")
+    assert [(use.table, use.scope) for use in model.columns if use.role == "select"] == \
+        [("t1", 0), ("t2", 1), ("t3", 2)]

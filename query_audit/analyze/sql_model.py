@@ -25,7 +25,7 @@ import logging
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import sqlglot
 from sqlglot import exp
@@ -97,14 +97,18 @@ def shortened(sql: str, keep: int = SHOWN_CHARS) -> str:
     return f"{sql[:keep]} /* ... {len(sql) - keep} more characters not shown */"
 def _untyped_calls(tree: exp.Expression) -> tuple[str, ...]:
     """Function calls sqlglot maps to no known function (exp.Anonymous), and qualified ones (`db.f`)."""
-    calls = []
-    for node in tree.find_all(exp.Anonymous):
-        qualifier = node.parent.this if isinstance(node.parent, exp.Dot) and node.parent.expression is node else None
-        calls.append(f"{qualifier.sql(dialect='mysql')}.{node.name}" if qualifier is not None else str(node.name))
-    for node in tree.find_all(exp.Dot):
-        if isinstance(node.expression, exp.Func) and not isinstance(node.expression, exp.Anonymous):
-            calls.append(node.sql(dialect="mysql").split("(", 1)[0])
-    return tuple(calls)
+    # One walk of the tree (the second was a fifth of describing a shape), the two kinds in the order
+    # two find_all walks gave them: every unknown call first, then every qualified known one.
+    calls, qualified = [], []
+    for node in tree.walk():
+        if isinstance(node, exp.Anonymous):
+            parent = node.parent
+            qualifier = parent.this if isinstance(parent, exp.Dot) and parent.expression is node else None
+            calls.append(f"{qualifier.sql(dialect='mysql')}.{node.name}" if qualifier is not None else str(node.name))
+        elif isinstance(node, exp.Dot) and isinstance(node.expression, exp.Func) \
+                and not isinstance(node.expression, exp.Anonymous):
+            qualified.append(node.sql(dialect="mysql").split("(", 1)[0])
+    return tuple(calls + qualified)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,7 +298,11 @@ class _Describer:
     def __init__(self, tree: exp.Expression):
         self.tree = tree
         self.uses: list[ColumnUse] = []
-        self.order = {id(node): position for position, node in enumerate(tree.walk(bfs=False))}
+
+    @cached_property
+    def order(self) -> dict[int, int]:
+        """Each node's place in the text (a walk of the whole tree): needed only to order several scopes."""
+        return {id(node): position for position, node in enumerate(self.tree.walk(bfs=False))}
 
     # -- the statement -------------------------------------------------------------------------
 
@@ -367,7 +375,8 @@ class _Describer:
     def _scope_blocks(self, statement_block: _Block | None) -> list[_Block]:
         scopes = traverse_scope(self.tree)
         # The root first, then the others in the order they appear in the text.
-        ordered = sorted(scopes, key=lambda s: (not s.is_root, self.order.get(id(s.expression), 0)))
+        ordered = scopes if len(scopes) < 2 else \
+            sorted(scopes, key=lambda s: (not s.is_root, self.order.get(id(s.expression), 0)))
         numbers: dict[int, int] = {}
         next_number = 1
         for scope in ordered:
