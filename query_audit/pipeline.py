@@ -65,7 +65,7 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
     stream.digest_into(digest, options.progress or (lambda stage, done, total: None))
     # Never bound whole: the samples no rule quotes go before sqlglot comes in, and this frame does not
     # keep them alive through the analysis.
-    groups = [with_quoted_samples_only(group) for group in digest.groups()]
+    groups = [with_quoted_samples_only(group) for group in digest.take_groups()]
     transactions = digest.transactions
     del digest  # its value sets and unit records (~10 MB at 1M statements) go before sqlglot comes in
     return analyze_groups(groups, stream, options, notes, transactions=transactions)
