@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 from query_audit.analyze.digest import Digest
+from query_audit.analyze.loops import with_quoted_samples_only
 from query_audit.model import (
     AnalyzedQuery,
     Report,
@@ -62,7 +63,10 @@ def analyze_stream(stream: StatementStream, options: AnalysisOptions, notes: tup
     """The pipeline: group, model, schema, EXPLAIN, advise, summarize."""
     digest = Digest()
     stream.digest_into(digest, options.progress or (lambda stage, done, total: None))
-    groups, transactions = digest.groups(), digest.transactions
+    # Never bound whole: the samples no rule quotes go before sqlglot comes in, and this frame does not
+    # keep them alive through the analysis.
+    groups = [with_quoted_samples_only(group) for group in digest.take_groups()]
+    transactions = digest.transactions
     del digest  # its value sets and unit records (~10 MB at 1M statements) go before sqlglot comes in
     return analyze_groups(groups, stream, options, notes, transactions=transactions)
 

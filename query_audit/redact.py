@@ -88,7 +88,9 @@ class Redactor:
                 return plain + literal[0] + REDACTED + (literal[0] if closed else "")
             return match.group()
 
-        return _PLAIN_RUN.sub(redact_secret, sql)
+        redacted = _PLAIN_RUN.sub(redact_secret, sql)
+        # The text itself when nothing was redacted: a copy of each of a big log's samples is ~13 MB.
+        return sql if redacted == sql else redacted
 
     def statement(self, statement: Statement) -> Statement:
         redacted = self.sql(statement.sql)

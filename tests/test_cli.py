@@ -74,3 +74,16 @@ def test_sandbox_up_status_down_through_the_command_line(tmp_path):
     with pytest.raises(ConnectionFailed):
         connect(parse_dsn(dsn))
     assert run("sandbox", "status", env=env).stdout.strip() == "no sandbox runs"
+
+
+@pytest.mark.parametrize("text", ["", "{}\n", "no newline at the end",
+                                  "\x1b[1mbold\x1b[0m and plain\n" * 40 + "\x1b[31mred\x1b[0m tail"])
+@pytest.mark.parametrize("color", [None, True])
+def test_the_report_goes_to_stdout_in_pieces_with_the_same_bytes(text, color, monkeypatch, capsys):
+    from query_audit import cli as cli_module
+
+    monkeypatch.setattr(cli_module, "_PIECE", 7)  # many pieces, each cut after a newline
+    cli_module._echo_in_pieces(text, color=color)
+    pieced = capsys.readouterr().out
+    click.echo(text, nl=not text.endswith("\n"), color=color)
+    assert pieced == capsys.readouterr().out

@@ -164,3 +164,12 @@ def test_add_fields_counts_each_placeholder_run_as_different_values():
         digest.add_fields(StatementFields("SELECT * FROM t WHERE id = ?", 7, None, None, "Execute", None, None, True))
     [group] = digest.groups()
     assert group.distinct_values == 3 and group.sample.placeholders
+
+
+def test_take_groups_gives_the_groups_and_leaves_the_digest_empty():
+    digest = Digest()
+    for sql in ("SELECT * FROM a WHERE id = 1", "SELECT * FROM b WHERE id = 2", "SELECT * FROM a WHERE id = 3"):
+        digest.add(Statement(sql, thread_id=7))
+    listed = digest.groups()
+    assert list(digest.take_groups()) == listed and len(listed) == 2
+    assert digest.groups() == []

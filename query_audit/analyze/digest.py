@@ -20,6 +20,7 @@ its position in the input, which orders groups, samples and units the same way i
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import partial
 from typing import NamedTuple
 
@@ -339,6 +340,14 @@ class Digest:
     def groups(self) -> list[QueryGroup]:
         ordered = sorted(self._groups.values(), key=lambda group: group.first)
         return [self._query_group(group) for group in ordered]
+
+    def take_groups(self) -> Iterator[QueryGroup]:
+        """The groups as `groups` lists them, emptying the Digest as it goes: each group's value keys
+        and units are given back once it is converted, not kept until the last one is."""
+        ordered = sorted(self._groups.values(), key=lambda group: group.first, reverse=True)
+        self._groups.clear()
+        while ordered:
+            yield self._query_group(ordered.pop())
 
     def _query_group(self, group: _Group) -> QueryGroup:
         units = sorted(((name, unit) for shard in group.units for name, unit in shard.items()),

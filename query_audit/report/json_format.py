@@ -192,8 +192,9 @@ def render_json(report: Report, gate: GateResult | None = None) -> str:
     try:
         return _encoded(document)
     except ValueError:  # a NaN or an infinity (allow_nan=False): JSON cannot write them, so they become null
-        # Only then is the whole document copied (`without_nan`, a Python walk of every value: ~0.1 s at 1M).
-        return _encoded(without_nan(document))
+        # Only then is the whole document copied (`without_nan`, a Python walk of every value: ~0.1 s at 1M),
+        # from a new one: the big layout empties the document as it encodes it.
+        return _encoded(without_nan(report_to_dict(report, gate)))
 
 
 def _encoded(document: dict) -> str:
@@ -205,17 +206,19 @@ def _encoded(document: dict) -> str:
 def _one_item_a_line(document: dict) -> str:
     """The document with sorted keys, one top-level key a line, and each item of a list on a line of its
     own (a big log's report: 0.16 s -> 0.03 s for 1,835 queries, and still one line per query to diff).
-    One join of all the pieces at the end: the text is not copied once per level."""
+    One join of all the pieces at the end: the text is not copied once per level. The document is
+    emptied as it is encoded (the caller's too): of a 1M-statement log's, ~3 MB less at the join."""
     encode = _ONE_LINE.encode
     keys = sorted(document)
     parts = ["{\n"]
     for number, key in enumerate(keys, 1):
-        value, end = document[key], ",\n" if number < len(keys) else "\n"
+        value, end = document.pop(key), ",\n" if number < len(keys) else "\n"
         parts += ("  ", encode(key), ": ")
         if isinstance(value, list) and value:
             parts.append("[\n")
-            for index, item in enumerate(value):
-                parts += (",\n    " if index else "    ", encode(item))
+            value.reverse()
+            for index in range(len(value)):
+                parts += (",\n    " if index else "    ", encode(value.pop()))
             parts += ("\n  ]", end)
         else:
             parts += (encode(value), end)

@@ -4,19 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from query_audit.analyze.loops import loops
 from query_audit.model import AnalyzedQuery, QueryGroup, Repetition, Severity
-
-
-def loops(group: QueryGroup, minimum: int, *, distinct: bool | None) -> list[Repetition]:
-    """Repetitions of at least `minimum` runs: with different values (`distinct`), all the same (False),
-    or either (None).
-
-    Worst first (most runs), so the first one is the example the finding quotes.
-    """
-    found = [rep for rep in group.repetitions
-             if rep.count >= minimum and (distinct is None or
-                                          ((rep.distinct_values >= 2) if distinct else (rep.distinct_values == 1)))]
-    return sorted(found, key=lambda rep: -rep.count)
 
 
 def looping(queries: Iterable[AnalyzedQuery], minimum: int, *,
