@@ -212,6 +212,24 @@ def wait_for_log_on(settings, timeout=20.0) -> None:
     raise AssertionError("the capture never switched the general log on")
 
 
+def killed(child, settings, timeout=20.0) -> None:
+    """SIGKILL a capture and wait until the server has seen its connections close: the capture lock
+    (GET_LOCK) goes with them, and on a loaded machine the server's thread may notice a moment later
+    than the process is gone. A later capture started before that would rightly say another is running."""
+    from query_audit.capture.control import CAPTURE_LOCK
+
+    child.kill()
+    child.wait(10)
+    deadline = time.monotonic() + timeout
+    with connect(settings) as conn, conn.cursor() as cur:
+        while time.monotonic() < deadline:
+            cur.execute("SELECT IS_FREE_LOCK(%s)", (CAPTURE_LOCK,))
+            if cur.fetchone()[0] == 1:
+                return
+            time.sleep(0.05)
+    raise AssertionError("the killed capture's lock was never released")
+
+
 @pytest.fixture
 def cli_env(shop, tmp_path):
     env = dict(os.environ, QUERY_AUDIT_STATE_DIR=str(tmp_path / "state"), NO_COLOR="1")
@@ -237,8 +255,7 @@ def test_signal_during_capture_restores_settings_and_exits_2(shop, cli_env, sign
 def test_sigkill_leaves_a_state_file_that_restore_uses(shop, cli_env):
     child = start_cli(["capture", "--dsn", shop.to_dsn(), "--run", "sleep 30"], cli_env)
     wait_for_log_on(shop)
-    child.kill()
-    child.wait(10)
+    killed(child, shop)
     assert log_settings(shop)[0] == 1  # left changed: nothing could run after SIGKILL
     path = state_path(shop, cli_env)
     saved = json.loads(path.read_text())
@@ -256,8 +273,7 @@ def test_sigkill_leaves_a_state_file_that_restore_uses(shop, cli_env):
 def test_a_later_capture_restores_a_stale_state_file_first(shop, cli_env, monkeypatch):
     child = start_cli(["capture", "--dsn", shop.to_dsn(), "--run", "sleep 30"], cli_env)
     wait_for_log_on(shop)
-    child.kill()
-    child.wait(10)
+    killed(child, shop)
     monkeypatch.setenv("QUERY_AUDIT_STATE_DIR", cli_env["QUERY_AUDIT_STATE_DIR"])
     result = run_capture(shop, CapturePlan(command="true"))
     assert any("interrupted capture" in note for note in result.notes)
