@@ -89,13 +89,13 @@ def load_facts(report: Report) -> list[tuple[str, str]]:
         facts.append(("transactions", transaction_fact(summary.transactions)))
     pool = summary.pool_size_estimate
     if pool:
-        # Little's law, said as a sentence: the dict keeps the inputs for machines (JSON). The time is the
-        # line above's unrounded value, so both print the same milliseconds (the dict's is rounded to 6 digits).
-        per_request = summary.db_time_per_request if summary.db_time_per_request is not None \
-            else pool['db_time_per_request_s']
+        # Little's law, said as a sentence: the dict keeps the inputs for machines (JSON), its time rounded to
+        # 6 digits; the sentence prints the line above's own value (there is a pool only where there is one),
+        # so both show the same milliseconds.
         facts.append(("pool size estimate",
                       f"{pool['connections']} connection(s) busy at {pool['requests_per_second']:g} requests/s "
-                      f"({pool['requests_per_second']:g} x {seconds(per_request)}); {pool['note']}"))
+                      f"({pool['requests_per_second']:g} x {seconds(summary.db_time_per_request)}); "
+                      f"{pool['note']}"))
     return facts
 
 
