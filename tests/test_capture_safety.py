@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from test_run_command import gone
 
+from query_audit.capture.control import CAPTURE_LOCK
 from query_audit.capture.log_settings import state_path
 from query_audit.capture.replay import HttpRequest
 from query_audit.capture.session import CapturePlan, run_capture
@@ -216,8 +217,6 @@ def killed(child, settings, timeout=20.0) -> None:
     """SIGKILL a capture and wait until the server has seen its connections close: the capture lock
     (GET_LOCK) goes with them, and on a loaded machine the server's thread may notice a moment later
     than the process is gone. A later capture started before that would rightly say another is running."""
-    from query_audit.capture.control import CAPTURE_LOCK
-
     child.kill()
     child.wait(10)
     deadline = time.monotonic() + timeout

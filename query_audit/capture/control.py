@@ -65,8 +65,8 @@ class ControlConnection:
             cur.execute("SELECT CONNECTION_ID()")
             self.thread_ids.add(int(cur.fetchone()[0]))
             # Two captures of one server would each read the other's statements and restore each other's
-            # settings: the lock, held by this connection, lets one run at a time (the server frees it if
-            # the process dies).
+            # settings: the lock, held by this connection, lets one run at a time (the server frees it when
+            # it sees the connection of a dead process close: a moment after the kill, not at once).
             cur.execute("SELECT GET_LOCK(%s, 0)", (CAPTURE_LOCK,))
             if cur.fetchone()[0] != 1:
                 self.close()
