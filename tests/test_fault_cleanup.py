@@ -254,7 +254,11 @@ def test_state_files_are_0600_in_a_0700_directory(shop, cli_env):
 
 def test_a_second_capture_of_the_same_server_is_refused_and_the_first_goes_on(shop, cli_env, tmp_path,
                                                                                 monkeypatch):
-    first = start_cli(["capture", "--dsn", shop.to_dsn(), "--run", "sleep 3", "--format", "json"], cli_env)
+    # The first capture's command runs until the test says so: a fixed sleep ended under load before the
+    # second capture was refused, and the check that the settings are still on then saw them restored.
+    go_on = tmp_path / "go-on"
+    first = start_cli(["capture", "--dsn", shop.to_dsn(), "--run", f"while [ ! -e {go_on} ]; do sleep 0.05; done",
+                       "--format", "json"], cli_env)
     try:
         wait_for_log_on(shop)
         # Another state directory: the lock on the server refuses it, not a local file.
@@ -266,6 +270,7 @@ def test_a_second_capture_of_the_same_server_is_refused_and_the_first_goes_on(sh
         assert second.returncode == 2 and "another query-audit capture" in second.stderr
         assert log_settings(shop)[0] == 1  # the refused ones changed nothing, restored nothing
     finally:
+        go_on.touch()
         out, err = first.communicate(timeout=60)
     assert first.returncode == 0, err
     assert log_settings(shop) == (0, "FILE")
