@@ -12,6 +12,8 @@ everything else is imported inside the command that needs it.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -512,6 +514,10 @@ def _write(path: str, text: str, what: str) -> None:
 
 def main(argv=None) -> None:
     """Entry point: errors the user can fix are one line on stderr and exit 2, never a traceback."""
+    # At exit the interpreter collects every object left in a reference cycle (the classes and functions of
+    # click, PyMySQL, sqlglot and our records): ~15% of a capture's CPU, for memory the system takes back
+    # whole a moment later. Frozen objects are left alone; the report and our files are written by then.
+    atexit.register(gc.freeze)
     try:
         cli.main(args=argv, prog_name="query-audit", standalone_mode=False)
     except click.exceptions.Exit as exc:

@@ -39,8 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from query_audit.errors import QueryAuditError
-from query_audit.gate.baseline import DEFAULT_FAIL_ON
-from query_audit.model import Finding, Report, Thresholds
+from query_audit.model import DEFAULT_FAIL_ON, Finding, Report, Thresholds
 from query_audit.report import Format
 
 DEDICATED_FILE = ".query-audit.toml"

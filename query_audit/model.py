@@ -458,6 +458,11 @@ class Thresholds:
     index_writes_medium: int = 200  # ... and from which it is `medium`
 
 
+# The rules whose new findings fail the CI gate when neither --fail-on nor the configuration names others.
+# Here, not in gate/baseline.py, so the configuration's defaults do not import the gate at every start.
+DEFAULT_FAIL_ON = ("full_table_scan",)
+
+
 @dataclass(frozen=True, slots=True)
 class AddedIndex:
     """The index a finding adds, as `--verify` and the shadow create, judge and drop it."""

@@ -30,7 +30,9 @@ import re
 from collections.abc import Iterator
 from typing import NamedTuple
 
-_WORD = r"[0-9A-Za-z_$\u0080-\U0010ffff]+"  # MySQL names take $ and any character from U+0080
+# MySQL names take letters, digits, _, $ and any character from U+0080: every character but the other ASCII
+# ones. Written as that complement because a class reaching U+10FFFF costs re ~2 ms to compile, at every start.
+_WORD = r"[^\x00-#%-/:-@\[-^`{-\x7f]+"
 # One alternation, tried in order at each position (the server's order): comments and quotes first.
 # MariaDB's lexer takes a `--` comment when the next character is a space or a control character.
 _LEXEME = re.compile(

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING
 
 from query_audit.connection import ConnectionSettings, resolve_settings
 from query_audit.errors import QueryAuditError, UsageError
-from query_audit.gate.baseline import DEFAULT_FAIL_ON
-from query_audit.model import Report
+from query_audit.model import DEFAULT_FAIL_ON, Report
 from query_audit.options import (
     AdviceOptions,
     CaptureOptions,
@@ -141,8 +140,6 @@ def _replicas(capture: CaptureOptions, primary: ConnectionSettings) -> tuple[Con
 
 def _capacity_target(scaling: ScalingOptions | None, endpoints: int) -> CapacityTarget | None:
     """--target-rps / --target-rpm with the mix, fleet and budget options, or None without a target."""
-    from query_audit.advise.capacity import CapacityTarget
-
     if scaling is None:
         return None
     rps, rpm, weights = scaling.target_rps, scaling.target_rpm, scaling.weights
@@ -155,6 +152,8 @@ def _capacity_target(scaling: ScalingOptions | None, endpoints: int) -> Capacity
     if weights and len(weights) != endpoints:
         raise UsageError(f"{len(weights)} --weight value(s) for {endpoints} --endpoint(s): give one per endpoint")
     stated = f"--target-rps {rps:.15g}" if rps else f"--target-rpm {rpm:.15g} / 60"
+    from query_audit.advise.capacity import CapacityTarget  # only with a target: a capture without one skips it
+
     return CapacityTarget(rps or rpm / 60, stated, weights, scaling.app_instances or 1,
                           bool(scaling.app_instances), scaling.replica_budget)
 
@@ -230,7 +229,6 @@ def report_for(request: Request, progress: Progress | None = None) -> Report:
 
 def _captured_report(request: Request, options: AnalysisOptions, redactor) -> Report:
     """Capture (with the replicas, if any), keep the raw capture when --save asks, analyze."""
-    from query_audit.capture.saved import save_capture
     from query_audit.capture.session import run_capture
     from query_audit.pipeline import analyze_stream
 
@@ -241,6 +239,8 @@ def _captured_report(request: Request, options: AnalysisOptions, redactor) -> Re
     else:
         result = run_capture(request.settings, request.plan, progress=options.progress)
     if request.save:
+        from query_audit.capture.saved import save_capture
+
         save_capture(request.save, result.statements, server=result.server, source=result.source,
                      noise_dropped=result.noise_dropped, redactor=redactor)
     failed = tuple(f"{o.what} answered HTTP {o.status}" for o in result.outcomes

@@ -263,3 +263,35 @@ def test_sarif_places_a_finding_on_the_sample_apps_source_line_that_sends_the_st
     report = capture_json(shop, "/products?category=7")
     (query,) = report["queries"]
     assert query["origin"]["action"] == "products" and query["origin"]["file"] == "fixtures/sample_app/shop.py"
+
+
+# Modules of other paths: a capture that imported them would pay for them at every start (issue 12).
+NOT_FOR_A_CAPTURE = (
+    "query_audit.gate",  # check and baseline
+    "query_audit.sandbox.base",  # starting a server: shadow verification starts one only with an index to judge
+    "query_audit.advise.capacity",  # --target-rps / --target-rpm
+    "query_audit.capture.saved",  # --save
+    "query_audit.capture.ps_capture",  # --source performance-schema
+    "query_audit.capture.replicated",  # --replica-dsn
+    "query_audit.sources",  # log files
+    "query_audit.report.rich_format",  # the other report formats
+    "query_audit.report.text",
+    "query_audit.report.html",
+    "rich",
+    "tabulate",
+)
+
+
+def test_a_capture_imports_what_its_analysis_and_report_use_and_no_other_paths_modules(shop):
+    settings, base_url, env = shop
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "query_audit", "capture", "--dsn",
+                           settings.to_dsn(), "--endpoint", base_url + "/customers/42/orders", "--format", "json"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert any(finding["rule"] == "n_plus_one" for finding in json.loads(done.stdout)["findings"])
+    imported = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines()
+                if line.startswith("import time:")} - {"imported package"}  # the header line
+    assert {"query_audit.pipeline", "query_audit.advise", "query_audit.report.json_format", "sqlglot"} <= imported
+    other_paths = sorted(name for name in imported
+                         if any(name == other or name.startswith(other + ".") for other in NOT_FOR_A_CAPTURE))
+    assert not other_paths, other_paths

@@ -63,6 +63,17 @@ def test_every_comment_form_has_its_kind():
     assert _kinds("/*! x */ /*M! y */")[0] == ("marker", "/*!") and _kinds("/*M! y */")[0] == ("marker", "/*M!")
 
 
+def test_a_word_is_ascii_letters_digits_underscore_dollar_and_every_character_from_u0080():
+    word_ascii = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_$"
+    beyond_ascii = "".join(chr(code) for code in range(0x80, 0x110000) if not 0xD800 <= code <= 0xDFFF)
+    assert _kinds(word_ascii + beyond_ascii) == [("word", word_ascii + beyond_ascii)]
+    assert _kinds("\ud800") == [("word", "\ud800")]  # a lone surrogate too (it is >= U+0080)
+    for code in range(0x80):
+        if chr(code) not in word_ascii:
+            assert all(kind != "word" for kind, _ in _kinds(chr(code))), hex(code)
+    assert sql_text.first_keyword("\u00e9t\u00e9 1") == "\u00c9T\u00c9"
+
+
 def test_a_double_dash_is_a_comment_only_before_whitespace_a_control_character_or_the_end():
     assert [kind for kind, _ in _kinds("a --x")] == ["word", "punct", "punct", "word"]
     for after in (" ", "\t", "\n", "\x01", "\x7f", ""):

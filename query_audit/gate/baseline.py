@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from query_audit.errors import QueryAuditError
-from query_audit.model import Finding, Report
+from query_audit.model import DEFAULT_FAIL_ON, Finding, Report
 
 BASELINE_FORMAT = "query-audit-baseline"
 BASELINE_VERSION = 1
-DEFAULT_FAIL_ON = ("full_table_scan",)
 DEFAULT_REASON = "accepted when the baseline was created"
 
 # Rules whose findings come from an EXPLAIN: without a plan for the query they were not evaluated,
