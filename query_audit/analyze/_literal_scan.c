@@ -17,9 +17,9 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
-#include <string.h>
 
 /* Inlined into one copy of the scan per kind of str (see scan_any_kind), where every read is a plain load. */
 #define HELPER static inline Py_ALWAYS_INLINE
@@ -908,9 +908,13 @@ static PyObject *group_int(PyObject *str, const Text *text, Span span)
 }
 
 /* `float` of ASCII `digits[.digits]` with at most 15 digits in all: the integer they make (exact)
- * divided by a power of ten up to 1e22 (exact), one correctly rounded division, as `float` rounds. */
+ * divided by a power of ten up to 1e15 (exact), one correctly rounded division, as `float` rounds.
+ * Not where doubles are computed in wider registers (x87), which would round twice. */
 HELPER int small_decimal(const char *ascii, double *value)
 {
+#if !defined(FLT_EVAL_METHOD) || FLT_EVAL_METHOD != 0
+    return 0;
+#endif
     static const double powers[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
     int64_t mantissa = 0;
     int digits = 0, fraction = -1;

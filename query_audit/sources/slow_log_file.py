@@ -12,12 +12,13 @@ statement up to the next entry. The variants:
 
 `# administrator command: Quit;` entries are not statements and are skipped.
 
-An entry as the servers usually write it is read with one compiled pattern (_USUAL_ENTRY); any other
-is read line by line, where the lines written on every entry (`# User@Host:`, `# Thread_id:`,
-`# Query_time:`) each have their own pattern, and any other `# ` line, or one of them in an
-unexpected form, is read pair by pair (`Key: value`, the first of a key wins). Both ways give the
-same fields. `numbered_entries` gives each entry as plain fields, the fast path into the Digest (see
-slow_log_digest.py); iterating gives Statements.
+An entry as the servers usually write it is read in one pass: by the C extension's `slow_entry` where
+it is built (analyze/_literal_scan.c), else by one compiled pattern (_USUAL_ENTRY, `_usual_entry`), with
+the same answers. Any other is read line by line, where the lines written on every entry
+(`# User@Host:`, `# Thread_id:`, `# Query_time:`) each have their own pattern, and any other `# ` line,
+or one of them in an unexpected form, is read pair by pair (`Key: value`, the first of a key wins). Both
+ways give the same fields (tests read mutated logs both ways). `numbered_entries` gives each entry as
+plain fields, the fast path into the Digest (see slow_log_digest.py); iterating gives Statements.
 """
 
 from __future__ import annotations
