@@ -269,16 +269,17 @@ def _usual_entry(text: str, position: int) -> UsualEntry | None:
      sql) = found.groups()
     thread = thread or extra_thread or connection
     try:
-        figures = float(query_time), float(lock_time), int(sent), int(examined)
+        query_time, lock_time, sent, examined = float(query_time), float(lock_time), int(sent), int(examined)
         thread_id = int(thread) if thread else None
     except ValueError:  # over 4,300 digits
         return None
-    if not (math.isfinite(figures[0]) and math.isfinite(figures[1])):
+    if query_time == math.inf or lock_time == math.inf:  # 300 digits and more (never NaN: digits only)
         return None
     sql = sql.rstrip()
     if sql.endswith(";"):
         sql = sql[:-1].rstrip()
-    return (found.end(), classic, iso, user or None, thread_id, used or schema, *figures, sql)
+    return (found.end(), classic, iso, user or None, thread_id, used or schema, query_time, lock_time, sent, examined,
+            sql)
 
 
 class _State:
