@@ -17,6 +17,9 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
 
 /* Inlined into one copy of the scan per kind of str (see scan_any_kind), where every read is a plain load. */
 #define HELPER static inline Py_ALWAYS_INLINE
@@ -527,11 +530,516 @@ static PyObject *general_entry(PyObject *Py_UNUSED(module), PyObject *line)
     return result;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * slow_entry(text, position): a slow log entry as sources/slow_log_file.py's `_USUAL_ENTRY` reads it
+ * at `position`, with what `_usual_entry` makes of the match (see there): None, or (end, classic time,
+ * ISO time, user, thread id, database, query time, lock time, rows sent, rows examined, statement).
+ *
+ * Each part of the pattern can match in one way only (what follows each run is a character its class
+ * does not take), and where an optional line or field fails, the part after it starts with other text
+ * and fails too, so one pass without backtracking gives `re`'s answer; tests compare the two on logs
+ * and on mutated entries.
+ * --------------------------------------------------------------------------------------------- */
+
+/* A part of the text a group took; `start` < 0 when the group took no part in the match. */
+typedef struct {
+    Py_ssize_t start, end;
+} Span;
+
+static const Span NO_SPAN = {-1, -1};
+
+/* `literal` (ASCII) at `index`: where it ends, or -1. */
+HELPER Py_ssize_t ascii_literal_end(const Text *text, Py_ssize_t index, const char *literal)
+{
+    for (; *literal; literal++, index++)
+        if (index >= text->length || char_at(text, index) != (Py_UCS4)(unsigned char)*literal)
+            return -1;
+    return index;
+}
+
+/* ` +` then `literal`: where it ends, or -1. */
+HELPER Py_ssize_t spaced_literal_end(const Text *text, Py_ssize_t index, const char *literal)
+{
+    if (!char_is(text, index, ' '))
+        return -1;
+    while (char_is(text, index, ' '))
+        index++;
+    return ascii_literal_end(text, index, literal);
+}
+
+/* ` +` then `\d+`, the digits a group: where they end, or -1. */
+HELPER Py_ssize_t spaced_digits_end(const Text *text, Py_ssize_t index, Span *digits)
+{
+    if (!char_is(text, index, ' '))
+        return -1;
+    while (char_is(text, index, ' '))
+        index++;
+    Py_ssize_t end = digits_end(text, index);
+    if (end == index)
+        return -1;
+    *digits = (Span){index, end};
+    return end;
+}
+
+HELPER int is_space(const Text *text, Py_ssize_t index)
+{
+    return Py_UNICODE_ISSPACE(char_at(text, index));
+}
+
+/* `(?!\S)` at `index`. */
+HELPER int ends_nonspace(const Text *text, Py_ssize_t index)
+{
+    return index >= text->length || is_space(text, index);
+}
+
+/* `[^\r\n]*` from `index`: where the line's text ends. */
+HELPER Py_ssize_t line_text_end(const Text *text, Py_ssize_t index)
+{
+    while (index < text->length) {
+        Py_UCS4 c = char_at(text, index);
+        if (c == '\n' || c == '\r')
+            break;
+        index++;
+    }
+    return index;
+}
+
+/* ` *\n`: where the next line starts, or -1. */
+HELPER Py_ssize_t line_break_end(const Text *text, Py_ssize_t index)
+{
+    while (char_is(text, index, ' '))
+        index++;
+    return char_is(text, index, '\n') ? index + 1 : -1;
+}
+
+/* A run of characters none of which is in `stop` (ASCII), or one of `\s` too when `stop_at_space`. */
+HELPER Py_ssize_t run_end(const Text *text, Py_ssize_t index, const char *stop, int stop_at_space)
+{
+    uint64_t stops[2] = {0, 0};  /* a bit for each ASCII character in `stop` */
+    for (const char *c = stop; *c; c++)
+        stops[(unsigned char)*c >> 6] |= (uint64_t)1 << (*c & 63);
+    while (index < text->length) {
+        Py_UCS4 c = char_at(text, index);
+        if ((c < 128 && (stops[c >> 6] >> (c & 63)) & 1) || (stop_at_space && Py_UNICODE_ISSPACE(c)))
+            break;
+        index++;
+    }
+    return index;
+}
+
+/* `(?:# Time: (?:(\d{6}[ \t]+\d{1,2}:\d\d:\d\d)|(\d{4}-\S*))[^\r\n]*\n)?` */
+HELPER Py_ssize_t time_line_end(const Text *text, Py_ssize_t index, Span *classic, Span *iso)
+{
+    Py_ssize_t start = ascii_literal_end(text, index, "# Time: ");
+    if (start < 0)
+        return index;
+    Py_ssize_t end = -1;
+    if (digits_at(text, start, 6) && (char_is(text, start + 6, ' ') || char_is(text, start + 6, '\t'))) {
+        Py_ssize_t clock = start + 6;
+        while (char_is(text, clock, ' ') || char_is(text, clock, '\t'))
+            clock++;
+        if (digits_at(text, clock, 1)) {
+            clock += digits_at(text, clock + 1, 1) ? 2 : 1;
+            if (char_is(text, clock, ':') && digits_at(text, clock + 1, 2) && char_is(text, clock + 3, ':')
+                && digits_at(text, clock + 4, 2))
+                end = clock + 6;
+        }
+    }
+    Span *stamp = classic;
+    if (end < 0 && digits_at(text, start, 4) && char_is(text, start + 4, '-')) {
+        end = start + 5;
+        while (end < text->length && !is_space(text, end))
+            end++;
+        stamp = iso;
+    }
+    if (end < 0)
+        return index;
+    Py_ssize_t line_end = line_text_end(text, end);
+    if (!char_is(text, line_end, '\n'))
+        return index;
+    *stamp = (Span){start, end};
+    return line_end + 1;
+}
+
+/* `# User@Host: ([^\[\s]*)\[[^\]@\n]*\] @ [^\[\]:@\n]*\[[^\]:\n]*\](?: +Id: +(\d+))? *\n` */
+HELPER Py_ssize_t user_host_line_end(const Text *text, Py_ssize_t index, Span *user, Span *connection)
+{
+    Py_ssize_t start = ascii_literal_end(text, index, "# User@Host: ");
+    if (start < 0)
+        return -1;
+    Py_ssize_t end = run_end(text, start, "[", 1);
+    if (!char_is(text, end, '['))
+        return -1;
+    *user = (Span){start, end};
+    end = run_end(text, end + 1, "]@\n", 0);
+    if (!char_is(text, end, ']') || (end = ascii_literal_end(text, end + 1, " @ ")) < 0)
+        return -1;
+    end = run_end(text, end, "[]:@\n", 0);
+    if (!char_is(text, end, '['))
+        return -1;
+    end = run_end(text, end + 1, "]:\n", 0);
+    if (!char_is(text, end, ']'))
+        return -1;
+    end++;
+    Py_ssize_t id = spaced_literal_end(text, end, "Id:");
+    if (id >= 0 && (id = spaced_digits_end(text, id, connection)) >= 0 && (id = line_break_end(text, id)) >= 0)
+        return id;
+    *connection = NO_SPAN;
+    return line_break_end(text, end);
+}
+
+/* `(?:# Thread_id: +(\d+) +Schema: +(?:(?!\w+:)(\S+) +)?QC_hit: +\w+ *\n)?` */
+HELPER Py_ssize_t thread_line_end(const Text *text, Py_ssize_t index, Span *thread, Span *schema)
+{
+    Py_ssize_t end = ascii_literal_end(text, index, "# Thread_id:");
+    if (end < 0 || (end = spaced_digits_end(text, end, thread)) < 0
+        || (end = spaced_literal_end(text, end, "Schema:")) < 0 || !char_is(text, end, ' ')) {
+        *thread = NO_SPAN;
+        return index;
+    }
+    while (char_is(text, end, ' '))
+        end++;
+    Py_ssize_t word = end;
+    while (word < text->length && is_word(char_at(text, word)))
+        word++;
+    if (!(word > end && char_is(text, word, ':'))) {  /* `(?!\w+:)(\S+) +` */
+        Py_ssize_t name = end;
+        while (name < text->length && !is_space(text, name))
+            name++;
+        if (name > end && char_is(text, name, ' ')) {
+            *schema = (Span){end, name};
+            while (char_is(text, name, ' '))
+                name++;
+            end = name;
+        }
+    }
+    end = ascii_literal_end(text, end, "QC_hit:");
+    if (end >= 0 && char_is(text, end, ' ')) {
+        while (char_is(text, end, ' '))
+            end++;
+        Py_ssize_t value = end;
+        while (end < text->length && is_word(char_at(text, end)))
+            end++;
+        if (end > value && (end = line_break_end(text, end)) >= 0)
+            return end;
+    }
+    *thread = *schema = NO_SPAN;
+    return index;
+}
+
+/* `(\d+(?:\.\d+)?)(?!\S)`, or `(\d+)(?!\S)` without `fraction`: where the number ends, or -1. */
+HELPER Py_ssize_t figure_end(const Text *text, Py_ssize_t index, int fraction)
+{
+    Py_ssize_t end = digits_end(text, index);
+    if (end == index)
+        return -1;
+    if (fraction && char_is(text, end, '.') && digits_at(text, end + 1, 1))
+        end = digits_end(text, end + 1);
+    return ends_nonspace(text, end) ? end : -1;
+}
+
+/* `"Schema:"` at `index` after a character that is not `\w`: the lookahead in _USUAL_ENTRY's
+ * `(?![^\r\n]*(?<!\w)Schema:)`, searched from `index` to the line's end. */
+HELPER int has_schema_field(const Text *text, Py_ssize_t index, Py_ssize_t line_end)
+{
+    for (Py_ssize_t at = index; at + 7 <= line_end; at++)
+        if (char_at(text, at) == 'S' && ascii_literal_end(text, at, "Schema:") >= 0
+            && !(at > 0 && is_word(char_at(text, at - 1))))
+            return 1;
+    return 0;
+}
+
+/* `# Query_time: +(float) +Lock_time: +(float) +Rows_sent: +(int) +Rows_examined: +(int)`, then
+ * log_slow_extra's `(?: +Thread_id: +(\d+)(?!\S)(?![^\r\n]*(?<!\w)Schema:)[^\r\n]*)?`, then ` *\n`.
+ * `figures` are the four numbers' spans. */
+HELPER Py_ssize_t query_time_line_end(const Text *text, Py_ssize_t index, Span figures[4], Span *thread)
+{
+    static const char *const labels[4] = {"# Query_time:", "Lock_time:", "Rows_sent:", "Rows_examined:"};
+    Py_ssize_t end = index;
+    for (int i = 0; i < 4; i++) {
+        end = i == 0 ? ascii_literal_end(text, end, labels[0]) : spaced_literal_end(text, end, labels[i]);
+        if (end < 0 || !char_is(text, end, ' '))
+            return -1;
+        while (char_is(text, end, ' '))
+            end++;
+        Py_ssize_t start = end;
+        if ((end = figure_end(text, end, i < 2)) < 0)
+            return -1;
+        figures[i] = (Span){start, end};
+    }
+    Py_ssize_t extra = spaced_literal_end(text, end, "Thread_id:");
+    if (extra >= 0 && (extra = spaced_digits_end(text, extra, thread)) >= 0 && ends_nonspace(text, extra)) {
+        Py_ssize_t line_end = line_text_end(text, extra);
+        if (!has_schema_field(text, extra, line_end) && char_is(text, line_end, '\n'))
+            return line_end + 1;
+    }
+    *thread = NO_SPAN;
+    return line_break_end(text, end);
+}
+
+/* `(?:# Rows_affected: +\d+ +Bytes_sent: +\d+ *\n)?` */
+HELPER Py_ssize_t rows_affected_line_end(const Text *text, Py_ssize_t index)
+{
+    Span digits;
+    Py_ssize_t end = ascii_literal_end(text, index, "# Rows_affected:");
+    if (end < 0 || (end = spaced_digits_end(text, end, &digits)) < 0
+        || (end = spaced_literal_end(text, end, "Bytes_sent:")) < 0 || (end = spaced_digits_end(text, end, &digits)) < 0
+        || (end = line_break_end(text, end)) < 0)
+        return index;
+    return end;
+}
+
+/* `(?:use ([^`;\r\n]+);\n)?` */
+HELPER Py_ssize_t use_line_end(const Text *text, Py_ssize_t index, Span *database)
+{
+    Py_ssize_t start = ascii_literal_end(text, index, "use ");
+    if (start < 0)
+        return index;
+    Py_ssize_t end = run_end(text, start, "`;\r\n", 0);
+    if (end == start || ascii_literal_end(text, end, ";\n") < 0)
+        return index;
+    *database = (Span){start, end};
+    return end + 2;
+}
+
+/* `SET timestamp=\d+;\n((?!#|T)[^\r\n]*)(?<!started with:)\n(?=# Time:|# User@Host:|\Z)`: the
+ * statement's line, and where the entry ends, or -1. */
+HELPER Py_ssize_t statement_end(const Text *text, Py_ssize_t index, Span *statement)
+{
+    Py_ssize_t end = ascii_literal_end(text, index, "SET timestamp=");
+    if (end < 0)
+        return -1;
+    Py_ssize_t start = digits_end(text, end);
+    if (start == end || (start = ascii_literal_end(text, start, ";\n")) < 0)
+        return -1;
+    if (char_is(text, start, '#') || char_is(text, start, 'T'))
+        return -1;
+    end = line_text_end(text, start);
+    if (!char_is(text, end, '\n') || (end >= 13 && ascii_literal_end(text, end - 13, "started with:") >= 0))
+        return -1;
+    *statement = (Span){start, end};
+    end++;
+    if (end == text->length || ascii_literal_end(text, end, "# Time:") >= 0 || ascii_literal_end(text, end, "# User@Host:") >= 0)
+        return end;
+    return -1;
+}
+
+/* The spans of `_USUAL_ENTRY`'s groups, in its order. */
+enum { CLASSIC, ISO, USER, CONNECTION, THREAD, SCHEMA, QUERY_TIME, LOCK_TIME, ROWS_SENT, ROWS_EXAMINED, EXTRA_THREAD,
+       USED, STATEMENT, GROUPS };
+
+/* `_USUAL_ENTRY.match(text, index)`: where the entry ends and its groups, or -1. */
+HELPER Py_ssize_t usual_entry_end(const Text *text, Py_ssize_t index, Span groups[GROUPS])
+{
+    for (int i = 0; i < GROUPS; i++)
+        groups[i] = NO_SPAN;
+    Py_ssize_t end = time_line_end(text, index, &groups[CLASSIC], &groups[ISO]);
+    if ((end = user_host_line_end(text, end, &groups[USER], &groups[CONNECTION])) < 0)
+        return -1;
+    end = thread_line_end(text, end, &groups[THREAD], &groups[SCHEMA]);
+    if ((end = query_time_line_end(text, end, &groups[QUERY_TIME], &groups[EXTRA_THREAD])) < 0)
+        return -1;
+    end = rows_affected_line_end(text, end);
+    end = use_line_end(text, end, &groups[USED]);
+    return statement_end(text, end, &groups[STATEMENT]);
+}
+
+/* One copy of the match per kind, each with its kind a constant. */
+static Py_ssize_t usual_entry_end_any_kind(const Text *text, Py_ssize_t index, Span groups[GROUPS])
+{
+    if (text->kind == PyUnicode_1BYTE_KIND) {
+        const Text one_byte = {PyUnicode_1BYTE_KIND, text->data, text->length};
+        return usual_entry_end(&one_byte, index, groups);
+    }
+    if (text->kind == PyUnicode_2BYTE_KIND) {
+        const Text two_bytes = {PyUnicode_2BYTE_KIND, text->data, text->length};
+        return usual_entry_end(&two_bytes, index, groups);
+    }
+    const Text four_bytes = {PyUnicode_4BYTE_KIND, text->data, text->length};
+    return usual_entry_end(&four_bytes, index, groups);
+}
+
+/* The group's text, or None (a new reference either way). */
+static PyObject *group_str(PyObject *str, Span span)
+{
+    if (span.start < 0)
+        Py_RETURN_NONE;
+    return PyUnicode_Substring(str, span.start, span.end);
+}
+
+/* The group's characters as a C string when they are all ASCII and fit `buffer`, else NULL. */
+static const char *ascii_group(const Text *text, Span span, char *buffer, size_t size)
+{
+    if ((size_t)(span.end - span.start) >= size)
+        return NULL;
+    for (Py_ssize_t i = span.start; i < span.end; i++) {
+        Py_UCS4 c = char_at(text, i);
+        if (c >= 128)
+            return NULL;
+        buffer[i - span.start] = (char)c;
+    }
+    buffer[span.end - span.start] = '\0';
+    return buffer;
+}
+
+/* `int(...)` of a group of digits; NULL with no error set for what `int` refuses (over 4,300 digits). */
+static PyObject *group_int(PyObject *str, const Text *text, Span span)
+{
+    if (span.end - span.start <= 18) {  /* no overflow */
+        long long value = 0;
+        Py_ssize_t i = span.start;
+        for (; i < span.end; i++) {
+            Py_UCS4 c = char_at(text, i);
+            if (c < '0' || c > '9')
+                break;
+            value = value * 10 + (c - '0');
+        }
+        if (i == span.end)
+            return PyLong_FromLongLong(value);
+    }
+    PyObject *digits = PyUnicode_Substring(str, span.start, span.end);
+    if (digits == NULL)
+        return NULL;
+    PyObject *number = PyLong_FromUnicodeObject(digits, 10);
+    Py_DECREF(digits);
+    if (number == NULL && PyErr_ExceptionMatches(PyExc_ValueError))
+        PyErr_Clear();
+    return number;
+}
+
+/* `float` of ASCII `digits[.digits]` with at most 15 digits in all: the integer they make (exact)
+ * divided by a power of ten up to 1e15 (exact), one correctly rounded division, as `float` rounds.
+ * Not where doubles are computed in wider registers (x87), which would round twice. */
+HELPER int small_decimal(const char *ascii, double *value)
+{
+#if !defined(FLT_EVAL_METHOD) || FLT_EVAL_METHOD != 0
+    return 0;
+#endif
+    static const double powers[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    int64_t mantissa = 0;
+    int digits = 0, fraction = -1;
+    for (const char *c = ascii; *c; c++) {
+        if (*c == '.') {
+            fraction = 0;
+            continue;
+        }
+        if (*c < '0' || *c > '9' || ++digits > 15)
+            return 0;
+        mantissa = mantissa * 10 + (*c - '0');
+        if (fraction >= 0)
+            fraction++;
+    }
+    *value = (double)mantissa / powers[fraction > 0 ? fraction : 0];
+    return 1;
+}
+
+/* `float(...)` of a group; NULL with no error set when it is not finite (300 digits and more). */
+static PyObject *group_float(PyObject *str, const Text *text, Span span)
+{
+    char buffer[64];
+    const char *ascii = ascii_group(text, span, buffer, sizeof(buffer));
+    double value;
+    if (ascii != NULL && small_decimal(ascii, &value))
+        return PyFloat_FromDouble(value);
+    if (ascii != NULL) {  /* what `float` does with an ASCII str once it has made it bytes */
+        value = PyOS_string_to_double(ascii, NULL, NULL);
+        if (value == -1.0 && PyErr_Occurred())
+            return NULL;
+    }
+    else {
+        PyObject *digits = PyUnicode_Substring(str, span.start, span.end);
+        PyObject *number = digits == NULL ? NULL : PyFloat_FromString(digits);
+        Py_XDECREF(digits);
+        if (number == NULL)
+            return NULL;
+        value = PyFloat_AS_DOUBLE(number);
+        Py_DECREF(number);
+    }
+    return isfinite(value) ? PyFloat_FromDouble(value) : NULL;
+}
+
+/* The statement without its trailing blanks and `;`: `sql.rstrip()`, then without a `;` and rstrip again. */
+static Span statement_span(const Text *text, Span span)
+{
+    while (span.end > span.start && is_space(text, span.end - 1))
+        span.end--;
+    if (span.end > span.start && char_at(text, span.end - 1) == ';') {
+        span.end--;
+        while (span.end > span.start && is_space(text, span.end - 1))
+            span.end--;
+    }
+    return span;
+}
+
+/* The tuple `_usual_entry` gives for a match: NULL, with an error set or not (None then). */
+static PyObject *usual_entry_fields(PyObject *str, const Text *text, Py_ssize_t end, const Span groups[GROUPS])
+{
+    Span thread = groups[THREAD].start >= 0 ? groups[THREAD]
+        : groups[EXTRA_THREAD].start >= 0 ? groups[EXTRA_THREAD] : groups[CONNECTION];
+    Span user = groups[USER].end > groups[USER].start ? groups[USER] : NO_SPAN;
+    Span database = groups[USED].start >= 0 ? groups[USED] : groups[SCHEMA];
+    PyObject *fields[11] = {NULL};
+    int count = 0;
+    fields[count++] = PyLong_FromSsize_t(end);
+    fields[count++] = group_str(str, groups[CLASSIC]);
+    fields[count++] = group_str(str, groups[ISO]);
+    fields[count++] = group_str(str, user);
+    if (thread.start >= 0)
+        fields[count++] = group_int(str, text, thread);
+    else
+        fields[count++] = Py_NewRef(Py_None);
+    fields[count++] = group_str(str, database);
+    fields[count++] = group_float(str, text, groups[QUERY_TIME]);
+    fields[count++] = group_float(str, text, groups[LOCK_TIME]);
+    fields[count++] = group_int(str, text, groups[ROWS_SENT]);
+    fields[count++] = group_int(str, text, groups[ROWS_EXAMINED]);
+    fields[count++] = group_str(str, statement_span(text, groups[STATEMENT]));
+    PyObject *result = NULL;
+    int complete = 1;
+    for (int i = 0; i < count; i++)
+        complete = complete && fields[i] != NULL;
+    if (complete) {
+        result = PyTuple_New(count);
+        for (int i = 0; result != NULL && i < count; i++)
+            PyTuple_SET_ITEM(result, i, Py_NewRef(fields[i]));
+    }
+    for (int i = 0; i < count; i++)
+        Py_XDECREF(fields[i]);
+    return result;
+}
+
+static PyObject *slow_entry(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyUnicode_Check(args[0]) || !PyLong_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "slow_entry() takes a str and an int");
+        return NULL;
+    }
+    PyObject *str = args[0];
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(str) < 0)
+        return NULL;
+#endif
+    Py_ssize_t position = PyLong_AsSsize_t(args[1]);
+    if (position == -1 && PyErr_Occurred())
+        return NULL;
+    Text text = {PyUnicode_KIND(str), PyUnicode_DATA(str), PyUnicode_GET_LENGTH(str)};
+    Span groups[GROUPS];
+    Py_ssize_t end = position < 0 || position > text.length ? -1 : usual_entry_end_any_kind(&text, position, groups);
+    if (end < 0)
+        Py_RETURN_NONE;
+    PyObject *result = usual_entry_fields(str, &text, end, groups);
+    if (result == NULL && !PyErr_Occurred())
+        Py_RETURN_NONE;
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"split", split, METH_O,
      "split(sql) -> (template, literals): fingerprint._split's template, and its literals joined by \"\\x1f\"."},
     {"general_entry", general_entry, METH_O,
      "general_entry(line) -> (classic, iso, thread, command, argument) or None: general_log_file._ENTRY's match."},
+    {"slow_entry", (PyCFunction)(void (*)(void))slow_entry, METH_FASTCALL,
+     "slow_entry(text, position) -> the entry's fields or None: slow_log_file._usual_entry."},
     {NULL, NULL, 0, NULL},
 };
 

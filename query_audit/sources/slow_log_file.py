@@ -12,12 +12,13 @@ statement up to the next entry. The variants:
 
 `# administrator command: Quit;` entries are not statements and are skipped.
 
-An entry as the servers usually write it is read with one compiled pattern (_USUAL_ENTRY); any other
-is read line by line, where the lines written on every entry (`# User@Host:`, `# Thread_id:`,
-`# Query_time:`) each have their own pattern, and any other `# ` line, or one of them in an
-unexpected form, is read pair by pair (`Key: value`, the first of a key wins). Both ways give the
-same fields. `numbered_entries` gives each entry as plain fields, the fast path into the Digest (see
-slow_log_digest.py); iterating gives Statements.
+An entry as the servers usually write it is read in one pass: by the C extension's `slow_entry` where
+it is built (analyze/_literal_scan.c), else by one compiled pattern (_USUAL_ENTRY, `_usual_entry`), with
+the same answers. Any other is read line by line, where the lines written on every entry
+(`# User@Host:`, `# Thread_id:`, `# Query_time:`) each have their own pattern, and any other `# ` line,
+or one of them in an unexpected form, is read pair by pair (`Key: value`, the first of a key wins). Both
+ways give the same fields (tests read mutated logs both ways). `numbered_entries` gives each entry as
+plain fields, the fast path into the Digest (see slow_log_digest.py); iterating gives Statements.
 """
 
 from __future__ import annotations
@@ -64,6 +65,10 @@ _USUAL_ENTRY = re.compile(
     r"((?!#|T)[^\r\n]*)(?<!started with:)\n"
     r"(?=# Time:|# User@Host:|\Z)"
 )
+try:  # `_usual_entry` in C (analyze/_literal_scan.c), built at install where a compiler is: the same answers
+    from query_audit.analyze._literal_scan import slow_entry as _c_usual_entry
+except ImportError:
+    _c_usual_entry = None
 _BOUNDARY = re.compile(r"\n(?=# User@Host:|# Time:)")  # a line that always ends the entry before it
 _BLOCK_CHARS = 1 << 20
 
@@ -71,6 +76,9 @@ _BLOCK_CHARS = 1 << 20
 # (counting every entry from 0), its statement, its timings, and the SERVER_FLAGS it says Yes to (an entry
 # that has them is read line by line).
 SlowEntry = tuple[int, StatementFields, "float | None", "float | None", "int | None", "int | None", "tuple[str, ...]"]
+
+UsualEntry = tuple[int, "str | None", "str | None", "str | None", "int | None", "str | None", float, float, int, int,
+                   str]
 
 
 class _Entry:
@@ -157,7 +165,7 @@ class SlowLogReader:
                 return
 
     def _block(self, text: str, state: _State, shard: int | None) -> Iterator[SlowEntry]:
-        usual = _USUAL_ENTRY.match
+        usual = _c_usual_entry or _usual_entry
         boundary = _BOUNDARY.search
         databases = state.databases
         position, size = 0, len(text)
@@ -172,14 +180,12 @@ class SlowLogReader:
                 yield from self._lines(lines, state, shard)
                 position = end
                 continue
-            position = found.end()
-            (classic, iso, user, connection, thread, schema, query_time, lock_time, sent, examined, extra_thread,
-             used, sql) = found.groups()
-            if classic is not None or iso is not None:
-                state.take_time(classic, iso)
+            position, classic, iso, user, thread_id, database, query_time, lock_time, sent, examined, sql = found
+            if iso is not None:  # MySQL: on every entry
+                state.time = iso
+            elif classic is not None:
+                state.take_time(classic, None)
             state.index += 1
-            thread_id = int(thread or extra_thread or connection) if (thread or extra_thread or connection) else None
-            database = used or schema
             if thread_id is not None:
                 if database is not None:
                     databases[thread_id] = database
@@ -187,13 +193,9 @@ class SlowLogReader:
                     database = databases.get(thread_id)
             if shard is not None and shard_of(thread_id) != shard:
                 continue
-            sql = sql.rstrip()
-            if sql.endswith(";"):
-                sql = sql[:-1].rstrip()
             if sql:
-                fields = new_statement_fields((sql, thread_id, database, state.time, "Query", None, user or None,
-                                               False))
-                yield state.index, fields, float(query_time), float(lock_time), int(sent), int(examined), ()
+                fields = new_statement_fields((sql, thread_id, database, state.time, "Query", None, user, False))
+                yield state.index, fields, query_time, lock_time, sent, examined, ()
 
     def _lines(self, lines: list[str], state: _State, shard: int | None) -> Iterator[SlowEntry]:
         """Entries read line by line: what `_block` cannot read in one match (and text around them)."""
@@ -254,6 +256,30 @@ class SlowLogReader:
             fields = _finish(entry, state.databases, shard)
             if fields is not None:
                 yield fields
+
+
+def _usual_entry(text: str, position: int) -> UsualEntry | None:
+    """The entry at `position` if `_USUAL_ENTRY` matches it there, or None: (where it ends, classic time,
+    ISO time, user, thread id, database, query time, lock time, rows sent, rows examined, statement without
+    its `;`). None too for a figure `float` or `int` cannot give (`_lines` reads those as no figure)."""
+    found = _USUAL_ENTRY.match(text, position)
+    if found is None:
+        return None
+    (classic, iso, user, connection, thread, schema, query_time, lock_time, sent, examined, extra_thread, used,
+     sql) = found.groups()
+    thread = thread or extra_thread or connection
+    try:
+        query_time, lock_time, sent, examined = float(query_time), float(lock_time), int(sent), int(examined)
+        thread_id = int(thread) if thread else None
+    except ValueError:  # over 4,300 digits
+        return None
+    if query_time == math.inf or lock_time == math.inf:  # 300 digits and more (never NaN: digits only)
+        return None
+    sql = sql.rstrip()
+    if sql.endswith(";"):
+        sql = sql[:-1].rstrip()
+    return (found.end(), classic, iso, user or None, thread_id, used or schema, query_time, lock_time, sent, examined,
+            sql)
 
 
 class _State:
