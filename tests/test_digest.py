@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from query_audit.analyze.digest import Digest, StatementFields
+from query_audit.analyze.digest import Digest, StatementFields, fresh_copy
 from query_audit.analyze.fingerprint import query_id
 from query_audit.model import Kind, Statement
 
@@ -207,3 +207,13 @@ def test_merged_value_keys_count_the_union_exactly():
         assert shards[0].groups() == whole.groups()
         seen = len({statement.sql for statement in statements})
         assert whole.groups()[0].distinct_values == min(seen, 256)
+
+
+def test_what_outlives_the_reading_is_copied_equal():
+    sql = "SELECT * FROM t WHERE id = 1"
+    statement = Statement(sql, thread_id=1)
+    digest = Digest()
+    digest.add(statement)
+    group, = digest.take_groups()
+    assert group.sample == statement and group.sample.sql is not sql
+    assert fresh_copy("é\udcff x") == "é\udcff x" and fresh_copy("") == ""

@@ -24,11 +24,13 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterator
+from dataclasses import replace
 from functools import partial
 from typing import NamedTuple
 
 from query_audit.analyze.fingerprint import (
     fingerprint_and_values,
+    forget_shapes,
     query_id,
     statement_kind,
 )
@@ -39,6 +41,13 @@ _WRITES = frozenset({Kind.INSERT, Kind.UPDATE, Kind.DELETE, Kind.REPLACE})
 _SELECT = Kind.SELECT
 _FIRST_VALUES_LIMIT = 64  # a group's value keys are first deduplicated when it holds this many
 SHARDS = 2  # the one place that says how many: readers ask `shard_of`
+
+
+def fresh_copy(text: str) -> str:
+    """An equal string in new memory. What outlives the reading is copied when the reading is over: the
+    originals sit one or two to a pool among the reading's freed lines, and keep those pools from being
+    used again (for sqlglot's trees, the report) while they live."""
+    return text[:1] + text[1:]
 
 
 def shard_of(thread_id: int | None) -> int:
@@ -355,6 +364,7 @@ class Digest:
         and units are given back once it is converted, not kept until the last one is."""
         ordered = sorted(self._groups.values(), key=lambda group: group.first, reverse=True)
         self._groups.clear()
+        forget_shapes()
         while ordered:
             yield self._query_group(ordered.pop())
 
@@ -367,9 +377,10 @@ class Digest:
             for name, unit in units if unit.count >= 2
             for distinct in (self._unit_distinct(unit),)
         )
+        sample = group.sample
         return QueryGroup(
-            id=query_id(group.fingerprint), fingerprint=group.fingerprint, kind=group.kind, count=group.count,
-            sample=group.sample, databases=tuple(group.databases),
+            id=query_id(group.fingerprint), fingerprint=fresh_copy(group.fingerprint), kind=group.kind,
+            count=group.count, sample=replace(sample, sql=fresh_copy(sample.sql)), databases=tuple(group.databases),
             distinct_values=self._distinct_values(group),
             repetitions=repetitions, after_write_count=group.after_write,
             total_query_time=None if group.query_time is None else group.query_time / 1e9,
