@@ -83,7 +83,7 @@ class _Unit:
         # Value keys as 8-byte integers, repeats dropped when it holds 2 * max_unit_values: a list of int
         # objects took twice that (tens of thousands of units at 1M statements: ~6 MB), a set 4x.
         self.values: array | None = array("q")  # None once max_unit_values are distinct: only the count is read
-        self.samples: list[str] = []
+        self.samples: tuple[str, ...] = ()  # a tuple: at most max_samples, and half a list's bytes
         self.in_transaction = 0  # runs inside an explicit or implicit transaction
         self.transactions = 0  # how many different transactions those runs were in
         self.last_transaction = 0
@@ -254,7 +254,7 @@ class Digest:
                 unit.values = None if len(distinct) >= self.max_unit_values else array("q", distinct)
         samples = unit.samples
         if len(samples) < self.max_samples and sql not in samples:
-            samples.append(sql)
+            unit.samples = (*samples, sql)
         # Asked only while some connection has a transaction open or autocommit off.
         if self.transactions.active and (transaction := self.transactions.inside(thread_id)):
             unit.ran_in(transaction)
@@ -372,7 +372,7 @@ class Digest:
         units = sorted(((name, unit) for shard in group.units for name, unit in shard.items()),
                        key=lambda item: item[1].first)
         repetitions = tuple(
-            Repetition(name, unit.count, distinct, tuple(unit.samples), unit.in_transaction, unit.transactions,
+            Repetition(name, unit.count, distinct, unit.samples, unit.in_transaction, unit.transactions,
                        distinct >= self.max_unit_values)
             for name, unit in units if unit.count >= 2
             for distinct in (self._unit_distinct(unit),)
