@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from query_audit.analyze.digest import Digest, StatementFields
+import random
+
+from query_audit.analyze.digest import Digest, StatementFields, fresh_copy
 from query_audit.analyze.fingerprint import query_id
 from query_audit.model import Kind, Statement
 
@@ -173,3 +175,45 @@ def test_take_groups_gives_the_groups_and_leaves_the_digest_empty():
     listed = digest.groups()
     assert list(digest.take_groups()) == listed and len(listed) == 2
     assert digest.groups() == []
+
+
+def test_value_keys_are_counted_exactly_however_often_they_repeat():
+    """The value keys are stored compactly (repeats dropped only now and then): every count that is read
+    must still be the exact number of different value sets, capped, as a set of them would give."""
+    rng = random.Random(12)
+    for distinct, runs in ((1, 1000), (3, 70), (15, 400), (16, 40), (17, 5000), (40, 2000), (255, 3000),
+                           (256, 600), (300, 2000)):
+        values = [rng.randrange(distinct) for _ in range(runs)]
+        group, = digest_of([Statement(f"SELECT * FROM t WHERE id = {value}", thread_id=1) for value in values])
+        seen = len(set(values))
+        assert group.distinct_values == min(seen, 256), (distinct, runs)
+        repetition, = group.repetitions
+        assert repetition.distinct_values == min(seen, 16) and repetition.values_capped == (seen >= 16)
+
+
+def test_merged_value_keys_count_the_union_exactly():
+    rng = random.Random(3)
+    for distinct in (10, 150, 300):
+        statements = [Statement(f"SELECT * FROM t WHERE id = {rng.randrange(distinct)}", thread_id=1 + rng.randrange(2))
+                      for _ in range(1500)]
+        whole = Digest()
+        shards = [Digest(), Digest()]
+        for position, statement in enumerate(statements):
+            whole.add_fields(StatementFields(statement.sql, statement.thread_id, None, None, "Query", None, None,
+                                             False), position)
+            shards[statement.thread_id % 2].add_fields(
+                StatementFields(statement.sql, statement.thread_id, None, None, "Query", None, None, False), position)
+        shards[0].merge(shards[1])
+        assert shards[0].groups() == whole.groups()
+        seen = len({statement.sql for statement in statements})
+        assert whole.groups()[0].distinct_values == min(seen, 256)
+
+
+def test_what_outlives_the_reading_is_copied_equal():
+    sql = "SELECT * FROM t WHERE id = 1"
+    statement = Statement(sql, thread_id=1)
+    digest = Digest()
+    digest.add(statement)
+    group, = digest.take_groups()
+    assert group.sample == statement and group.sample.sql is not sql
+    assert fresh_copy("é\udcff x") == "é\udcff x" and fresh_copy("") == ""

@@ -42,9 +42,17 @@ def test_the_samples_no_rule_quotes_are_dropped_and_the_counts_stay():
         [replace(rep, samples=()) for rep in group.repetitions]
 
 
-def test_a_group_with_nothing_to_drop_is_returned_as_it_is():
-    group = query("SELECT 1", repetitions=REPETITIONS[:1]).group
+def test_a_group_without_samples_is_returned_as_it_is():
+    group = query("SELECT 1", repetitions=(replace(REPETITIONS[0], samples=()),)).group
     assert with_quoted_samples_only(group) is group
+
+
+def test_the_samples_kept_are_equal_copies_in_new_memory():
+    """The originals are scattered among the reading's freed lines: a copy lets those pools be used again."""
+    group = query("SELECT 1", repetitions=REPETITIONS[:1]).group
+    kept, = with_quoted_samples_only(group).repetitions
+    assert kept.samples == REPETITIONS[0].samples
+    assert all(copy is not original for copy, original in zip(kept.samples, REPETITIONS[0].samples, strict=True))
 
 
 def test_the_pipeline_drops_samples_without_importing_sqlglot():

@@ -5,11 +5,13 @@ the databases seen and timing totals. Per unit of work inside a group (a replaye
 capture, a connection in a log file) it keeps how often the shape ran there, with how many
 different values, and a few sample texts: the evidence of an N+1 or a write loop.
 
-Bounds (for a 1M-line log): a group stores at most `max_values` value keys (the count then is a
-lower bound); when a group has too many connection units they are pruned to the busiest and the
-most recent ones (request units of a capture are few and all kept); a unit keeps `max_unit_values`
-value keys and `max_samples` distinct texts; the "has this unit written yet" memory forgets the
-oldest units. So memory grows with the number of shapes, not with the number of statements.
+Value keys are 8-byte integers in arrays, their repeats dropped whenever an array has doubled (a set
+of int objects took 4-5x the memory). Bounds (for a 1M-line log): a group stores at most `max_values`
+different value keys (the count then is a lower bound); when a group has too many connection units
+they are pruned to the busiest and the most recent ones (request units of a capture are few and all
+kept); a unit keeps `max_unit_values` value keys and `max_samples` distinct texts; the "has this unit
+written yet" memory forgets the oldest units. So memory grows with the number of shapes, not with the
+number of statements.
 
 Connections are split into `SHARDS` shards by thread id, and everything that depends on the order
 of several connections (pruning, the written-units memory) is done within one shard. So a big log
@@ -20,12 +22,15 @@ its position in the input, which orders groups, samples and units the same way i
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterator
+from dataclasses import replace
 from functools import partial
 from typing import NamedTuple
 
 from query_audit.analyze.fingerprint import (
     fingerprint_and_values,
+    forget_shapes,
     query_id,
     statement_kind,
 )
@@ -34,7 +39,15 @@ from query_audit.model import Kind, QueryGroup, Repetition, Statement
 
 _WRITES = frozenset({Kind.INSERT, Kind.UPDATE, Kind.DELETE, Kind.REPLACE})
 _SELECT = Kind.SELECT
+_FIRST_VALUES_LIMIT = 64  # a group's value keys are first deduplicated when it holds this many
 SHARDS = 2  # the one place that says how many: readers ask `shard_of`
+
+
+def fresh_copy(text: str) -> str:
+    """An equal string in new memory. What outlives the reading is copied when the reading is over: the
+    originals sit one or two to a pool among the reading's freed lines, and keep those pools from being
+    used again (for sqlglot's trees, the report) while they live."""
+    return text[:1] + text[1:]
 
 
 def shard_of(thread_id: int | None) -> int:
@@ -67,10 +80,10 @@ class _Unit:
     def __init__(self, first: int):
         self.first = first  # the position of the unit's first statement: units are listed in that order
         self.count = 0
-        # A list, not a set: at most max_unit_values (16) keys, and a set of them takes 216-728 bytes
-        # against 56-200 (tens of thousands of units at 1M statements: ~10 MB).
-        self.values: list[int] | None = []  # None once it holds max_unit_values: only the count is read
-        self.samples: list[str] = []
+        # Value keys as 8-byte integers, repeats dropped when it holds 2 * max_unit_values: a list of int
+        # objects took twice that (tens of thousands of units at 1M statements: ~6 MB), a set 4x.
+        self.values: array | None = array("q")  # None once max_unit_values are distinct: only the count is read
+        self.samples: tuple[str, ...] = ()  # a tuple: at most max_samples, and half a list's bytes
         self.in_transaction = 0  # runs inside an explicit or implicit transaction
         self.transactions = 0  # how many different transactions those runs were in
         self.last_transaction = 0
@@ -100,6 +113,7 @@ class _Group:
         "server_flags",
         "units",
         "values",
+        "values_limit",
     )
 
     def __init__(self, fingerprint: str, kind: Kind, first: int):
@@ -108,7 +122,10 @@ class _Group:
         self.first = first  # the position of the first statement, the sample: groups are listed in that order
         self.count = 0
         self.sample: Statement | None = None  # the first statement
-        self.values: set[int] | None = set()  # None once it holds max_values: only the count is read
+        # The value keys as 8-byte integers, appended as they come and deduplicated whenever the array
+        # reaches `values_limit`: a set of them took 4-5x the memory (~16 MB at 1M statements).
+        self.values: array | None = array("q")  # None once max_values are distinct: only the count is read
+        self.values_limit = _FIRST_VALUES_LIMIT
         self.databases: dict[str, int] = {}  # an ordered set: the position where each was first seen
         self.units: tuple[dict[str, _Unit], ...] = tuple({} for _ in range(SHARDS))
         self.after_write = 0
@@ -135,6 +152,7 @@ class Digest:
         self.max_values = max_values
         self.max_thread_units = max_thread_units
         self.max_unit_values = max_unit_values
+        self._unit_values_limit = 2 * max_unit_values
         self.max_samples = max_samples  # the advisor reads at most 5 distinct samples of a loop
         self.max_writer_units = max_writer_units
         self.statements = 0
@@ -215,9 +233,9 @@ class Digest:
         key = hash(("?", position)) if placeholders else hash(values)
         group_values = group.values
         if group_values is not None:
-            group_values.add(key)
-            if len(group_values) >= self.max_values:
-                group.values = None  # full: the count is all that is read, and a busy shape's keys go
+            group_values.append(key)
+            if len(group_values) >= group.values_limit:
+                self._deduplicate_values(group)
         if database is not None:
             databases = group.databases
             if database not in databases and len(databases) < 100:
@@ -229,13 +247,14 @@ class Digest:
         unit = group.units[shard].get(unit_name) or self._new_unit(group, shard, unit_name, position, request)
         unit.count += 1
         unit_values = unit.values
-        if unit_values is not None and key not in unit_values:
+        if unit_values is not None:
             unit_values.append(key)
-            if len(unit_values) >= self.max_unit_values:
-                unit.values = None
+            if len(unit_values) >= self._unit_values_limit:
+                distinct = set(unit_values)
+                unit.values = None if len(distinct) >= self.max_unit_values else array("q", distinct)
         samples = unit.samples
         if len(samples) < self.max_samples and sql not in samples:
-            samples.append(sql)
+            unit.samples = (*samples, sql)
         # Asked only while some connection has a transaction open or autocommit off.
         if self.transactions.active and (transaction := self.transactions.inside(thread_id)):
             unit.ran_in(transaction)
@@ -302,15 +321,14 @@ class Digest:
             ours.count += theirs.count
             ours.after_write += theirs.after_write
             ours.pruned_repeated += theirs.pruned_repeated
-            # A side that is full makes the merge full; otherwise both sets are whole, so the count of
+            # A side that is full makes the merge full; otherwise both hold every key, so the count of
             # their union (all that is read of them) is exact.
             if ours.values is not None:
                 if theirs.values is None:
                     ours.values = None
                 else:
-                    ours.values.update(theirs.values)
-                    if len(ours.values) >= self.max_values:
-                        ours.values = None
+                    ours.values.extend(theirs.values)
+                    self._deduplicate_values(ours)
             databases = dict(ours.databases)
             for name, position in theirs.databases.items():
                 if position < databases.get(name, position + 1):
@@ -346,6 +364,7 @@ class Digest:
         and units are given back once it is converted, not kept until the last one is."""
         ordered = sorted(self._groups.values(), key=lambda group: group.first, reverse=True)
         self._groups.clear()
+        forget_shapes()
         while ordered:
             yield self._query_group(ordered.pop())
 
@@ -353,14 +372,16 @@ class Digest:
         units = sorted(((name, unit) for shard in group.units for name, unit in shard.items()),
                        key=lambda item: item[1].first)
         repetitions = tuple(
-            Repetition(name, unit.count, self.max_unit_values if unit.values is None else len(unit.values),
-                       tuple(unit.samples), unit.in_transaction, unit.transactions, unit.values is None)
+            Repetition(name, unit.count, distinct, unit.samples, unit.in_transaction, unit.transactions,
+                       distinct >= self.max_unit_values)
             for name, unit in units if unit.count >= 2
+            for distinct in (self._unit_distinct(unit),)
         )
+        sample = group.sample
         return QueryGroup(
-            id=query_id(group.fingerprint), fingerprint=group.fingerprint, kind=group.kind, count=group.count,
-            sample=group.sample, databases=tuple(group.databases),
-            distinct_values=self.max_values if group.values is None else len(group.values),
+            id=query_id(group.fingerprint), fingerprint=fresh_copy(group.fingerprint), kind=group.kind,
+            count=group.count, sample=replace(sample, sql=fresh_copy(sample.sql)), databases=tuple(group.databases),
+            distinct_values=self._distinct_values(group),
             repetitions=repetitions, after_write_count=group.after_write,
             total_query_time=None if group.query_time is None else group.query_time / 1e9,
             max_query_time=group.max_query_time,
@@ -380,6 +401,28 @@ class Digest:
             group.rows_examined = (group.rows_examined or 0) + rows_examined
         if rows_sent is not None:
             group.rows_sent = (group.rows_sent or 0) + rows_sent
+
+    def _deduplicate_values(self, group: _Group) -> None:
+        """Drop the repeated keys of a group, or all of them once max_values are distinct (a busy shape's
+        keys go: the count is all that is read). The next deduplication waits until the array has doubled."""
+        distinct = set(group.values)
+        if len(distinct) >= self.max_values:
+            group.values = None
+        else:
+            group.values = array("q", distinct)
+            group.values_limit = max(_FIRST_VALUES_LIMIT, 2 * len(distinct))
+
+    def _distinct_values(self, group: _Group) -> int:
+        """How many different value keys the group saw (max_values: that many or more)."""
+        if group.values is None:
+            return self.max_values
+        return min(self.max_values, len(set(group.values)))
+
+    def _unit_distinct(self, unit: _Unit) -> int:
+        """How many different value keys the unit saw (max_unit_values: that many or more)."""
+        if unit.values is None:
+            return self.max_unit_values
+        return min(self.max_unit_values, len(set(unit.values)))
 
     def _kept_per_shard(self) -> int:
         return max(1, self.max_thread_units // SHARDS)

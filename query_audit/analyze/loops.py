@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from query_audit.analyze.digest import fresh_copy
 from query_audit.model import QueryGroup, Repetition
 
 
@@ -37,7 +38,8 @@ def with_quoted_samples_only(group: QueryGroup) -> QueryGroup:
         in_loop = [index for index, rep in enumerate(repetitions) if _is_loop(rep, distinct)]
         if in_loop:
             quoted.add(min(in_loop, key=lambda index: -repetitions[index].count))
-    if all(index in quoted or not rep.samples for index, rep in enumerate(repetitions)):
+    if not any(rep.samples for rep in repetitions):
         return group
-    return replace(group, repetitions=tuple(rep if index in quoted else replace(rep, samples=())
-                                            for index, rep in enumerate(repetitions)))
+    return replace(group, repetitions=tuple(
+        replace(rep, samples=tuple(fresh_copy(sample) for sample in rep.samples) if index in quoted else ())
+        for index, rep in enumerate(repetitions)))
