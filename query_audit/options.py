@@ -7,7 +7,7 @@ has. A field's default is what a command without that group means (no scaling ta
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -101,3 +101,22 @@ class OutputOptions:
     html_output: str | None = None
     quiet: bool = False
     verbose: int = 0
+
+
+@dataclass(frozen=True)
+class CopyLimits:
+    """How much of a user's table the shadow copies (advise/shadow.py, sandbox/shadow_copy.py)."""
+
+    copy_rows: int = 200_000  # a table up to this many rows is copied whole; above, a sample this large
+    max_table_rows: int = 5_000_000  # a table above this is not copied: its suggestions stay heuristic
+    statement_seconds: float = 60.0  # time limit of each read on the user's server
+
+
+@dataclass(frozen=True)
+class ShadowOptions:
+    """Shadow verification of suggested indexes (advise/shadow.py). Here, not beside the shadow's code, so a
+    command builds it without importing the advisor and sqlglot before the log is read."""
+
+    threshold: float = 0.5  # share of rows examined an index must cut
+    copy: CopyLimits = field(default_factory=CopyLimits)
+    dsn: str | None = None  # an existing empty, disposable server to use instead of starting one

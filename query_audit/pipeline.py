@@ -23,8 +23,8 @@ from query_audit.model import (
 from query_audit.redact import Redactor
 
 if TYPE_CHECKING:
-    from query_audit.advise.shadow import ShadowOptions
     from query_audit.connection import ConnectionSettings
+    from query_audit.options import ShadowOptions
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total); total 0 when unknown
 

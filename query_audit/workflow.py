@@ -22,11 +22,11 @@ from query_audit.options import (
     NoiseOptions,
     OutputOptions,
     ScalingOptions,
+    ShadowOptions,
 )
 
 if TYPE_CHECKING:
     from query_audit.advise.capacity import CapacityTarget
-    from query_audit.advise.shadow import ShadowOptions
     from query_audit.capture.noise import NoiseFilter
     from query_audit.capture.session import CapturePlan
     from query_audit.config import Config
@@ -82,8 +82,6 @@ def _shadow(config: Config, advice: AdviceOptions) -> ShadowOptions | None:
     """Shadow verification's options, or None when --no-shadow or the configuration turns it off."""
     if not advice.shadow or not config.shadow:
         return None
-    from query_audit.advise.shadow import ShadowOptions
-
     return ShadowOptions(threshold=config.shadow_threshold, dsn=config.shadow_dsn)
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import pymysql
 
@@ -28,7 +28,8 @@ from query_audit.analyze.explain import explain_query
 from query_audit.driver import error_code, error_text
 from query_audit.identifiers import qualified_name, quote_identifier
 from query_audit.model import AnalyzedQuery, Finding, PlanRow, SchemaMap, table_key
-from query_audit.sandbox.shadow_copy import CopiedTable, CopyLimits, copy_table
+from query_audit.options import ShadowOptions
+from query_audit.sandbox.shadow_copy import CopiedTable, copy_table
 
 VERIFIED_SHADOW = "verified (shadow)"
 VERIFIED_LIVE = "verified (live)"
@@ -37,13 +38,6 @@ HEURISTIC = "heuristic"
 # re-ANALYZEd statistics move a little on their own.
 REGRESSION_MARGIN = 0.10
 REGRESSION_ROWS = 10
-
-
-@dataclass(frozen=True)
-class ShadowOptions:
-    threshold: float = 0.5  # share of rows examined an index must cut
-    copy: CopyLimits = field(default_factory=CopyLimits)
-    dsn: str | None = None  # an existing empty, disposable server to use instead of starting one
 
 
 @dataclass(frozen=True)

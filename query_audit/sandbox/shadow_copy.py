@@ -20,17 +20,11 @@ import pymysql.cursors
 from query_audit.driver import error_text
 from query_audit.identifiers import quote_identifier as _quote
 from query_audit.model import TableSchema
+from query_audit.options import CopyLimits
 
 INSERT_BATCH = 2000
 # MySQL 8's default collation is unknown to MariaDB; the nearest it has keeps the plans alike.
 _MYSQL_ONLY_COLLATIONS = re.compile(r"utf8mb4_0900_\w+", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class CopyLimits:
-    copy_rows: int = 200_000  # a table up to this many rows is copied whole; above, a sample this large
-    max_table_rows: int = 5_000_000  # a table above this is not copied: its suggestions stay heuristic
-    statement_seconds: float = 60.0  # time limit of each read on the user's server
 
 
 @dataclass(frozen=True)
