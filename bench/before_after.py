@@ -1,10 +1,10 @@
 """Before and after in one run: `python bench/before_after.py ROUNDS LOG[,LOG...] BASE_TREE`.
 
 BASE_TREE is another checkout of query-audit (e.g. `git archive REV | tar -x -C /tmp/base`, its C extension
-built in place); this checkout is "after". Each round runs `analyze LOG --format json` with one reader in
-both trees, alternating which goes first, and prints wall time, CPU time (user+sys), the peak summed PSS
-and a hash of the report (the same hash: the same bytes). The logs are bench/out/'s (`make bench` makes
-them). Results go to bench/out/before_after.json.
+built in place); this checkout is "after". Each round runs `analyze LOG --format json` in both trees, with
+one reader (two with READERS=2 in the environment), alternating which goes first, and prints wall time, CPU
+time (user+sys), the peak summed PSS and a hash of the report (the same hash: the same bytes). The logs are
+bench/out/'s (`make bench` makes them). Results go to bench/out/before_after.json.
 """
 
 import hashlib
@@ -24,12 +24,13 @@ OUT = ROOT / "bench" / "out"
 ROUNDS = int(sys.argv[1])
 LOGS = sys.argv[2].split(",")
 TREES = {"base": sys.argv[3], "after": str(ROOT)}
+READERS = os.environ.get("READERS", "1")  # READERS=2 compares two readers
 
 
 
 def run(tree: str, log: str) -> dict:
     """One `analyze` in `tree` (its directory first on the path, so `-m query_audit` is that tree's)."""
-    env = dict(os.environ, QUERY_AUDIT_READERS="1", PYTHONPATH=tree)
+    env = dict(os.environ, QUERY_AUDIT_READERS=READERS, PYTHONPATH=tree)
     report = OUT / "before_after.report"
     started = time.perf_counter()
     with open(report, "wb") as out:
