@@ -458,7 +458,7 @@ HELPER int is_name_char(Py_UCS4 c)
 #define COMMAND_CACHE_SIZE 32
 static PyObject *command_cache[COMMAND_CACHE_SIZE];
 
-static PyObject *command_name(PyObject *line, const Text *text, Py_ssize_t start, Py_ssize_t end)
+HELPER PyObject *command_name(PyObject *line, const Text *text, Py_ssize_t start, Py_ssize_t end)
 {
     Py_ssize_t length = end - start;
     for (int slot = 0; slot < COMMAND_CACHE_SIZE; slot++) {
@@ -487,12 +487,27 @@ static PyObject *command_name(PyObject *line, const Text *text, Py_ssize_t start
 }
 
 /* `int(digits) % shards`, digit by digit (any length, any Unicode decimal digit, as `\d` and int() read them). */
-static long shard_of_digits(const Text *text, Py_ssize_t start, Py_ssize_t end, long shards)
+HELPER long shard_of_digits(const Text *text, Py_ssize_t start, Py_ssize_t end, long shards)
 {
     long remainder = 0;
     for (Py_ssize_t i = start; i < end; i++)
         remainder = (remainder * 10 + Py_UNICODE_TODECIMAL(char_at(text, i))) % shards;
     return remainder;
+}
+
+/* int(line[start:end]) of a run of `\d`: read here when it is a few ASCII digits (always, in a log), else by int(). */
+HELPER PyObject *thread_id(PyObject *line, const Text *text, Py_ssize_t start, Py_ssize_t end)
+{
+    long value = 0;
+    Py_ssize_t i = start;
+    while (i < end && end - start <= 18 && char_at(text, i) < 128)
+        value = value * 10 + (long)(char_at(text, i++) - '0');
+    if (i == end)
+        return PyLong_FromLong(value);
+    PyObject *digits = PyUnicode_Substring(line, start, end);
+    PyObject *thread = digits == NULL ? NULL : PyLong_FromUnicodeObject(digits, 10);
+    Py_XDECREF(digits);
+    return thread;
 }
 
 /* An entry of another shard: no thread, command nor argument, only the classic time (which later entries
@@ -544,9 +559,7 @@ HELPER PyObject *entry_after_time(PyObject *line, const Text *text, Py_ssize_t i
     if (shard >= 0 && shard_of_digits(text, number, index, shards) != shard)
         return other_shard_entry(classic);
     PyObject *iso_time = iso ? PyUnicode_Substring(line, 0, time_end) : Py_NewRef(Py_None);
-    PyObject *digits = iso_time == NULL ? NULL : PyUnicode_Substring(line, number, index);
-    PyObject *thread = digits == NULL ? NULL : PyLong_FromUnicodeObject(digits, 10);
-    Py_XDECREF(digits);
+    PyObject *thread = iso_time == NULL ? NULL : thread_id(line, text, number, index);
     PyObject *name = thread == NULL ? NULL : command_name(line, text, command, end);
     PyObject *argument = name == NULL ? NULL : PyUnicode_Substring(line, rest, text->length);
     PyObject *result = argument == NULL ? NULL : PyTuple_Pack(5, classic, iso_time, thread, name, argument);
@@ -555,6 +568,28 @@ HELPER PyObject *entry_after_time(PyObject *line, const Text *text, Py_ssize_t i
     Py_XDECREF(name);
     Py_XDECREF(argument);
     return result;
+}
+
+/* general_entry's match on `text` (the line's characters, their kind a constant where this is inlined). */
+HELPER PyObject *entry_of(PyObject *line, Text *text, long shard, long shards)
+{
+    while (text->length > 0 && (char_at(text, text->length - 1) == '\n' || char_at(text, text->length - 1) == '\r'))
+        text->length--;
+    if (text->length == 0 || char_at(text, 0) == '\t')
+        return entry_after_time(line, text, 0, Py_None, 0, shard, shards);
+    Py_ssize_t end = classic_end(text);
+    if (end >= 0) {
+        PyObject *classic = PyUnicode_Substring(line, 0, end);
+        if (classic == NULL)
+            return NULL;
+        PyObject *result = entry_after_time(line, text, end, classic, 0, shard, shards);
+        Py_DECREF(classic);
+        return result;
+    }
+    end = iso_end(text);
+    if (end < 0)
+        Py_RETURN_NONE;
+    return entry_after_time(line, text, end, Py_None, 1, shard, shards);
 }
 
 /* general_entry(line[, shard, shards]): see the comment above; `line` may keep its line end (`\n`, `\r\n`:
@@ -586,24 +621,23 @@ static PyObject *general_entry(PyObject *Py_UNUSED(module), PyObject *const *arg
     if (PyUnicode_READY(line) < 0)
         return NULL;
 #endif
-    Text text = {PyUnicode_KIND(line), PyUnicode_DATA(line), PyUnicode_GET_LENGTH(line)};
-    while (text.length > 0 && (char_at(&text, text.length - 1) == '\n' || char_at(&text, text.length - 1) == '\r'))
-        text.length--;
-    if (text.length == 0 || char_at(&text, 0) == '\t')
-        return entry_after_time(line, &text, 0, Py_None, 0, shard, shards);
-    Py_ssize_t end = classic_end(&text);
-    if (end >= 0) {
-        PyObject *classic = PyUnicode_Substring(line, 0, end);
-        if (classic == NULL)
-            return NULL;
-        PyObject *result = entry_after_time(line, &text, end, classic, 0, shard, shards);
-        Py_DECREF(classic);
-        return result;
+    /* One copy of the match per kind, each with its kind a constant (as scan_any_kind). */
+    const void *data = PyUnicode_DATA(line);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(line);
+    switch (PyUnicode_KIND(line)) {
+    case PyUnicode_1BYTE_KIND: {
+        Text one_byte = {PyUnicode_1BYTE_KIND, data, length};
+        return entry_of(line, &one_byte, shard, shards);
     }
-    end = iso_end(&text);
-    if (end < 0)
-        Py_RETURN_NONE;
-    return entry_after_time(line, &text, end, Py_None, 1, shard, shards);
+    case PyUnicode_2BYTE_KIND: {
+        Text two_bytes = {PyUnicode_2BYTE_KIND, data, length};
+        return entry_of(line, &two_bytes, shard, shards);
+    }
+    default: {
+        Text four_bytes = {PyUnicode_4BYTE_KIND, data, length};
+        return entry_of(line, &four_bytes, shard, shards);
+    }
+    }
 }
 
 static PyMethodDef methods[] = {
