@@ -421,14 +421,13 @@ HELPER Py_ssize_t classic_end(const Text *text)
  * parts are taken whenever they are there: what follows must be a tab, which none of them can end in. */
 HELPER Py_ssize_t iso_end(const Text *text)
 {
-    static const char form[] = "dddd-dd-ddTdd:dd:dd";
-    for (Py_ssize_t i = 0; i < 19; i++) {
-        if (i >= text->length)
-            return -1;
-        Py_UCS4 c = char_at(text, i);
-        if (form[i] == 'd' ? !is_digit(c) : c != (Py_UCS4)form[i])
-            return -1;
-    }
+    /* `dddd-dd-ddTdd:dd:dd`, its separators first: a line of the other format fails on them at once. */
+    if (text->length < 19 || char_at(text, 4) != '-' || char_at(text, 7) != '-' || char_at(text, 10) != 'T'
+        || char_at(text, 13) != ':' || char_at(text, 16) != ':')
+        return -1;
+    if (!digits_at(text, 0, 4) || !digits_at(text, 5, 2) || !digits_at(text, 8, 2) || !digits_at(text, 11, 2)
+        || !digits_at(text, 14, 2) || !digits_at(text, 17, 2))
+        return -1;
     Py_ssize_t index = 19;
     if (char_is(text, index, '.') && digits_at(text, index + 1, 1))
         index = digits_end(text, index + 1);
