@@ -178,4 +178,12 @@ def test_c_general_entry_equals_the_regex_on_generated_logs_and_random_lines(tmp
         lines.append("".join(parts))
     different = [line for line in lines if general_entry(line) != _entry_fields(line)]
     assert different == []
+    # With their line ends, and by shard (another shard's entry keeps only its classic time).
+    for ending in ("\n", "\r\n", "\n\r\n"):
+        ended = [line + ending for line in lines[::7]]
+        assert [line for line in ended if general_entry(line) != _entry_fields(line)] == []
+        for shards in (1, 2, 3):
+            for shard in range(shards):
+                assert [line for line in ended
+                        if general_entry(line, shard, shards) != _entry_fields(line, shard, shards)] == []
     assert sum(general_entry(line) is not None for line in lines[generated:]) > 2_000  # entries among them

@@ -113,6 +113,49 @@ def test_the_shared_keyword_alternation_names_what_the_plain_one_names(sql):
         assert NoiseFilter(patterns=anchored).match(sql) == plain(anchored)
 
 
+def test_the_lookahead_after_a_keyword_lists_the_first_characters_its_patterns_can_start_with():
+    from query_audit.capture.noise import _first_character_lookahead
+
+    assert _first_character_lookahead(r"1\s*\Z|@@|(?:DATABASE|USER)\s*\(") == "(?=[1@DU])"
+    assert _first_character_lookahead(r"(?:FULL\s+)?TABLES\b|\b(?!x)[a-c\d]") == "(?=[FT\\da-c])"
+    for unknown in (r"x|y*", r".x", r"[^a]", r"(?i:x)", r"(?:a|)"):  # can be empty, any character, scoped flags
+        assert _first_character_lookahead(unknown) == ""
+    select = next(p for p in DEFAULT_NOISE if p.name == "select 1")
+    assert "SELECT\\s+(?=[" in NoiseFilter(patterns=[select])._anchored.pattern
+
+
+# Cased letters whose other cases IGNORECASE also takes (the Kelvin sign for k, the long s for s, the dotted
+# and dotless i), spaces, comments and the first characters of the default patterns and of real work.
+_AFTER_KEYWORD = ["1", "@@version", "Database()", "\u212aeys", "\u017ftatus", "\u0131ndex", "\u0130NDEX", "sChEmA()",
+                  "k", "KEYS", "STATUS", "x", "*", "`a`", "(", "-1", "", "\t@@x", "1 + 1", "user ( )", "names", "NAMES"]
+
+
+def test_the_keyword_lookahead_leaves_every_answer_as_the_patterns_one_by_one_give_it():
+    """The first pattern that matches, each tried alone in order (anchored, then anywhere), on statements
+    made of keywords and the characters after them, with the default patterns and with ones of odd cases."""
+    import itertools
+    import re
+
+    from query_audit.sql_text import leading_comments_end
+
+    odd = [NoisePattern("k", r"SHOW\s+k\w*"), NoisePattern("s", r"SHOW\s+[s-t]\w+"),
+           NoisePattern("i", r"SHOW\s+(?:\b)?i"), NoisePattern("any", r"ſ", anywhere=True)]
+    for patterns in (DEFAULT_NOISE, odd, odd + list(DEFAULT_NOISE)):
+        noise = NoiseFilter(patterns=patterns)
+        compiled = [(p, re.compile(p.pattern, re.I | re.S)) for p in patterns]
+
+        def one_by_one(sql, compiled=compiled):
+            start = leading_comments_end(sql)
+            anchored = (p.name for p, regex in compiled if not p.anywhere and regex.match(sql, start))
+            anywhere = (p.name for p, regex in compiled if p.anywhere and regex.search(sql))
+            return next(itertools.chain(anchored, anywhere), None)
+
+        for keyword, space, after in itertools.product(["SELECT", "select", "SET", "SHOW", "/* c */ SHOW"],
+                                                       [" ", "\n  "], _AFTER_KEYWORD):
+            sql = f"{keyword}{space}{after}"
+            assert noise.match(sql) == one_by_one(sql), sql
+
+
 def test_default_noise_patterns_have_unique_names():
     names = [pattern.name for pattern in DEFAULT_NOISE]
     assert len(names) == len(set(names))

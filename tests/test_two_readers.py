@@ -3,6 +3,7 @@ merged: the result must be exactly what one process builds, whatever the bounds 
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 from pathlib import Path
@@ -63,6 +64,22 @@ def test_when_the_second_reader_dies_this_process_reads_its_shard(generated, mon
 
     monkeypatch.setattr(two_readers, "_child", dies)
     assert read(generated, True, **TIGHT) == read(generated, False, **TIGHT)
+
+
+def test_the_second_reader_leaves_the_objects_it_inherits_out_of_its_collections(generated, monkeypatch, tmp_path):
+    """Frozen at the fork: its garbage collector does not write into (and so copy) every inherited page.
+    This process takes them back at once."""
+    frozen_in_child = tmp_path / "frozen"
+    shard_one = two_readers._shard_one_here
+
+    def noting_the_frozen(file, theirs):
+        frozen_in_child.write_text(str(gc.get_freeze_count()))
+        return shard_one(file, theirs)
+
+    monkeypatch.setattr(two_readers, "_shard_one_here", noting_the_frozen)
+    assert read(generated, True) == read(generated, False)
+    assert int(frozen_in_child.read_text()) > 10_000  # the modules' objects, among others
+    assert gc.get_freeze_count() == 0
 
 
 def test_two_readers_only_for_a_big_file_by_path_into_an_empty_digest(generated, monkeypatch):

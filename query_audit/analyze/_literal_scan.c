@@ -424,14 +424,13 @@ HELPER Py_ssize_t classic_end(const Text *text)
  * parts are taken whenever they are there: what follows must be a tab, which none of them can end in. */
 HELPER Py_ssize_t iso_end(const Text *text)
 {
-    static const char form[] = "dddd-dd-ddTdd:dd:dd";
-    for (Py_ssize_t i = 0; i < 19; i++) {
-        if (i >= text->length)
-            return -1;
-        Py_UCS4 c = char_at(text, i);
-        if (form[i] == 'd' ? !is_digit(c) : c != (Py_UCS4)form[i])
-            return -1;
-    }
+    /* `dddd-dd-ddTdd:dd:dd`, its separators first: a line of the other format fails on them at once. */
+    if (text->length < 19 || char_at(text, 4) != '-' || char_at(text, 7) != '-' || char_at(text, 10) != 'T'
+        || char_at(text, 13) != ':' || char_at(text, 16) != ':')
+        return -1;
+    if (!digits_at(text, 0, 4) || !digits_at(text, 5, 2) || !digits_at(text, 8, 2) || !digits_at(text, 11, 2)
+        || !digits_at(text, 14, 2) || !digits_at(text, 17, 2))
+        return -1;
     Py_ssize_t index = 19;
     if (char_is(text, index, '.') && digits_at(text, index + 1, 1))
         index = digits_end(text, index + 1);
@@ -455,9 +454,83 @@ HELPER int is_name_char(Py_UCS4 c)
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
 }
 
-/* The match after the optional time at `index`: `\t+ *(\d+) (command)(?:\t|$)`, or NULL with no error. */
-HELPER PyObject *entry_after_time(PyObject *line, const Text *text, Py_ssize_t index, PyObject *classic, PyObject *iso)
+/* The command names a log repeats on every line (`Query`, `Execute`...), each kept once, interned: no new
+ * str per entry, and `command == "Query"` in Python is a pointer comparison. A log has a dozen at most;
+ * past COMMAND_CACHE_SIZE names, the others are plain new strs. */
+#define COMMAND_CACHE_SIZE 32
+static PyObject *command_cache[COMMAND_CACHE_SIZE];
+
+HELPER PyObject *command_name(PyObject *line, const Text *text, Py_ssize_t start, Py_ssize_t end)
 {
+    Py_ssize_t length = end - start;
+    for (int slot = 0; slot < COMMAND_CACHE_SIZE; slot++) {
+        PyObject *name = command_cache[slot];
+        if (name == NULL) {  /* not seen yet: keep it (commands are ASCII, so its kind is 1) */
+            name = PyUnicode_Substring(line, start, end);
+            if (name == NULL)
+                return NULL;
+            PyUnicode_InternInPlace(&name);
+            command_cache[slot] = name;
+            Py_INCREF(name);
+            return name;
+        }
+        if (PyUnicode_GET_LENGTH(name) != length)
+            continue;
+        const Py_UCS1 *cached = PyUnicode_1BYTE_DATA(name);
+        Py_ssize_t i = 0;
+        while (i < length && char_at(text, start + i) == cached[i])
+            i++;
+        if (i == length) {
+            Py_INCREF(name);
+            return name;
+        }
+    }
+    return PyUnicode_Substring(line, start, end);
+}
+
+/* `int(digits) % shards`, digit by digit (any length, any Unicode decimal digit, as `\d` and int() read them). */
+HELPER long shard_of_digits(const Text *text, Py_ssize_t start, Py_ssize_t end, long shards)
+{
+    long remainder = 0;
+    for (Py_ssize_t i = start; i < end; i++)
+        remainder = (remainder * 10 + Py_UNICODE_TODECIMAL(char_at(text, i))) % shards;
+    return remainder;
+}
+
+/* int(line[start:end]) of a run of `\d`: read here when it is a few ASCII digits (always, in a log), else by int(). */
+HELPER PyObject *thread_id(PyObject *line, const Text *text, Py_ssize_t start, Py_ssize_t end)
+{
+    long value = 0;
+    Py_ssize_t i = start;
+    while (i < end && end - start <= 18 && char_at(text, i) < 128)
+        value = value * 10 + (long)(char_at(text, i++) - '0');
+    if (i == end)
+        return PyLong_FromLong(value);
+    PyObject *digits = PyUnicode_Substring(line, start, end);
+    PyObject *thread = digits == NULL ? NULL : PyLong_FromUnicodeObject(digits, 10);
+    Py_XDECREF(digits);
+    return thread;
+}
+
+/* An entry of another shard: no thread, command nor argument, only the classic time (which later entries
+ * without one take). */
+static PyObject *other_shard_entry(PyObject *classic)
+{
+    static PyObject *without_time = NULL;  /* the usual one, made once */
+    if (classic != Py_None)
+        return PyTuple_Pack(5, classic, Py_None, Py_None, Py_None, Py_None);
+    if (without_time == NULL && (without_time = PyTuple_Pack(5, Py_None, Py_None, Py_None, Py_None, Py_None)) == NULL)
+        return NULL;
+    Py_INCREF(without_time);
+    return without_time;
+}
+
+/* The match after the optional time at `index`: `\t+ *(\d+) (command)(?:\t|$)`, or NULL with no error. An ISO
+ * time is `line[:index]` when `iso` (made here: another shard's entry goes without it). */
+HELPER PyObject *entry_after_time(PyObject *line, const Text *text, Py_ssize_t index, PyObject *classic, int iso,
+                                  long shard, long shards)
+{
+    Py_ssize_t time_end = index;
     if (!char_is(text, index, '\t'))
         Py_RETURN_NONE;
     while (char_is(text, index, '\t'))
@@ -485,49 +558,88 @@ HELPER PyObject *entry_after_time(PyObject *line, const Text *text, Py_ssize_t i
         rest = end + 1;
     else if (end != text->length)
         Py_RETURN_NONE;
-    PyObject *digits = PyUnicode_Substring(line, number, index);
-    PyObject *thread = digits == NULL ? NULL : PyLong_FromUnicodeObject(digits, 10);
-    Py_XDECREF(digits);
-    PyObject *name = thread == NULL ? NULL : PyUnicode_Substring(line, command, end);
+    if (shard >= 0 && shard_of_digits(text, number, index, shards) != shard)
+        return other_shard_entry(classic);
+    PyObject *iso_time = iso ? PyUnicode_Substring(line, 0, time_end) : Py_NewRef(Py_None);
+    PyObject *thread = iso_time == NULL ? NULL : thread_id(line, text, number, index);
+    PyObject *name = thread == NULL ? NULL : command_name(line, text, command, end);
     PyObject *argument = name == NULL ? NULL : PyUnicode_Substring(line, rest, text->length);
-    PyObject *result = argument == NULL ? NULL : PyTuple_Pack(5, classic, iso, thread, name, argument);
+    PyObject *result = argument == NULL ? NULL : PyTuple_Pack(5, classic, iso_time, thread, name, argument);
+    Py_XDECREF(iso_time);
     Py_XDECREF(thread);
     Py_XDECREF(name);
     Py_XDECREF(argument);
     return result;
 }
 
-static PyObject *general_entry(PyObject *Py_UNUSED(module), PyObject *line)
+/* general_entry's match on `text` (the line's characters, their kind a constant where this is inlined). */
+HELPER PyObject *entry_of(PyObject *line, Text *text, long shard, long shards)
 {
+    while (text->length > 0 && (char_at(text, text->length - 1) == '\n' || char_at(text, text->length - 1) == '\r'))
+        text->length--;
+    if (text->length == 0 || char_at(text, 0) == '\t')
+        return entry_after_time(line, text, 0, Py_None, 0, shard, shards);
+    Py_ssize_t end = classic_end(text);
+    if (end >= 0) {
+        PyObject *classic = PyUnicode_Substring(line, 0, end);
+        if (classic == NULL)
+            return NULL;
+        PyObject *result = entry_after_time(line, text, end, classic, 0, shard, shards);
+        Py_DECREF(classic);
+        return result;
+    }
+    end = iso_end(text);
+    if (end < 0)
+        Py_RETURN_NONE;
+    return entry_after_time(line, text, end, Py_None, 1, shard, shards);
+}
+
+/* general_entry(line[, shard, shards]): see the comment above; `line` may keep its line end (`\n`, `\r\n`:
+ * the trailing `\r` and `\n` are left out, as `rstrip("\r\n")` would). With `shard` (0 <= shard < shards),
+ * an entry whose thread id is of another shard (`thread % shards`) is `(classic, None, None, None, None)`. */
+static PyObject *general_entry(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    long shard = -1, shards = 1;
+    if (nargs != 1 && nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "general_entry() takes 1 or 3 arguments (line[, shard, shards])");
+        return NULL;
+    }
+    PyObject *line = args[0];
     if (!PyUnicode_Check(line)) {
         PyErr_Format(PyExc_TypeError, "general_entry() argument must be str, not %.100s", Py_TYPE(line)->tp_name);
         return NULL;
+    }
+    if (nargs == 3 && args[1] != Py_None) {
+        shard = PyLong_AsLong(args[1]);
+        shards = PyLong_AsLong(args[2]);
+        if (PyErr_Occurred())
+            return NULL;
+        if (shards < 1 || shard < 0 || shard >= shards) {
+            PyErr_SetString(PyExc_ValueError, "general_entry(): needs 0 <= shard < shards");
+            return NULL;
+        }
     }
 #if PY_VERSION_HEX < 0x030C0000
     if (PyUnicode_READY(line) < 0)
         return NULL;
 #endif
-    Text text = {PyUnicode_KIND(line), PyUnicode_DATA(line), PyUnicode_GET_LENGTH(line)};
-    if (text.length == 0 || char_at(&text, 0) == '\t')
-        return entry_after_time(line, &text, 0, Py_None, Py_None);
-    Py_ssize_t end = classic_end(&text);
-    if (end >= 0) {
-        PyObject *classic = PyUnicode_Substring(line, 0, end);
-        if (classic == NULL)
-            return NULL;
-        PyObject *result = entry_after_time(line, &text, end, classic, Py_None);
-        Py_DECREF(classic);
-        return result;
+    /* One copy of the match per kind, each with its kind a constant (as scan_any_kind). */
+    const void *data = PyUnicode_DATA(line);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(line);
+    switch (PyUnicode_KIND(line)) {
+    case PyUnicode_1BYTE_KIND: {
+        Text one_byte = {PyUnicode_1BYTE_KIND, data, length};
+        return entry_of(line, &one_byte, shard, shards);
     }
-    end = iso_end(&text);
-    if (end < 0)
-        Py_RETURN_NONE;
-    PyObject *iso = PyUnicode_Substring(line, 0, end);
-    if (iso == NULL)
-        return NULL;
-    PyObject *result = entry_after_time(line, &text, end, Py_None, iso);
-    Py_DECREF(iso);
-    return result;
+    case PyUnicode_2BYTE_KIND: {
+        Text two_bytes = {PyUnicode_2BYTE_KIND, data, length};
+        return entry_of(line, &two_bytes, shard, shards);
+    }
+    default: {
+        Text four_bytes = {PyUnicode_4BYTE_KIND, data, length};
+        return entry_of(line, &four_bytes, shard, shards);
+    }
+    }
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -1036,8 +1148,9 @@ static PyObject *slow_entry(PyObject *Py_UNUSED(module), PyObject *const *args, 
 static PyMethodDef methods[] = {
     {"split", split, METH_O,
      "split(sql) -> (template, literals): fingerprint._split's template, and its literals joined by \"\\x1f\"."},
-    {"general_entry", general_entry, METH_O,
-     "general_entry(line) -> (classic, iso, thread, command, argument) or None: general_log_file._ENTRY's match."},
+    {"general_entry", (PyCFunction)(void (*)(void))general_entry, METH_FASTCALL,
+     "general_entry(line[, shard, shards]) -> (classic, iso, thread, command, argument) or None:\n"
+     "general_log_file._entry_fields, in C."},
     {"slow_entry", (PyCFunction)(void (*)(void))slow_entry, METH_FASTCALL,
      "slow_entry(text, position) -> the entry's fields or None: slow_log_file._usual_entry."},
     {NULL, NULL, 0, NULL},
@@ -1046,7 +1159,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef literal_scan_module = {
     .m_base = PyModuleDef_HEAD_INIT,
     .m_name = "query_audit.analyze._literal_scan",
-    .m_doc = "The fingerprint's literal scan and the general log's line match in C (see fingerprint.py).",
+    .m_doc = "The fingerprint's literal scan, the general log's line match and the slow log's entry read in C.",
     .m_size = 0,
     .m_methods = methods,
 };

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from query_audit.analyze.digest import shard_of
+from query_audit.analyze.digest import SHARDS
 from query_audit.model import LogRow
 from query_audit.sources._text import parse_text
 
@@ -102,9 +102,10 @@ class GeneralLogReader:
         more: list[str] | None = None
         inside = False
         for line in lines:
-            line = line.rstrip("\r\n")
-            found = entry(line)
+            # An entry of another shard comes back without its fields (thread None): it costs no strs.
+            found = entry(line, shard, SHARDS)
             if found is None:
+                line = line.rstrip("\r\n")
                 if header(line):
                     if thread is not None:
                         yield index, thread, command, _joined(argument, more), time
@@ -123,7 +124,7 @@ class GeneralLogReader:
                 more = None
             index += 1
             inside = True
-            classic, iso, thread, command, rest = found
+            classic, iso, thread, command, argument = found
             if iso is not None:
                 time = iso
             elif classic is not None:
@@ -132,22 +133,24 @@ class GeneralLogReader:
                 time = last_time
             else:
                 time = last_time
-            if shard is not None and shard_of(thread) != shard:
-                thread = None
-                continue
-            argument = rest
         if thread is not None:
             yield index, thread, command, _joined(argument, more), time
 
 
-def _entry_fields(line: str) -> tuple[str | None, str | None, int, str, str] | None:
-    """A line (without its line end) that starts an entry as (classic time, ISO time, thread id, command,
-    the rest of the line), or None: `_ENTRY`'s match, which the C version gives without a match object."""
+def _entry_fields(line: str, shard: int | None = None, shards: int = SHARDS) -> tuple | None:
+    """A line (with or without its line end) that starts an entry as (classic time, ISO time, thread id,
+    command, the rest of the line), or None: `_ENTRY`'s match, which the C version gives without a match
+    object. With `shard`, an entry whose thread id is of another shard (`shard_of`: `thread % shards`) is
+    `(classic time, None, None, None, None)`: its reader needs only the time that later entries may take."""
+    line = line.rstrip("\r\n")
     found = _ENTRY.match(line)
     if found is None:
         return None
     classic, iso, thread, command = found.groups()
-    return classic, iso, int(thread), command, line[found.end():]
+    thread = int(thread)
+    if shard is not None and thread % shards != shard:
+        return classic, None, None, None, None
+    return classic, iso, thread, command, line[found.end():]
 
 
 def _joined(first: str, more: list[str] | None) -> str:

@@ -5,9 +5,11 @@ or no fork-safe one, one process reads) that digests the connections of shard 1 
 shard 0; the child writes its Digest to an unnamed temporary file and ends, and `Digest.merge` puts
 the two together, exactly as one process would have built it (see analyze/digest.py). A file rather
 than a pipe: the child's memory is given back before this process reads its answer, so the two never
-hold their digests and the copy at the same time. Both processes parse every line (only a line tells
-where an entry ends and whose it is), so the split saves the rest: noise filtering, fingerprints and
-grouping, most of the work.
+hold their digests and the copy at the same time. Both processes read every line (only a line tells
+where an entry ends and whose it is), but an entry of the other shard is only recognised, its fields
+not made (general_log_file.py); the split saves the rest: noise filtering, fingerprints and grouping,
+most of the work. The objects the child inherits are frozen at the fork (`gc.freeze`), so that its
+garbage collector does not copy every page they are on.
 
 Whether it pays (`two_readers_pay`): a big file, and a second core that is idle now. Both readers
 parse every line, so on a machine whose other cores are busy two readers cost more CPU and end later
@@ -17,6 +19,7 @@ than one: the idle CPU is sampled briefly (/proc/stat, else the load average) be
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import pickle
 import signal
@@ -184,7 +187,14 @@ def _start_child(file: ShardedFile, theirs: Digest, answer) -> BaseProcess:
             stream.flush()
     child = multiprocessing.get_context("fork").Process(target=_child, args=(file, theirs, answer.fileno()),
                                                         name="query-audit shard 1", daemon=True)
-    child.start()
+    # The child's garbage collector would walk every object it inherits (the modules, sqlglot's among them),
+    # writing into each one's header: a private copy of every page they are on. Frozen, they are left alone;
+    # this process takes them back at once.
+    gc.freeze()
+    try:
+        child.start()
+    finally:
+        gc.unfreeze()
     return child
 
 
