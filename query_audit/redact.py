@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import partial
 
-from query_audit.model import QueryGroup, Statement
+from query_audit.model import QueryGroup, Repetition, Statement
 from query_audit.sql_text import LEXEME, leading_comments_end
 
 REDACTED = "<redacted>"
@@ -54,6 +54,11 @@ _PLAIN_RUN = re.compile(r"(?P<plain>[^/#*`'\"-]*+)(?:" + LEXEME.pattern + r")|(?
 # The default patterns as one alternation: one search per literal instead of one per pattern (a search of
 # A|B finds a match exactly when A or B does). The project's own stay apart: their groups and flags are theirs.
 _DEFAULT_SECRET = re.compile("|".join(f"(?:{pattern})" for pattern in DEFAULT_PATTERNS))
+# What a literal matching a default pattern must hold, so a statement without any of it has nothing to redact
+# (outside account statements): a `$` (the crypt and Django hashes), the fixed prefixes (JWT, Stripe, Slack,
+# GitLab, AWS), or a run of 32 token characters (hex and base64 tokens, GitHub's and MySQL's hashes).
+# tests/test_redact.py holds it to the full pass on mutations built from every pattern.
+_MAY_HOLD_A_DEFAULT_SECRET = re.compile(r"\$|eyJ|_live_|_test_|xox|glpat-|AKIA|[-A-Za-z0-9+/_]{32}")
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,9 @@ class Redactor:
         # Called once per string literal: without project patterns, the one search itself.
         object.__setattr__(self, "_is_secret", patterns[0].search if len(patterns) == 1 else
                            partial(_any_search, patterns))
+        # The project's own patterns may match anything: then every statement takes the full pass.
+        object.__setattr__(self, "_may_hold_a_secret", _MAY_HOLD_A_DEFAULT_SECRET.search if len(patterns) == 1
+                           else lambda sql: True)
 
     def sql(self, sql: str) -> str:
         """`sql` with the secrets in its literals replaced; the same text when it has none."""
@@ -77,6 +85,8 @@ class Redactor:
         start = 0 if sql[0].isascii() and sql[0].isalpha() else leading_comments_end(sql)
         if _ACCOUNT_STATEMENT.match(sql, start) is not None:
             return LEXEME.sub(_redact_account_literal, sql)
+        if not self._may_hold_a_secret(sql):
+            return sql
         is_secret = self._is_secret
 
         def redact_secret(match: re.Match) -> str:
@@ -97,10 +107,23 @@ class Redactor:
         return statement if redacted == statement.sql else replace(statement, sql=redacted)
 
     def group(self, group: QueryGroup) -> QueryGroup:
-        repetitions = tuple(replace(r, samples=tuple(self.sql(s) for s in r.samples)) for r in group.repetitions)
+        """The group with its samples redacted: the same objects where nothing changed (a big log's groups
+        hold ~20,000 repetitions, most without a secret or a sample, and copying them cost more than
+        reading them)."""
+        repetitions = tuple(map(self._repetition, group.repetitions))
+        sample = self.statement(group.sample)
         # A fingerprint keeps a literal only when it is cut off (a truncated statement): redact that too.
-        return replace(group, sample=self.statement(group.sample), repetitions=repetitions,
-                       fingerprint=self.sql(group.fingerprint))
+        fingerprint = self.sql(group.fingerprint)
+        if sample is group.sample and fingerprint is group.fingerprint and all(
+                new is old for new, old in zip(repetitions, group.repetitions)):
+            return group
+        return replace(group, sample=sample, repetitions=repetitions, fingerprint=fingerprint)
+
+    def _repetition(self, repetition: Repetition) -> Repetition:
+        samples = tuple(map(self.sql, repetition.samples))
+        if all(new is old for new, old in zip(samples, repetition.samples)):
+            return repetition
+        return replace(repetition, samples=samples)
 
     def statements(self, statements: Iterable[Statement]) -> list[Statement]:
         return [self.statement(statement) for statement in statements]

@@ -394,6 +394,7 @@ def sandbox_status() -> str:
 
 
 def render_report(report: Report, output: OutputOptions, config: Config, gate: GateResult | None = None) -> str:
+    from query_audit.pipeline import collecting_less
     from query_audit.report import Format, default_format, output_width, render
 
     fmt = output.format or config.format
@@ -403,4 +404,5 @@ def render_report(report: Report, output: OutputOptions, config: Config, gate: G
         fmt = Format.TEXT if output.output else default_format(sys.stdout)
     verbosity = -1 if output.quiet else output.verbose
     width = output_width(None if output.output else sys.stdout)
-    return render(report, fmt, verbosity=verbosity, width=width, gate=gate, fail_on=tuple(config.fail_on))
+    with collecting_less():  # a report document is many small objects: no collection walks the analysis again
+        return render(report, fmt, verbosity=verbosity, width=width, gate=gate, fail_on=tuple(config.fail_on))

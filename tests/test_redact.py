@@ -250,6 +250,12 @@ def test_skipping_plain_runs_redacts_what_a_pass_over_every_lexeme_does():
     pieces = ["SELECT", " ", "CREATE USER ", "GRANT ", "0xAB", "0x", "a-b", "--", "-- x", "\n", "/*", "*/", "/*!50100", "/*+ hint */", "#", "`n'm`",
               "'", '"', "\\", "''", f"'{BCRYPT}'", f'"{JWT}"', "'plain'", "x*y", "1/2", "$", "é", "?", "'a\\'b'",
               f"'{NATIVE_HASH}", "-", "*", "/", "`"]
+    # A literal of each default pattern, and their fixed parts alone: the test before the full pass (what a
+    # literal matching a default pattern must hold) must let each through.
+    pieces += ["'sk_live_4eC39HqLyjWDarjt'", "'pk_test_4eC39HqLyjWDarjt'", "'eyJhbGciOiJ9.eyJzdWIiOi.'",
+               f"'ghp_{'aB3' * 12}'", "'xoxb-1'", "'glpat-x'",
+               "'AKIAIOSFODNN7EXAMPLE'", f"'{'9f86d0' * 7}'", f"'{'Zm9vYmFy' * 4}'", "'$argon2id$v'",
+               f"'$1$salt${'a' * 22}'", "'pbkdf2_sha256$x'", "AKIA", "eyJ", "_live_", "xox", "9f86d081884c7d659a2f"]
     rng = random.Random(12)
     redactor, extra = Redactor(), Redactor(("^plain$",))
     for _ in range(20_000):

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
 import sqlglot
@@ -73,7 +73,7 @@ def describe(sql: str) -> StatementModel:
     if isinstance(tree, exp.Block):
         return _fallback(text, "several statements in one")
     try:
-        return replace(_Describer(tree).model(), untyped_calls=_untyped_calls(tree))
+        return _Describer(tree).model()
     except RecursionError:
         return _fallback(text, "nested too deeply to analyze")
     except Exception as exc:  # noqa: BLE001 - describe() never raises, whatever sqlglot hands back
@@ -338,6 +338,7 @@ class _Describer:
             limit=self._limit(tree),
             insert_rows=insert_rows,
             has_where=where is not None,
+            untyped_calls=_untyped_calls(tree),
         )
 
     def _tables(self, blocks: list[_Block]) -> list[str]:
