@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,6 +30,9 @@ def mariadb_slow_log(server_settings, tmp_path_factory) -> Path:
         cur.execute("SET GLOBAL slow_query_log_file = %s", (str(log),))
         cur.execute("SET GLOBAL long_query_time = 0")  # reaches connections opened from now on
         cur.execute("SET GLOBAL slow_query_log = 1")
+        # MariaDB writes `# Time:` only when the second differs from its last entry's, in any file: an
+        # earlier test's entry in this same second would leave this file's first entries without one.
+        time.sleep(1.02 - time.time() % 1)
         try:
             with connect(replace(server_settings, database=name)) as app, app.cursor() as sql:
                 sql.execute("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20))")
