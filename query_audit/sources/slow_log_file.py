@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from query_audit.analyze.digest import StatementFields, new_statement_fields, shard_of
+from query_audit.analyze.digest import SHARDS, StatementFields, new_statement_fields, shard_of
 from query_audit.model import Statement
 from query_audit.sources._text import parse_text
 from query_audit.sources.general_log_file import classic_time
@@ -69,6 +69,9 @@ try:  # `_usual_entry` in C (analyze/_literal_scan.c), built at install where a 
     from query_audit.analyze._literal_scan import slow_entry as _c_usual_entry
 except ImportError:
     _c_usual_entry = None
+# Figures this long or shorter are ones `float` and `int` always take (finite, under int's digit limit).
+_SHORT_FIGURE = 300
+_OTHER_SHARD = (None,) * 8  # an entry of another shard: no user, thread, ..., statement (see `_usual_entry`)
 _BOUNDARY = re.compile(r"\n(?=# User@Host:|# Time:)")  # a line that always ends the entry before it
 _BLOCK_CHARS = 1 << 20
 
@@ -78,7 +81,7 @@ _BLOCK_CHARS = 1 << 20
 SlowEntry = tuple[int, StatementFields, "float | None", "float | None", "int | None", "int | None", "tuple[str, ...]"]
 
 UsualEntry = tuple[int, "str | None", "str | None", "str | None", "int | None", "str | None", float, float, int, int,
-                   str]
+                   str, int]
 
 
 class _Entry:
@@ -170,7 +173,7 @@ class SlowLogReader:
         databases = state.databases
         position, size = 0, len(text)
         while position < size:
-            found = usual(text, position)
+            found = usual(text, position, shard, SHARDS)
             if found is None:  # up to the next line that starts an entry, line by line
                 after = boundary(text, position)
                 end = after.start() + 1 if after is not None else size
@@ -180,12 +183,16 @@ class SlowLogReader:
                 yield from self._lines(lines, state, shard)
                 position = end
                 continue
-            position, classic, iso, user, thread_id, database, query_time, lock_time, sent, examined, sql = found
+            (position, classic, iso, user, thread_id, database, query_time, lock_time, sent, examined, sql,
+             skipped) = found
             if iso is not None:  # MySQL: on every entry
                 state.time = iso
             elif classic is not None:
                 state.take_time(classic, None)
-            state.index += 1
+            if sql is None:  # only entries of other shards (read with `shard`): their count and time
+                state.index += skipped
+                continue
+            state.index += skipped + 1
             if thread_id is not None:
                 if database is not None:
                     databases[thread_id] = database
@@ -258,14 +265,42 @@ class SlowLogReader:
                 yield fields
 
 
-def _usual_entry(text: str, position: int) -> UsualEntry | None:
+def _usual_entry(text: str, position: int, shard: int | None = None, shards: int = SHARDS) -> UsualEntry | None:
     """The entry at `position` if `_USUAL_ENTRY` matches it there, or None: (where it ends, classic time,
     ISO time, user, thread id, database, query time, lock time, rows sent, rows examined, statement without
-    its `;`). None too for a figure `float` or `int` cannot give (`_lines` reads those as no figure)."""
-    found = _USUAL_ENTRY.match(text, position)
-    if found is None:
-        return None
-    (classic, iso, user, connection, thread, schema, query_time, lock_time, sent, examined, extra_thread, used,
+    its `;`, 0). None too for a figure `float` or `int` cannot give (`_lines` reads those as no figure).
+
+    With `shard`, the entries of other shards (`thread % shards`, 0 without a thread) from `position` on whose
+    figures are short enough to be sure `float` and `int` take them are skipped, counted in the last field,
+    and the next entry is read; the time is the latest of them all (later entries without one take it). When
+    no entry follows them: (where they end, time, None, ..., None, how many). Their reader needs no more
+    (each connection's database is only ever looked up by an entry of that connection, so of its shard)."""
+    skipped, classic, iso = 0, None, None
+    while (found := _USUAL_ENTRY.match(text, position)) is not None:
+        if found.group(1) or found.group(2):
+            classic, iso = found.group(1, 2)
+        if shard is None or not _of_another_shard(found, shard, shards):
+            fields = _usual_fields(found)
+            if fields is None:
+                break
+            return found.end(), classic, iso, *fields, skipped
+        skipped += 1
+        position = found.end()
+    return (position, classic, iso, *_OTHER_SHARD, skipped) if skipped else None
+
+
+def _of_another_shard(found: re.Match, shard: int, shards: int) -> bool:
+    """Whether a `_USUAL_ENTRY` match is of a shard other than `shard`, with figures `float` and `int` take."""
+    thread, query_time, lock_time, sent, examined, extra_thread = found.group(5, 7, 8, 9, 10, 11)
+    thread = thread or extra_thread or found.group(4)
+    return (max(len(thread or ""), len(query_time), len(lock_time), len(sent), len(examined)) <= _SHORT_FIGURE
+            and (int(thread) % shards if thread else 0) != shard)
+
+
+def _usual_fields(found: re.Match) -> tuple | None:
+    """(user, thread id, database, query time, lock time, rows sent, rows examined, statement) of a
+    `_USUAL_ENTRY` match, or None for a figure `float` or `int` cannot give."""
+    (_, _, user, connection, thread, schema, query_time, lock_time, sent, examined, extra_thread, used,
      sql) = found.groups()
     thread = thread or extra_thread or connection
     try:
@@ -278,8 +313,7 @@ def _usual_entry(text: str, position: int) -> UsualEntry | None:
     sql = sql.rstrip()
     if sql.endswith(";"):
         sql = sql[:-1].rstrip()
-    return (found.end(), classic, iso, user or None, thread_id, used or schema, query_time, lock_time, sent, examined,
-            sql)
+    return user or None, thread_id, used or schema, query_time, lock_time, sent, examined, sql
 
 
 class _State:
