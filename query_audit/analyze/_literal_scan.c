@@ -1091,12 +1091,40 @@ static Span statement_span(const Text *text, Span span)
     return span;
 }
 
+/* Figures this long or shorter are ones `float` and `int` always take (finite, under int's digit limit). */
+#define SHORT_FIGURE 300
+
+/* The thread id's span of a matched entry: Thread_id, else log_slow_extra's, else Id (as `_usual_entry`). */
+static Span entry_thread(const Span groups[GROUPS])
+{
+    return groups[THREAD].start >= 0 ? groups[THREAD]
+        : groups[EXTRA_THREAD].start >= 0 ? groups[EXTRA_THREAD] : groups[CONNECTION];
+}
+
+/* The shard of a matched entry: `thread % shards`, 0 without a thread. */
+static long entry_shard(const Text *text, const Span groups[GROUPS], long shards)
+{
+    Span thread = entry_thread(groups);
+    return thread.start < 0 ? 0 : shard_of_digits(text, thread.start, thread.end, shards);
+}
+
+/* Whether a matched entry's thread id and figures are short enough that `float` and `int` surely take them. */
+static int short_figures(const Span groups[GROUPS])
+{
+    Span thread = entry_thread(groups);
+    if (thread.end - thread.start > SHORT_FIGURE)
+        return 0;
+    for (int i = QUERY_TIME; i <= ROWS_EXAMINED; i++)
+        if (groups[i].end - groups[i].start > SHORT_FIGURE)
+            return 0;
+    return 1;
+}
+
 /* The tuple `_usual_entry` gives for a match: NULL, with an error set or not (None then). */
 static PyObject *usual_entry_fields(PyObject *str, const Text *text, Py_ssize_t end, const Span groups[GROUPS],
                                     Py_ssize_t skipped)
 {
-    Span thread = groups[THREAD].start >= 0 ? groups[THREAD]
-        : groups[EXTRA_THREAD].start >= 0 ? groups[EXTRA_THREAD] : groups[CONNECTION];
+    Span thread = entry_thread(groups);
     Span user = groups[USER].end > groups[USER].start ? groups[USER] : NO_SPAN;
     Span database = groups[USED].start >= 0 ? groups[USED] : groups[SCHEMA];
     PyObject *fields[12] = {NULL};
@@ -1128,23 +1156,6 @@ static PyObject *usual_entry_fields(PyObject *str, const Text *text, Py_ssize_t 
     for (int i = 0; i < count; i++)
         Py_XDECREF(fields[i]);
     return result;
-}
-
-/* Figures this long or shorter are ones `float` and `int` always take (finite, under int's digit limit). */
-#define SHORT_FIGURE 300
-
-/* The shard (`thread % shards`, 0 without a thread) of a matched entry whose thread id and figures `float` and
- * `int` all take, else -1 (its reader then makes the whole tuple, which says whether they do). */
-static long entry_shard(const Text *text, const Span groups[GROUPS], long shards)
-{
-    Span thread = groups[THREAD].start >= 0 ? groups[THREAD]
-        : groups[EXTRA_THREAD].start >= 0 ? groups[EXTRA_THREAD] : groups[CONNECTION];
-    if (thread.end - thread.start > SHORT_FIGURE)
-        return -1;
-    for (int i = QUERY_TIME; i <= ROWS_EXAMINED; i++)
-        if (groups[i].end - groups[i].start > SHORT_FIGURE)
-            return -1;
-    return thread.start < 0 ? 0 : shard_of_digits(text, thread.start, thread.end, shards);
 }
 
 /* Only entries of other shards, `skipped` of them, up to `end`: (end, classic, iso, None, ..., None, skipped). */
@@ -1193,14 +1204,16 @@ static PyObject *slow_entry(PyObject *Py_UNUSED(module), PyObject *const *args, 
             classic = groups[CLASSIC];
             iso = groups[ISO];
         }
-        long entry = shard >= 0 ? entry_shard(&text, groups, shards) : -1;
-        if (entry < 0 || entry == shard) {
+        int of_this_shard = shard < 0 || entry_shard(&text, groups, shards) == shard;
+        if (of_this_shard || !short_figures(groups)) {
             groups[CLASSIC] = classic;
             groups[ISO] = iso;
             PyObject *result = usual_entry_fields(str, &text, end, groups, skipped);
-            if (result != NULL || PyErr_Occurred())
+            if (result == NULL && !PyErr_Occurred())
+                break;  /* a figure `float` or `int` refuses: the entry is read line by line */
+            if (result == NULL || of_this_shard)
                 return result;
-            break;  /* a figure `float` or `int` refuses: the entry is read line by line */
+            Py_DECREF(result);  /* another shard's, which its figures did not stop */
         }
         skipped++;
         position = end;

@@ -171,16 +171,20 @@ class SlowLogReader:
         usual = _c_usual_entry or _usual_entry
         boundary = _BOUNDARY.search
         databases = state.databases
+        shards = SHARDS
+        index = state.index  # here, and in `state` around `_lines` and at the end
         position, size = 0, len(text)
         while position < size:
-            found = usual(text, position, shard, SHARDS)
+            found = usual(text, position, shard, shards)
             if found is None:  # up to the next line that starts an entry, line by line
                 after = boundary(text, position)
                 end = after.start() + 1 if after is not None else size
                 lines = text[position:end].split("\n")
                 if lines[-1] == "":
                     lines.pop()
+                state.index = index
                 yield from self._lines(lines, state, shard)
+                index = state.index
                 position = end
                 continue
             (position, classic, iso, user, thread_id, database, query_time, lock_time, sent, examined, sql,
@@ -190,19 +194,18 @@ class SlowLogReader:
             elif classic is not None:
                 state.take_time(classic, None)
             if sql is None:  # only entries of other shards (read with `shard`): their count and time
-                state.index += skipped
+                index += skipped
                 continue
-            state.index += skipped + 1
+            index += skipped + 1
             if thread_id is not None:
                 if database is not None:
                     databases[thread_id] = database
                 else:
                     database = databases.get(thread_id)
-            if shard is not None and shard_of(thread_id) != shard:
-                continue
             if sql:
                 fields = new_statement_fields((sql, thread_id, database, state.time, "Query", None, user, False))
-                yield state.index, fields, query_time, lock_time, sent, examined, ()
+                yield index, fields, query_time, lock_time, sent, examined, ()
+        state.index = index
 
     def _lines(self, lines: list[str], state: _State, shard: int | None) -> Iterator[SlowEntry]:
         """Entries read line by line: what `_block` cannot read in one match (and text around them)."""
@@ -270,31 +273,50 @@ def _usual_entry(text: str, position: int, shard: int | None = None, shards: int
     ISO time, user, thread id, database, query time, lock time, rows sent, rows examined, statement without
     its `;`, 0). None too for a figure `float` or `int` cannot give (`_lines` reads those as no figure).
 
-    With `shard`, the entries of other shards (`thread % shards`, 0 without a thread) from `position` on whose
-    figures are short enough to be sure `float` and `int` take them are skipped, counted in the last field,
-    and the next entry is read; the time is the latest of them all (later entries without one take it). When
-    no entry follows them: (where they end, time, None, ..., None, how many). Their reader needs no more
-    (each connection's database is only ever looked up by an entry of that connection, so of its shard)."""
+    With `shard`, the entries of other shards (`thread % shards`, 0 without a thread) from `position` on are
+    skipped (their fields made only when their figures are long enough for `float` or `int` to refuse them:
+    then the match stops there), counted in the last field, and the next entry is read; the time is the
+    latest of them all (later entries without one take it). When no entry follows them: (where they end,
+    time, None, ..., None, how many). Their reader needs no more (each connection's database is only ever
+    looked up by an entry of that connection, so of its shard)."""
     skipped, classic, iso = 0, None, None
     while (found := _USUAL_ENTRY.match(text, position)) is not None:
         if found.group(1) or found.group(2):
             classic, iso = found.group(1, 2)
-        if shard is None or not _of_another_shard(found, shard, shards):
-            fields = _usual_fields(found)
-            if fields is None:
-                break
+        of_this_shard = shard is None or _shard_of_match(found, shards) == shard
+        if not of_this_shard and _short_figures(found):  # surely read: skipped without making its fields
+            skipped += 1
+            position = found.end()
+            continue
+        fields = _usual_fields(found)
+        if fields is None:
+            break
+        if of_this_shard:
             return found.end(), classic, iso, *fields, skipped
         skipped += 1
         position = found.end()
     return (position, classic, iso, *_OTHER_SHARD, skipped) if skipped else None
 
 
-def _of_another_shard(found: re.Match, shard: int, shards: int) -> bool:
-    """Whether a `_USUAL_ENTRY` match is of a shard other than `shard`, with figures `float` and `int` take."""
-    thread, query_time, lock_time, sent, examined, extra_thread = found.group(5, 7, 8, 9, 10, 11)
-    thread = thread or extra_thread or found.group(4)
-    return (max(len(thread or ""), len(query_time), len(lock_time), len(sent), len(examined)) <= _SHORT_FIGURE
-            and (int(thread) % shards if thread else 0) != shard)
+def _thread_of_match(found: re.Match) -> str | None:
+    return found.group(5) or found.group(11) or found.group(4)  # Thread_id, log_slow_extra's, Id
+
+
+def _shard_of_match(found: re.Match, shards: int) -> int:
+    """The shard of a `_USUAL_ENTRY` match's thread (`thread % shards`, 0 without one), from its digits."""
+    thread = _thread_of_match(found)
+    if not thread:
+        return 0
+    remainder = 0
+    for digit in thread:  # int() refuses over 4,300 digits
+        remainder = (remainder * 10 + int(digit)) % shards
+    return remainder
+
+
+def _short_figures(found: re.Match) -> bool:
+    """Whether the thread id and figures of a `_USUAL_ENTRY` match are short enough that `float` and `int`
+    surely take them."""
+    return max(len(_thread_of_match(found) or ""), *map(len, found.group(7, 8, 9, 10))) <= _SHORT_FIGURE
 
 
 def _usual_fields(found: re.Match) -> tuple | None:
