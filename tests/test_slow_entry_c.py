@@ -13,6 +13,7 @@ import re
 import pytest
 
 from bench.generate import write_slow_log
+from query_audit.analyze.digest import SHARDS, shard_of
 from query_audit.sources import slow_log_file
 from query_audit.sources.slow_log_file import _usual_entry, iter_slow_log
 
@@ -122,6 +123,16 @@ def test_c_slow_entry_equals_the_pattern_on_generated_logs_and_mutated_entries(g
     different = [(text, at) for text in logs for at in line_starts(text)
                  if c_slow_entry(text, at) != _usual_entry(text, at)]
     assert different == []
+    # By shard (another shard's entry keeps only where it ends and its time), for each of 1, 2, 3 shards.
+    for shards in (1, 2, 3):
+        for shard in range(shards):
+            assert [(text, at) for text in logs for at in line_starts(text)
+                    if c_slow_entry(text, at, shard, shards) != _usual_entry(text, at, shard, shards)] == []
+    assert c_slow_entry(logs[1], 0, None, 2) == _usual_entry(logs[1], 0)
+    # Runs of entries of another shard are skipped in one call: most of the other shard's entries in all.
+    skipped = [c_slow_entry(generated_logs[1], at, 1, 2) for at in line_starts(generated_logs[1])]
+    assert sum(found is not None and found[-1] > 0 for found in skipped) > 1_000
+    assert any(found is not None and found[-1] > 1 for found in skipped)
     usual = sum(_usual_entry(text, 0) is not None for text in logs[2:])
     assert 2_000 < usual < 18_000  # both usual entries and others among the mutated ones
     assert sum(_usual_entry(generated_logs[1], at) is not None for at in line_starts(generated_logs[1])) > 2_900
@@ -137,6 +148,8 @@ def test_c_slow_entry_reads_figures_as_float_and_int_do():
         assert found[6:8] == (float(query_time), float(query_time)) == _usual_entry(text, 0)[6:8]
     with pytest.raises(TypeError):
         c_slow_entry(b"# User@Host:", 0)
+    with pytest.raises(ValueError):
+        c_slow_entry("SELECT 1;\n", 0, 2, 2)
     assert c_slow_entry("SELECT 1;\n", 99) is None
 
 
@@ -151,8 +164,27 @@ def test_usual_entries_read_as_their_lines_read(generated_logs, monkeypatch):
     fast = [read_all(text) for text in logs]
     monkeypatch.setattr(slow_log_file, "_c_usual_entry", None)
     assert [read_all(text) for text in logs] == fast
-    monkeypatch.setattr(slow_log_file, "_usual_entry", lambda text, position: None)
+    monkeypatch.setattr(slow_log_file, "_usual_entry", lambda text, position, shard, shards: None)
     assert [read_all(text) for text in logs] == fast
+
+
+def read_by_shard(text: str, shard: int) -> list:
+    return list(iter_slow_log(io.StringIO(text)).numbered_entries(shard))
+
+
+def test_each_shard_reads_its_entries_as_one_reader_reads_them(generated_logs, monkeypatch):
+    """Read by shard, the entries are those of one reader's read of that shard's connections (their place,
+    time and database too), with the C match, with the pattern, and line by line."""
+    logs = generated_logs + ["".join(mutated_logs(40, seed)) for seed in range(150)]
+    whole = [read_all(text)[0] for text in logs]
+    expected = [[[entry for entry in entries if shard_of(entry[1].thread_id) == shard] for shard in range(SHARDS)]
+                for entries in whole]
+    assert all(shards[0] and shards[1] for shards in expected[:2])
+    assert [[read_by_shard(text, shard) for shard in range(SHARDS)] for text in logs] == expected
+    monkeypatch.setattr(slow_log_file, "_c_usual_entry", None)
+    assert [[read_by_shard(text, shard) for shard in range(SHARDS)] for text in logs] == expected
+    monkeypatch.setattr(slow_log_file, "_usual_entry", lambda text, position, shard, shards: None)
+    assert [[read_by_shard(text, shard) for shard in range(SHARDS)] for text in logs] == expected
 
 
 def test_figures_no_float_or_int_holds_are_no_figures_in_the_usual_form():

@@ -127,6 +127,38 @@ def test_the_idle_cpu_and_core_count_are_read_without_raising_where_the_system_l
     assert two_readers.idle_cpus(0.01) == max(0.0, (os.cpu_count() or 1) - os.getloadavg()[0])
 
 
+def test_idle_cpu_counts_this_process_s_own_cpu_as_idle():
+    """Measured from the process's start, this process's own CPU (it was busy starting) is idle for the
+    second reader: the decision is the one a sample taken while it slept would give."""
+    before = two_readers.CpuSample(10.0, 1.0, (1_000, 500))
+    # Two CPUs over one second: half of the jiffies idle, the busy core this process's.
+    assert before.idle_until(two_readers.CpuSample(11.0, 2.0, (1_200, 600)), 2) == 2.0
+    # The same, but the busy core another process's: one CPU idle.
+    assert before.idle_until(two_readers.CpuSample(11.0, 1.0, (1_200, 600)), 2) == 1.0
+    # This process busy a quarter of the time, another one all of it.
+    assert before.idle_until(two_readers.CpuSample(11.0, 1.25, (1_200, 550)), 2) == 0.75
+    assert before.idle_until(two_readers.CpuSample(11.0, 2.0, (1_200, 700)), 2) == 2.0  # never more than all
+    assert before.idle_until(two_readers.CpuSample(11.0, 2.0, (1_000, 500)), 2) is None  # /proc/stat did not move
+    assert before.idle_until(two_readers.CpuSample(11.0, 2.0, None), 2) is None
+
+
+def test_idle_cpu_waits_only_for_what_the_time_since_the_start_lacks(monkeypatch):
+    slept = []
+    monkeypatch.setattr(two_readers.time, "sleep", slept.append)
+    if two_readers._start_sample().jiffies is None:
+        pytest.skip("no /proc/stat here")
+    started = two_readers.CpuSample.now()
+    monkeypatch.setattr(two_readers, "_IMPORT_SAMPLE", started._replace(wall=started.wall - 0.5))
+    assert 0.0 <= two_readers.idle_cpus(0.05) <= (os.cpu_count() or 1)
+    assert slept == []  # half a second since the start: no wait
+    monkeypatch.setattr(two_readers, "_IMPORT_SAMPLE", two_readers.CpuSample.now())
+    two_readers.idle_cpus(60.0)
+    assert len(slept) == 1 and 59.0 < slept[0] <= 60.0  # just started: the rest of the sample's time
+    monkeypatch.setattr(two_readers, "_IMPORT_SAMPLE", started._replace(wall=started.wall - 1_000))
+    two_readers.idle_cpus(60.0)
+    assert len(slept) == 2 and slept[1] > 59.0  # long ago: sampled again, from now
+
+
 def test_a_second_file_is_read_by_one_process_into_the_digest_of_the_first(generated):
     """Two readers need an empty Digest: the second file goes on in this process, and the result is
     still the one of a single reader."""

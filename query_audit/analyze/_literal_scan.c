@@ -594,6 +594,22 @@ HELPER PyObject *entry_of(PyObject *line, Text *text, long shard, long shards)
     return entry_after_time(line, text, end, Py_None, 1, shard, shards);
 }
 
+/* The arguments `shard, shards` (shard None: all, `*shard` left at -1): 0, or -1 with an error set. */
+static int read_shard(PyObject *const *args, long *shard, long *shards)
+{
+    if (args[0] == Py_None)
+        return 0;
+    *shard = PyLong_AsLong(args[0]);
+    *shards = PyLong_AsLong(args[1]);
+    if (PyErr_Occurred())
+        return -1;
+    if (*shards < 1 || *shard < 0 || *shard >= *shards) {
+        PyErr_SetString(PyExc_ValueError, "needs 0 <= shard < shards");
+        return -1;
+    }
+    return 0;
+}
+
 /* general_entry(line[, shard, shards]): see the comment above; `line` may keep its line end (`\n`, `\r\n`:
  * the trailing `\r` and `\n` are left out, as `rstrip("\r\n")` would). With `shard` (0 <= shard < shards),
  * an entry whose thread id is of another shard (`thread % shards`) is `(classic, None, None, None, None)`. */
@@ -609,16 +625,8 @@ static PyObject *general_entry(PyObject *Py_UNUSED(module), PyObject *const *arg
         PyErr_Format(PyExc_TypeError, "general_entry() argument must be str, not %.100s", Py_TYPE(line)->tp_name);
         return NULL;
     }
-    if (nargs == 3 && args[1] != Py_None) {
-        shard = PyLong_AsLong(args[1]);
-        shards = PyLong_AsLong(args[2]);
-        if (PyErr_Occurred())
-            return NULL;
-        if (shards < 1 || shard < 0 || shard >= shards) {
-            PyErr_SetString(PyExc_ValueError, "general_entry(): needs 0 <= shard < shards");
-            return NULL;
-        }
-    }
+    if (nargs == 3 && read_shard(args + 1, &shard, &shards) < 0)
+        return NULL;
 #if PY_VERSION_HEX < 0x030C0000
     if (PyUnicode_READY(line) < 0)
         return NULL;
@@ -1083,14 +1091,43 @@ static Span statement_span(const Text *text, Span span)
     return span;
 }
 
-/* The tuple `_usual_entry` gives for a match: NULL, with an error set or not (None then). */
-static PyObject *usual_entry_fields(PyObject *str, const Text *text, Py_ssize_t end, const Span groups[GROUPS])
+/* Figures this long or shorter are ones `float` and `int` always take (finite, under int's digit limit). */
+#define SHORT_FIGURE 300
+
+/* The thread id's span of a matched entry: Thread_id, else log_slow_extra's, else Id (as `_usual_entry`). */
+static Span entry_thread(const Span groups[GROUPS])
 {
-    Span thread = groups[THREAD].start >= 0 ? groups[THREAD]
+    return groups[THREAD].start >= 0 ? groups[THREAD]
         : groups[EXTRA_THREAD].start >= 0 ? groups[EXTRA_THREAD] : groups[CONNECTION];
+}
+
+/* The shard of a matched entry: `thread % shards`, 0 without a thread. */
+static long entry_shard(const Text *text, const Span groups[GROUPS], long shards)
+{
+    Span thread = entry_thread(groups);
+    return thread.start < 0 ? 0 : shard_of_digits(text, thread.start, thread.end, shards);
+}
+
+/* Whether a matched entry's thread id and figures are short enough that `float` and `int` surely take them. */
+static int short_figures(const Span groups[GROUPS])
+{
+    Span thread = entry_thread(groups);
+    if (thread.end - thread.start > SHORT_FIGURE)
+        return 0;
+    for (int i = QUERY_TIME; i <= ROWS_EXAMINED; i++)
+        if (groups[i].end - groups[i].start > SHORT_FIGURE)
+            return 0;
+    return 1;
+}
+
+/* The tuple `_usual_entry` gives for a match: NULL, with an error set or not (None then). */
+static PyObject *usual_entry_fields(PyObject *str, const Text *text, Py_ssize_t end, const Span groups[GROUPS],
+                                    Py_ssize_t skipped)
+{
+    Span thread = entry_thread(groups);
     Span user = groups[USER].end > groups[USER].start ? groups[USER] : NO_SPAN;
     Span database = groups[USED].start >= 0 ? groups[USED] : groups[SCHEMA];
-    PyObject *fields[11] = {NULL};
+    PyObject *fields[12] = {NULL};
     int count = 0;
     fields[count++] = PyLong_FromSsize_t(end);
     fields[count++] = group_str(str, groups[CLASSIC]);
@@ -1106,6 +1143,7 @@ static PyObject *usual_entry_fields(PyObject *str, const Text *text, Py_ssize_t 
     fields[count++] = group_int(str, text, groups[ROWS_SENT]);
     fields[count++] = group_int(str, text, groups[ROWS_EXAMINED]);
     fields[count++] = group_str(str, statement_span(text, groups[STATEMENT]));
+    fields[count++] = PyLong_FromSsize_t(skipped);
     PyObject *result = NULL;
     int complete = 1;
     for (int i = 0; i < count; i++)
@@ -1120,12 +1158,33 @@ static PyObject *usual_entry_fields(PyObject *str, const Text *text, Py_ssize_t 
     return result;
 }
 
+/* Only entries of other shards, `skipped` of them, up to `end`: (end, classic, iso, None, ..., None, skipped). */
+static PyObject *other_shard_slow_entries(PyObject *str, Py_ssize_t end, Span classic, Span iso, Py_ssize_t skipped)
+{
+    PyObject *fields[4] = {PyLong_FromSsize_t(end), group_str(str, classic), group_str(str, iso),
+                           PyLong_FromSsize_t(skipped)};
+    PyObject *result = NULL;
+    if (fields[0] != NULL && fields[1] != NULL && fields[2] != NULL && fields[3] != NULL
+        && (result = PyTuple_New(12)) != NULL) {
+        for (int i = 0; i < 12; i++)
+            PyTuple_SET_ITEM(result, i, Py_NewRef(i < 3 ? fields[i] : i == 11 ? fields[3] : Py_None));
+    }
+    for (int i = 0; i < 4; i++)
+        Py_XDECREF(fields[i]);
+    return result;
+}
+
+/* slow_entry(text, position[, shard, shards]): `_usual_entry`. With `shard` (0 <= shard < shards), the entries
+ * of other shards are skipped, counted in the last field; see there. */
 static PyObject *slow_entry(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2 || !PyUnicode_Check(args[0]) || !PyLong_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "slow_entry() takes a str and an int");
+    if ((nargs != 2 && nargs != 4) || !PyUnicode_Check(args[0]) || !PyLong_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "slow_entry() takes a str and an int (text, position[, shard, shards])");
         return NULL;
     }
+    long shard = -1, shards = 1;
+    if (nargs == 4 && read_shard(args + 2, &shard, &shards) < 0)
+        return NULL;
     PyObject *str = args[0];
 #if PY_VERSION_HEX < 0x030C0000
     if (PyUnicode_READY(str) < 0)
@@ -1135,14 +1194,33 @@ static PyObject *slow_entry(PyObject *Py_UNUSED(module), PyObject *const *args, 
     if (position == -1 && PyErr_Occurred())
         return NULL;
     Text text = {PyUnicode_KIND(str), PyUnicode_DATA(str), PyUnicode_GET_LENGTH(str)};
-    Span groups[GROUPS];
-    Py_ssize_t end = position < 0 || position > text.length ? -1 : usual_entry_end_any_kind(&text, position, groups);
-    if (end < 0)
+    Span groups[GROUPS], classic = NO_SPAN, iso = NO_SPAN;
+    Py_ssize_t skipped = 0;
+    for (;;) {
+        Py_ssize_t end = position < 0 || position > text.length ? -1 : usual_entry_end_any_kind(&text, position, groups);
+        if (end < 0)
+            break;
+        if (groups[CLASSIC].start >= 0 || groups[ISO].start >= 0) {  /* the latest time */
+            classic = groups[CLASSIC];
+            iso = groups[ISO];
+        }
+        int of_this_shard = shard < 0 || entry_shard(&text, groups, shards) == shard;
+        if (of_this_shard || !short_figures(groups)) {
+            groups[CLASSIC] = classic;
+            groups[ISO] = iso;
+            PyObject *result = usual_entry_fields(str, &text, end, groups, skipped);
+            if (result == NULL && !PyErr_Occurred())
+                break;  /* a figure `float` or `int` refuses: the entry is read line by line */
+            if (result == NULL || of_this_shard)
+                return result;
+            Py_DECREF(result);  /* another shard's, which its figures did not stop */
+        }
+        skipped++;
+        position = end;
+    }
+    if (skipped == 0)
         Py_RETURN_NONE;
-    PyObject *result = usual_entry_fields(str, &text, end, groups);
-    if (result == NULL && !PyErr_Occurred())
-        Py_RETURN_NONE;
-    return result;
+    return other_shard_slow_entries(str, position, classic, iso, skipped);
 }
 
 static PyMethodDef methods[] = {
@@ -1152,7 +1230,7 @@ static PyMethodDef methods[] = {
      "general_entry(line[, shard, shards]) -> (classic, iso, thread, command, argument) or None:\n"
      "general_log_file._entry_fields, in C."},
     {"slow_entry", (PyCFunction)(void (*)(void))slow_entry, METH_FASTCALL,
-     "slow_entry(text, position) -> the entry's fields or None: slow_log_file._usual_entry."},
+     "slow_entry(text, position[, shard, shards]) -> the entry's fields or None: slow_log_file._usual_entry."},
     {NULL, NULL, 0, NULL},
 };
 

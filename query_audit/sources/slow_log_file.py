@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from query_audit.analyze.digest import StatementFields, new_statement_fields, shard_of
+from query_audit.analyze.digest import SHARDS, StatementFields, new_statement_fields, shard_of
 from query_audit.model import Statement
 from query_audit.sources._text import parse_text
 from query_audit.sources.general_log_file import classic_time
@@ -69,6 +69,9 @@ try:  # `_usual_entry` in C (analyze/_literal_scan.c), built at install where a 
     from query_audit.analyze._literal_scan import slow_entry as _c_usual_entry
 except ImportError:
     _c_usual_entry = None
+# Figures this long or shorter are ones `float` and `int` always take (finite, under int's digit limit).
+_SHORT_FIGURE = 300
+_OTHER_SHARD = (None,) * 8  # an entry of another shard: no user, thread, ..., statement (see `_usual_entry`)
 _BOUNDARY = re.compile(r"\n(?=# User@Host:|# Time:)")  # a line that always ends the entry before it
 _BLOCK_CHARS = 1 << 20
 
@@ -78,7 +81,7 @@ _BLOCK_CHARS = 1 << 20
 SlowEntry = tuple[int, StatementFields, "float | None", "float | None", "int | None", "int | None", "tuple[str, ...]"]
 
 UsualEntry = tuple[int, "str | None", "str | None", "str | None", "int | None", "str | None", float, float, int, int,
-                   str]
+                   str, int]
 
 
 class _Entry:
@@ -168,34 +171,41 @@ class SlowLogReader:
         usual = _c_usual_entry or _usual_entry
         boundary = _BOUNDARY.search
         databases = state.databases
+        shards = SHARDS
+        index = state.index  # here, and in `state` around `_lines` and at the end
         position, size = 0, len(text)
         while position < size:
-            found = usual(text, position)
+            found = usual(text, position, shard, shards)
             if found is None:  # up to the next line that starts an entry, line by line
                 after = boundary(text, position)
                 end = after.start() + 1 if after is not None else size
                 lines = text[position:end].split("\n")
                 if lines[-1] == "":
                     lines.pop()
+                state.index = index
                 yield from self._lines(lines, state, shard)
+                index = state.index
                 position = end
                 continue
-            position, classic, iso, user, thread_id, database, query_time, lock_time, sent, examined, sql = found
+            (position, classic, iso, user, thread_id, database, query_time, lock_time, sent, examined, sql,
+             skipped) = found
             if iso is not None:  # MySQL: on every entry
                 state.time = iso
             elif classic is not None:
                 state.take_time(classic, None)
-            state.index += 1
+            if sql is None:  # only entries of other shards (read with `shard`): their count and time
+                index += skipped
+                continue
+            index += skipped + 1
             if thread_id is not None:
                 if database is not None:
                     databases[thread_id] = database
                 else:
                     database = databases.get(thread_id)
-            if shard is not None and shard_of(thread_id) != shard:
-                continue
             if sql:
                 fields = new_statement_fields((sql, thread_id, database, state.time, "Query", None, user, False))
-                yield state.index, fields, query_time, lock_time, sent, examined, ()
+                yield index, fields, query_time, lock_time, sent, examined, ()
+        state.index = index
 
     def _lines(self, lines: list[str], state: _State, shard: int | None) -> Iterator[SlowEntry]:
         """Entries read line by line: what `_block` cannot read in one match (and text around them)."""
@@ -258,14 +268,61 @@ class SlowLogReader:
                 yield fields
 
 
-def _usual_entry(text: str, position: int) -> UsualEntry | None:
+def _usual_entry(text: str, position: int, shard: int | None = None, shards: int = SHARDS) -> UsualEntry | None:
     """The entry at `position` if `_USUAL_ENTRY` matches it there, or None: (where it ends, classic time,
     ISO time, user, thread id, database, query time, lock time, rows sent, rows examined, statement without
-    its `;`). None too for a figure `float` or `int` cannot give (`_lines` reads those as no figure)."""
-    found = _USUAL_ENTRY.match(text, position)
-    if found is None:
-        return None
-    (classic, iso, user, connection, thread, schema, query_time, lock_time, sent, examined, extra_thread, used,
+    its `;`, 0). None too for a figure `float` or `int` cannot give (`_lines` reads those as no figure).
+
+    With `shard`, the entries of other shards (`thread % shards`, 0 without a thread) from `position` on are
+    skipped (their fields made only when their figures are long enough for `float` or `int` to refuse them:
+    then the match stops there), counted in the last field, and the next entry is read; the time is the
+    latest of them all (later entries without one take it). When no entry follows them: (where they end,
+    time, None, ..., None, how many). Their reader needs no more (each connection's database is only ever
+    looked up by an entry of that connection, so of its shard)."""
+    skipped, classic, iso = 0, None, None
+    while (found := _USUAL_ENTRY.match(text, position)) is not None:
+        if found.group(1) or found.group(2):
+            classic, iso = found.group(1, 2)
+        of_this_shard = shard is None or _shard_of_match(found, shards) == shard
+        if not of_this_shard and _short_figures(found):  # surely read: skipped without making its fields
+            skipped += 1
+            position = found.end()
+            continue
+        fields = _usual_fields(found)
+        if fields is None:
+            break
+        if of_this_shard:
+            return found.end(), classic, iso, *fields, skipped
+        skipped += 1
+        position = found.end()
+    return (position, classic, iso, *_OTHER_SHARD, skipped) if skipped else None
+
+
+def _thread_of_match(found: re.Match) -> str | None:
+    return found.group(5) or found.group(11) or found.group(4)  # Thread_id, log_slow_extra's, Id
+
+
+def _shard_of_match(found: re.Match, shards: int) -> int:
+    """The shard of a `_USUAL_ENTRY` match's thread (`thread % shards`, 0 without one), from its digits."""
+    thread = _thread_of_match(found)
+    if not thread:
+        return 0
+    remainder = 0
+    for digit in thread:  # int() refuses over 4,300 digits
+        remainder = (remainder * 10 + int(digit)) % shards
+    return remainder
+
+
+def _short_figures(found: re.Match) -> bool:
+    """Whether the thread id and figures of a `_USUAL_ENTRY` match are short enough that `float` and `int`
+    surely take them."""
+    return max(len(_thread_of_match(found) or ""), *map(len, found.group(7, 8, 9, 10))) <= _SHORT_FIGURE
+
+
+def _usual_fields(found: re.Match) -> tuple | None:
+    """(user, thread id, database, query time, lock time, rows sent, rows examined, statement) of a
+    `_USUAL_ENTRY` match, or None for a figure `float` or `int` cannot give."""
+    (_, _, user, connection, thread, schema, query_time, lock_time, sent, examined, extra_thread, used,
      sql) = found.groups()
     thread = thread or extra_thread or connection
     try:
@@ -278,8 +335,7 @@ def _usual_entry(text: str, position: int) -> UsualEntry | None:
     sql = sql.rstrip()
     if sql.endswith(";"):
         sql = sql[:-1].rstrip()
-    return (found.end(), classic, iso, user or None, thread_id, used or schema, query_time, lock_time, sent, examined,
-            sql)
+    return user or None, thread_id, used or schema, query_time, lock_time, sent, examined, sql
 
 
 class _State:

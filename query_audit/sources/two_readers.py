@@ -13,7 +13,8 @@ garbage collector does not copy every page they are on.
 
 Whether it pays (`two_readers_pay`): a big file, and a second core that is idle now. Both readers
 parse every line, so on a machine whose other cores are busy two readers cost more CPU and end later
-than one: the idle CPU is sampled briefly (/proc/stat, else the load average) before forking.
+than one: the idle CPU is measured before forking (/proc/stat since the package's import, with this
+process's own CPU counted as idle, so usually without waiting; else the load average).
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
+import query_audit
 from query_audit.analyze.digest import SHARDS, Digest
 from query_audit.errors import SourceError
 
@@ -112,32 +114,77 @@ def usable_cpus() -> int:
     return os.cpu_count() or 1
 
 
+class CpuSample(NamedTuple):
+    """What idle CPU is measured from: when (monotonic seconds), this process's CPU seconds by then, and
+    /proc/stat's (all, idle) jiffies (None where there is none)."""
+
+    wall: float
+    own_cpu: float
+    jiffies: tuple[int, int] | None
+
+    @classmethod
+    def now(cls) -> CpuSample:
+        return cls(time.monotonic(), time.process_time(), _cpu_times())
+
+    def idle_until(self, later: CpuSample, cpus: int) -> float | None:
+        """The CPUs idle between the two samples, counting the one this process used as idle (it is the
+        one that reads next), or None when /proc/stat could not be read or did not move."""
+        if self.jiffies is None or later.jiffies is None or later.jiffies[0] <= self.jiffies[0]:
+            return None
+        idle = cpus * (later.jiffies[1] - self.jiffies[1]) / (later.jiffies[0] - self.jiffies[0])
+        own = (later.own_cpu - self.own_cpu) / max(later.wall - self.wall, 1e-9)
+        return min(float(cpus), idle + own)
+
+
 def idle_cpus(seconds: float = IDLE_SAMPLE_SECONDS) -> float:
-    """How many CPUs were idle over the last moment: /proc/stat sampled `seconds` apart (Linux), else
-    the CPU count minus the 1-minute load average; the CPU count when neither can be read."""
+    """How many CPUs were idle over the last moment (at least `seconds`): /proc/stat read at import, or
+    again if that is long ago, and now (Linux; sleeping only what is missing of `seconds`), else the CPU
+    count minus the 1-minute load average; the CPU count when neither can be read."""
     cpus = os.cpu_count() or 1
-    before = _cpu_times()
-    if before is not None:
-        time.sleep(seconds)
-        after = _cpu_times()
-        if after is not None and after[0] > before[0]:
-            return cpus * (after[1] - before[1]) / (after[0] - before[0])
+    before = _IMPORT_SAMPLE
+    if time.monotonic() - before.wall > IDLE_SAMPLE_MAX_AGE or before.jiffies is None:
+        before = CpuSample.now()
+    if before.jiffies is not None:
+        missing = seconds - (time.monotonic() - before.wall)
+        if missing > 0:
+            time.sleep(missing)
+        idle = before.idle_until(CpuSample.now(), cpus)
+        if idle is not None:
+            return idle
     try:
         return max(0.0, cpus - os.getloadavg()[0])
     except (AttributeError, OSError):  # no load average (Windows)
         return float(cpus)
 
 
-def _cpu_times() -> tuple[int, int] | None:
-    """(all, idle) jiffies of all CPUs from /proc/stat's first line, or None where there is none."""
+def _cpu_times(first_line: bytes | None = None) -> tuple[int, int] | None:
+    """(all, idle) jiffies of all CPUs from /proc/stat's first line (read now, unless given), or None where
+    there is none."""
     try:
-        with open("/proc/stat", "rb") as stat:
-            jiffies = [int(value) for value in stat.readline().split()[1:]]
+        if first_line is None:
+            with open("/proc/stat", "rb") as stat:
+                first_line = stat.readline()
+        jiffies = [int(value) for value in first_line.split()[1:]]
     except (OSError, ValueError):
         return None
     if len(jiffies) < 5:
         return None
     return sum(jiffies[:8]), jiffies[3] + jiffies[4]  # user..steal; idle + iowait (guest is inside user)
+
+
+def _start_sample() -> CpuSample:
+    """The sample the package took as it was imported (query_audit/__init__.py), else one taken now."""
+    started = getattr(query_audit, "STARTED", None)
+    if started is None:
+        return CpuSample.now()
+    wall, own_cpu, first_line = started
+    return CpuSample(wall, own_cpu, _cpu_times(first_line) if first_line is not None else None)
+
+
+# Taken at the process's start: by the time a big file is read, usually long enough ago to measure from
+# without sleeping. Too old (a long run before it), it says little of now: sampled again.
+_IMPORT_SAMPLE = _start_sample()
+IDLE_SAMPLE_MAX_AGE = 2.0
 
 
 def digest_in_two(file: ShardedFile, digest: Digest, progress: Progress | None = None) -> None:
