@@ -301,3 +301,38 @@ def test_the_fast_path_keeps_its_details_to_itself():
         assert "% SHARDS" not in text, path
         assert not re.search(r"\bfields\[\d", text), path
         assert "os.fork(" not in text and "os._exit(" not in text and "os.waitpid(" not in text, path
+
+
+class _CollectorProbe(Digest):
+    """A Digest that notes, at every statement, whether the cyclic garbage collector is on."""
+
+    def __init__(self, **bounds):
+        super().__init__(**bounds)
+        self.collector_on: set[bool] = set()
+
+    def add_fields(self, *args, **kwargs):
+        self.collector_on.add(gc.isenabled())
+        return super().add_fields(*args, **kwargs)
+
+
+@pytest.mark.parametrize("bounds", [{}, TIGHT], ids=["default bounds", "tight bounds"])
+def test_the_reading_makes_no_cycles_so_it_runs_without_the_collector(generated, bounds):
+    """sources.collector_paused switches the collector off while a log is read. That is right only while the
+    reading leaves no cyclic garbage behind (which would otherwise pile up until the reading ends)."""
+    assert gc.isenabled()
+    gc.collect()
+    digest = _CollectorProbe(**bounds)
+    open_sources([str(generated)]).digest_into(digest, two_readers=False)
+    assert digest.collector_on == {False}  # off at every statement
+    assert gc.isenabled()  # and on again afterwards
+    assert len(list(digest.take_groups())) > 100  # what the pipeline does next
+    assert gc.collect() == 0  # no object of the reading was only reachable through a cycle
+
+
+def test_a_collector_that_was_off_stays_off(generated):
+    gc.disable()
+    try:
+        read(generated, False)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
