@@ -6,14 +6,13 @@ Each stage lives in its own package; this module only wires them together.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 from query_audit.analyze.digest import Digest
 from query_audit.analyze.loops import with_quoted_samples_only
+from query_audit.collector import collecting_less
 from query_audit.model import (
     AnalyzedQuery,
     Report,
@@ -80,23 +79,6 @@ def analyze_groups(groups: list, stream: StatementStream, options: AnalysisOptio
     TransactionTracker, where there is one."""
     with collecting_less():
         return _analyze_groups(groups, stream, options, notes, transactions)
-
-
-@contextmanager
-def collecting_less() -> Iterator[None]:
-    """Cheaper garbage collections inside: what is alive on the way in (the groups, the modules) is left out
-    of every collection (`gc.freeze`). sqlglot's trees are many small objects held in cycles: at 1M
-    statements the collections while modelling, advising and reporting cost ~0.4 s, most of it walking the
-    same long-lived objects again and again. Undone on the way out; what someone else froze (or an outer
-    `collecting_less`) stays frozen."""
-    freezing = gc.get_freeze_count() == 0
-    if freezing:
-        gc.freeze()
-    try:
-        yield
-    finally:
-        if freezing:
-            gc.unfreeze()
 
 
 def _analyze_groups(groups: list, stream: StatementStream, options: AnalysisOptions, notes: tuple[str, ...],

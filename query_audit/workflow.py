@@ -394,7 +394,7 @@ def sandbox_status() -> str:
 
 
 def render_report(report: Report, output: OutputOptions, config: Config, gate: GateResult | None = None) -> str:
-    from query_audit.pipeline import collecting_less
+    from query_audit.collector import collecting_less
     from query_audit.report import Format, default_format, output_width, render
 
     fmt = output.format or config.format

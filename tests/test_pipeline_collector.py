@@ -1,4 +1,4 @@
-"""The analysis after the reading runs with cheaper garbage collections (pipeline.collecting_less), and leaves
+"""The analysis after the reading runs with cheaper garbage collections (collector.collecting_less), and leaves
 Python's collector exactly as it found it: a library call must not change the process it runs in."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ import gc
 import pytest
 
 import query_audit.pipeline as pipeline
-from query_audit.pipeline import AnalysisOptions, analyze_stream, collecting_less
+from query_audit.collector import collecting_less
+from query_audit.pipeline import AnalysisOptions, analyze_stream
 from query_audit.sources import open_sources
 
 

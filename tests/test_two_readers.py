@@ -317,7 +317,7 @@ class _CollectorProbe(Digest):
 
 @pytest.mark.parametrize("bounds", [{}, TIGHT], ids=["default bounds", "tight bounds"])
 def test_the_reading_makes_no_cycles_so_it_runs_without_the_collector(generated, bounds):
-    """sources.collector_paused switches the collector off while a log is read. That is right only while the
+    """collector.paused switches the collector off while a log is read. That is right only while the
     reading leaves no cyclic garbage behind (which would otherwise pile up until the reading ends)."""
     assert gc.isenabled()
     gc.collect()

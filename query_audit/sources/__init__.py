@@ -7,17 +7,16 @@ streams the statements of all of them, lazily, through one iterator.
 
 from __future__ import annotations
 
-import gc
 import io
 import re
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 from typing import IO
 
+from query_audit import collector
 from query_audit.analyze.digest import Digest
 from query_audit.capture.noise import NoiseFilter
 from query_audit.capture.saved import load_capture
@@ -47,20 +46,6 @@ _GENERAL_HEADER = re.compile(r"Time\s+Id\s+Command\s+Argument\s*$")
 def detect_format(path: str | Path) -> str:
     """"general_log", "slow_log" or "saved_capture", from the first lines of the file (not its name)."""
     return _format_of(_read_head(path), path)
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while a source is read: the reading makes no cycles (a collection at
-    its end frees nothing, which tests/test_two_readers.py checks), so each collection only walked the
-    Digest's growing records again, ~0.1 s at 1M statements. On again afterwards, unless it was off before."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _digest_statements(statements, digest: Digest, progress: Progress | None) -> None:
@@ -99,7 +84,7 @@ class SourceStream:
         cores, True whenever possible; the Digest is the same either way). Use either this or
         `statements`, not both: the files (or stdin) are read once.
         """
-        with collector_paused():
+        with collector.paused():  # the reading makes no cycles (collector.py)
             for part in self._parts:
                 if isinstance(part, _GeneralLog):
                     digest_file(GeneralLogFile(part.reader, part.extractor), digest, progress, two_readers)
