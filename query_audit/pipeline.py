@@ -6,7 +6,10 @@ Each stage lives in its own package; this module only wires them together.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
@@ -28,6 +31,42 @@ if TYPE_CHECKING:
     from query_audit.options import ShadowOptions
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total); total 0 when unknown
+
+# What every analysis imports when it starts, heaviest first: sqlglot (through the advisor) is ~0.1 s of CPU.
+# The options' own (--verify, --shadow, a capacity target) are left to import when asked for.
+ANALYSIS_MODULES = (
+    "query_audit.advise", "query_audit.advise.summary", "query_audit.advise.measurements",
+    "query_audit.analyze.sql_model", "query_audit.analyze.attribution", "query_audit.analyze.explain",
+    "query_audit.analyze.index_usage", "query_audit.analyze.schema", "query_audit.analyze.statistics",
+    "query_audit.analyze.timeline", "query_audit.analyze.trace",
+)
+# While that thread imports, a thread waiting on a socket gets the interpreter back within this many seconds
+# of its answer (Python's default, 5 ms, would add up to 5 ms to each of a capture's ~25 round trips).
+IMPORT_SWITCH_INTERVAL_S = 0.0005
+
+
+@contextmanager
+def importing_analysis_meanwhile() -> Iterator[None]:
+    """Import the analysis on a thread while the body waits on the network: a capture waits ~60 ms for the
+    server and the application (far longer for a slow endpoint or a --run command), and the imports fill
+    that wait instead of following it. The thread only imports: a module that fails there fails again, with
+    its error, where the analysis imports it. It is joined on the way out, whatever the body did, so it never
+    outlives the body (an interpreter exiting under a thread that holds an import lock can hang)."""
+
+    def import_all() -> None:
+        with suppress(Exception):  # said again, in full, by the analysis's own import
+            for name in ANALYSIS_MODULES:
+                __import__(name)  # not importlib.import_module: `python -X importtime` does not see that
+
+    usual_interval = sys.getswitchinterval()
+    sys.setswitchinterval(IMPORT_SWITCH_INTERVAL_S)
+    thread = threading.Thread(target=import_all, name="import-analysis", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+        sys.setswitchinterval(usual_interval)
 
 
 @dataclass

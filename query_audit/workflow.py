@@ -228,14 +228,16 @@ def report_for(request: Request, progress: Progress | None = None) -> Report:
 def _captured_report(request: Request, options: AnalysisOptions, redactor) -> Report:
     """Capture (with the replicas, if any), keep the raw capture when --save asks, analyze."""
     from query_audit.capture.session import run_capture
-    from query_audit.pipeline import analyze_stream
+    from query_audit.pipeline import analyze_stream, importing_analysis_meanwhile
 
-    if request.replicas:
-        from query_audit.capture.replicated import run_replicated_capture
+    with importing_analysis_meanwhile():
+        if request.replicas:
+            from query_audit.capture.replicated import run_replicated_capture
 
-        result = run_replicated_capture(request.settings, list(request.replicas), request.plan, options.progress)
-    else:
-        result = run_capture(request.settings, request.plan, progress=options.progress)
+            result = run_replicated_capture(request.settings, list(request.replicas), request.plan,
+                                            options.progress)
+        else:
+            result = run_capture(request.settings, request.plan, progress=options.progress)
     if request.save:
         from query_audit.capture.saved import save_capture
 
