@@ -4,7 +4,9 @@ A private MariaDB (the project's sandbox), the shop seeded at test scale, the sa
 each `repeats` times: the bare request (urllib, as the capture sends it), and the whole capture through
 the command line (`--format json`, stdout discarded). The overhead is the capture's wall time minus the
 bare request's (best of each, and the median); CPU time (user+sys) is the capture process's own. Also
-`query-audit --help`, best and median of 10 starts.
+`query-audit --help`, best and median of 10 starts. And the floor under any capture: a bare interpreter that
+only imports the three libraries a capture cannot do without (click for its command line, PyMySQL to talk to
+the server, sqlglot to model what it captured), best of 10.
 
     python bench/capture_overhead.py            # or as part of `make bench`
     python bench/capture_overhead.py --repeats 15 --against /path/to/another/checkout
@@ -57,6 +59,14 @@ def best_and_median(name: str, values: list[float]) -> dict:
 def compiled(tree: Path) -> Path:
     compileall.compile_dir(tree / "query_audit", quiet=1)
     return tree
+
+
+def import_floor(python: str, runs: int = 10) -> dict:
+    """The wall time of `import click, pymysql, sqlglot` and one parse in a new interpreter: what a capture
+    pays before it does anything of its own (the overhead target is measured against the bare request)."""
+    code = "import click, pymysql, sqlglot; sqlglot.parse_one('SELECT 1', read='mysql')"
+    walls = [timed([python, "-c", code], dict(os.environ))[0] for _ in range(runs)]
+    return best_and_median("import_floor", walls)
 
 
 def help_start(python: str, runs: int = 10, trees: tuple[Path, ...] = (ROOT,)) -> dict:
@@ -144,7 +154,7 @@ def main() -> None:
     helps = help_start(sys.executable, args.help_runs, trees)
     captures = capture_overhead(sys.executable, args.repeats, trees)
     against = {"against": {**helps.pop("against"), **captures.pop("against")}} if args.against else {}
-    print(json.dumps({**helps, **captures, **against}, indent=2))
+    print(json.dumps({**helps, **import_floor(sys.executable), **captures, **against}, indent=2))
 
 
 if __name__ == "__main__":

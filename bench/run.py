@@ -79,10 +79,10 @@ def main() -> None:
     print(table(results))
     capture = None
     if not args.no_capture:
-        from bench.capture_overhead import capture_overhead, help_start
+        from bench.capture_overhead import capture_overhead, help_start, import_floor
 
         print("timing `query-audit --help` and a capture of the sample shop ...", file=sys.stderr)
-        capture = {**help_start(args.python), **capture_overhead(args.python)}
+        capture = {**help_start(args.python), **import_floor(args.python), **capture_overhead(args.python)}
         print(json.dumps(capture, indent=2))
     document = {"machine": machine(), "load_average": os.getloadavg(), "pt_query_digest": pt_version(pt),
                 "results": results, "capture": capture,
