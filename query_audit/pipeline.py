@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 from query_audit.analyze.digest import Digest
 from query_audit.analyze.loops import with_quoted_samples_only
 from query_audit.collector import collecting_less
+from query_audit.interrupts import signals_blocked
 from query_audit.model import (
     AnalyzedQuery,
     Report,
@@ -61,7 +62,11 @@ def importing_analysis_meanwhile() -> Iterator[None]:
     usual_interval = sys.getswitchinterval()
     sys.setswitchinterval(IMPORT_SWITCH_INTERVAL_S)
     thread = threading.Thread(target=import_all, name="import-analysis", daemon=True)
-    thread.start()
+    # Started with the cleanup signals blocked, which it inherits: the kernel gives a signal to any thread
+    # that does not block it, and one taken by this thread would still run its Python handler in the main
+    # thread, inside the restore that `interrupts.signals_blocked` holds signals back from.
+    with signals_blocked():
+        thread.start()
     try:
         yield
     finally:

@@ -74,3 +74,23 @@ def test_a_module_that_fails_to_import_fails_where_the_analysis_imports_it(monke
         pass  # the thread swallowed its error and ended
     with pytest.raises(ModuleNotFoundError, match="query_audit.no_such_module"):
         __import__("query_audit.no_such_module")
+
+
+def test_the_import_thread_blocks_the_cleanup_signals_so_only_the_main_thread_takes_them(tmp_path):
+    """A signal taken by another thread still runs its handler in the main thread, even inside the restore
+    that `signals_blocked` holds signals back from: the import thread must never be the one to take it."""
+    (tmp_path / "slow_to_import.py").write_text("import time\ntime.sleep(1)\n")
+    out = _run(f"""
+        import signal, sys, threading
+        sys.path.insert(0, {str(tmp_path)!r})
+        from query_audit import pipeline
+        from query_audit.interrupts import CLEANUP_SIGNALS
+        pipeline.ANALYSIS_MODULES = ("slow_to_import",)
+        with pipeline.importing_analysis_meanwhile():
+            (thread,) = [t for t in threading.enumerate() if t.name == "import-analysis"]
+            with open(f"/proc/self/task/{{thread.native_id}}/status") as status:
+                blocked = int(next(line for line in status if line.startswith("SigBlk:")).split()[1], 16)
+            mine = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        print(all(blocked >> (sig - 1) & 1 for sig in CLEANUP_SIGNALS), not set(CLEANUP_SIGNALS) & mine)
+    """)
+    assert out.split() == ["True", "True"]
