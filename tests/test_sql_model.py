@@ -283,6 +283,7 @@ WHOLE_CASES = [
     ("rows of different shapes", "INSERT INTO t (a, b) VALUES (1, NOW()), (2, NULL)"),
     ("rows of different words", "INSERT INTO t (a, b) VALUES (1, TRUE), (2, FALSE)"),
     ("a call with arguments", "INSERT INTO t (a) VALUES (f(1)), (f(2))"),
+    ("a negated call", "INSERT INTO t (a) VALUES (- f()), (- f())"),
     ("a column in a row", "INSERT INTO t (a) VALUES (1), (b)"),
     ("a last row that is not plain", "INSERT INTO t (a) VALUES (1), (2), (f(3))"),
     ("a subquery in a row", "INSERT INTO t (a) VALUES ((SELECT 1)), ((SELECT 2))"),

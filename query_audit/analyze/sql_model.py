@@ -195,9 +195,10 @@ def _alike_rows(text: str) -> tuple[str, int] | None:
 
 
 def _is_plain_value(node: exp.Expression) -> bool:
-    """A literal, NULL, a boolean, DEFAULT, or a call without arguments: nothing the model reads but a call."""
-    if isinstance(node, exp.Neg):
-        node = node.this
+    """A literal, NULL, a boolean, DEFAULT, or a call without arguments: nothing the model reads but a call,
+    and a call only as an item of the row (`_untyped_calls` repeats those)."""
+    if isinstance(node, exp.Neg):  # `- 5`; not `- NOW()`, whose call is not an item of the row
+        return isinstance(node.this, exp.Literal)
     if isinstance(node, (exp.Literal, exp.Null, exp.Boolean, exp.Var)):
         return True
     return isinstance(node, exp.Func) and next(node.iter_expressions(), None) is None
