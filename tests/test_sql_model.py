@@ -261,3 +261,77 @@ def test_scopes_are_numbered_in_text_order_whatever_sqlglot_lists_them_in():
     model = describe("SELECT a FROM t1 WHERE b IN (SELECT c FROM t2) AND d IN (SELECT e FROM t3)")
     assert [(use.table, use.scope) for use in model.columns if use.role == "select"] == \
         [("t1", 0), ("t2", 1), ("t3", 2)]
+
+
+# A multi-row INSERT whose rows differ only in their literals and hold plain values is parsed cut to its first
+# row (sqlglot's time grows with the text): its model must be the one the whole statement's tree gives.
+FIRST_ROW_CASES = [
+    ("literals", "INSERT INTO t (a, b) VALUES (1, 'x'), (2, 'y'), (3, 'it''s')"),
+    ("calls, once per row and in the whole tree's order",
+     "INSERT INTO t (a, b, c) VALUES (1, NOW(), my_f()), (2, NOW(), my_f()), (3, NOW(), my_f()) "
+     "ON DUPLICATE KEY UPDATE b = VALUES(b), c = udf2()"),
+    ("NULL, booleans, DEFAULT and signs", "insert into t values (-1, NULL, TRUE, DEFAULT, - 4),"
+     "(-2, NULL, TRUE, DEFAULT, - 5)"),
+    ("quoted names and a trailing comment", "INSERT INTO `shop`.`t` (`a`, `b`) VALUES (1, \"x\"),\n  (2, \"y\") "
+     "/* app:views.py:12 */"),
+    ("an alias for ON DUPLICATE KEY UPDATE",
+     "INSERT INTO t (a) VALUES ('x'), ('y') AS new ON DUPLICATE KEY UPDATE a = new.a"),
+    ("many rows", "INSERT INTO t (a, b, c) VALUES " + ", ".join(f"({i}, 'v{i}', NOW())" for i in range(500))),
+]
+# Statements parsed whole: their rows are not alike, not plain, or not the INSERT's own.
+WHOLE_CASES = [
+    ("rows of different shapes", "INSERT INTO t (a, b) VALUES (1, NOW()), (2, NULL)"),
+    ("rows of different words", "INSERT INTO t (a, b) VALUES (1, TRUE), (2, FALSE)"),
+    ("a call with arguments", "INSERT INTO t (a) VALUES (f(1)), (f(2))"),
+    ("a negated call", "INSERT INTO t (a) VALUES (- f()), (- f())"),
+    ("a column in a row", "INSERT INTO t (a) VALUES (1), (b)"),
+    ("a last row that is not plain", "INSERT INTO t (a) VALUES (1), (2), (f(3))"),
+    ("a subquery in a row", "INSERT INTO t (a) VALUES ((SELECT 1)), ((SELECT 2))"),
+    ("VALUES in a derived table", "INSERT INTO t SELECT * FROM (VALUES ROW(1), ROW(2)) AS v"),
+    ("rows in parentheses", "INSERT INTO t (a) VALUES (1) ON DUPLICATE KEY UPDATE a = (VALUES (1), (2))"),
+    ("rows in a comment", "INSERT /* VALUES (NULL), (NULL) */ INTO t (a) VALUES (1)"),
+    ("rows in a quoted name", "INSERT INTO `x VALUES (NULL), (NULL)` (a) VALUES (3)"),
+    ("one row", "INSERT INTO t (a, b) VALUES (1, NOW())"),
+    ("an error after the rows, placed in the whole text", "INSERT INTO t (a) VALUES (1), (2) ON DUPLICATE KEY UPDATE a ="),
+]
+
+
+def _parsed_texts(monkeypatch) -> list[str]:
+    """The texts describe() hands to sqlglot from now on."""
+    from query_audit.analyze import sql_model
+
+    parsed, parse = [], sql_model._parse
+    monkeypatch.setattr(sql_model, "_parse", lambda text: parsed.append(text) or parse(text))
+    sql_model._parse_once.cache_clear()
+    return parsed
+
+
+def _whole_statement_model(monkeypatch, sql: str):
+    from query_audit.analyze import sql_model
+
+    with monkeypatch.context() as patched:
+        patched.setattr(sql_model, "_first_row_model", lambda text: None)
+        return describe(sql)
+
+
+@pytest.mark.parametrize("sql", [c[1] for c in FIRST_ROW_CASES], ids=[c[0] for c in FIRST_ROW_CASES])
+def test_a_multi_row_insert_of_alike_plain_rows_is_parsed_from_its_first_row(sql, monkeypatch):
+    parsed = _parsed_texts(monkeypatch)
+    model = describe(sql)
+    assert len(parsed) == 1 and parsed[0].count("(") < sql.count("(")
+    assert model.insert_rows > 1
+    assert model == _whole_statement_model(monkeypatch, sql)
+
+
+@pytest.mark.parametrize("sql", [c[1] for c in WHOLE_CASES], ids=[c[0] for c in WHOLE_CASES])
+def test_other_inserts_are_parsed_whole(sql, monkeypatch):
+    parsed = _parsed_texts(monkeypatch)
+    model = describe(sql)
+    assert parsed[-1] == sql
+    assert model == _whole_statement_model(monkeypatch, sql)
+
+
+def test_calls_of_a_first_row_come_once_per_row_between_the_calls_around_them():
+    model = describe("INSERT INTO t (a, b, c) VALUES (f1(), 'x', f2()), (f1(), 'y', f2()) "
+                     "ON DUPLICATE KEY UPDATE a = g(), b = db.h()")
+    assert model.untyped_calls == ("f1", "f2", "f1", "f2", "g", "db.h")
