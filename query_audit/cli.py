@@ -15,7 +15,7 @@ from __future__ import annotations
 import atexit
 import gc
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -441,35 +441,50 @@ def _output(params: dict) -> options.OutputOptions:
 def _emit(report: Report, output: options.OutputOptions, config: Config, gate: GateResult | None = None) -> None:
     from query_audit import workflow
 
-    text = workflow.render_report(report, output, config, gate=gate)
+    parts = workflow.render_report(report, output, config, gate=gate)  # made as they are written
     if output.html_output:
         from query_audit.report import Format, render
 
-        _write(output.html_output, render(report, Format.HTML, gate=gate), "HTML report")
+        _write(output.html_output, (render(report, Format.HTML, gate=gate),), "HTML report")
     if output.output:
-        _write(output.output, text, "report")
+        _write(output.output, parts, "report")
     else:
         from query_audit.report import force_color
 
         # click strips colour codes in a pipe unless told otherwise; FORCE_COLOR tells it.
-        _echo_in_pieces(text, color=True if force_color() else None)
+        _echo_in_pieces(parts, color=True if force_color() else None)
 
 
 _PIECE = 1 << 20
 
 
-def _echo_in_pieces(text: str, color: bool | None) -> None:
-    """`text` on stdout about a megabyte at a time, each piece ending after a newline (no colour code is
-    cut): click strips colour codes and encodes what it writes, and of a 1M-statement log's whole
-    report those copies were ~10 MB on top of the run's peak."""
+def _echo_in_pieces(parts: Iterable[str], color: bool | None) -> None:
+    """The report's parts on stdout about a megabyte at a time: small parts (the JSON report's, a line each)
+    joined up to a piece, a big one (another format's whole text) cut into pieces. Neither the whole text
+    nor click's copies of it (it strips colour codes and encodes what it writes) are in memory at once:
+    at 1M statements they were ~10 MB on top of the run's peak."""
+    pending: list[str] = []
+    size, ends_a_line = 0, False
+    for part in parts:
+        pending.append(part)
+        size += len(part)
+        ends_a_line = part.endswith("\n") if part else ends_a_line
+        if size >= _PIECE:
+            _echo_text("".join(pending), color)
+            pending, size = [], 0
+    _echo_text("".join(pending), color)
+    if not ends_a_line:
+        click.echo("", color=color)
+
+
+def _echo_text(text: str, color: bool | None) -> None:
+    """`text` about a megabyte at a time, each piece ending after a newline (no colour code is cut)."""
     start = 0
     while start < len(text):
         end = text.find("\n", start + _PIECE)
         end = len(text) if end < 0 else end + 1
         click.echo(text[start:end], nl=False, color=color)
         start = end
-    if not text.endswith("\n"):
-        click.echo("", color=color)
 
 
 def _report(request: workflow.Request) -> Report:
@@ -502,11 +517,11 @@ def _progress_on_stderr() -> Iterator[Progress | None]:
         yield update
 
 
-def _write(path: str, text: str, what: str) -> None:
+def _write(path: str, parts: Iterable[str], what: str) -> None:
     from query_audit.private_files import write_private_output
 
     try:
-        write_private_output(path, text)  # 0600: a report quotes captured statements
+        write_private_output(path, parts)  # 0600: a report quotes captured statements
     except OSError as exc:
         raise QueryAuditError(f"cannot write {path}: {exc.strerror}") from None
     click.echo(f"{what} written to {path}", err=True)

@@ -13,6 +13,7 @@ import errno
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
@@ -92,6 +93,7 @@ def open_private_output(path: str | Path) -> IO[str]:
         raise
 
 
-def write_private_output(path: str | Path, text: str) -> None:
+def write_private_output(path: str | Path, parts: Iterable[str]) -> None:
+    """`parts` one after the other (a report's, made as they are written) in a file `open_private_output`."""
     with open_private_output(path) as out:
-        out.write(text)
+        out.writelines(parts)

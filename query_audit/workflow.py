@@ -26,6 +26,8 @@ from query_audit.options import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from query_audit.advise.capacity import CapacityTarget
     from query_audit.capture.noise import NoiseFilter
     from query_audit.capture.session import CapturePlan
@@ -395,9 +397,11 @@ def sandbox_status() -> str:
 # ------------------------------------------------------------------------------------------------
 
 
-def render_report(report: Report, output: OutputOptions, config: Config, gate: GateResult | None = None) -> str:
+def render_report(report: Report, output: OutputOptions, config: Config,
+                  gate: GateResult | None = None) -> Iterator[str]:
+    """The report in the format asked for, in parts to write as they come (report.render_parts)."""
     from query_audit.collector import collecting_less
-    from query_audit.report import Format, default_format, output_width, render
+    from query_audit.report import Format, default_format, output_width, render_parts
 
     fmt = output.format or config.format
     if fmt:
@@ -407,4 +411,5 @@ def render_report(report: Report, output: OutputOptions, config: Config, gate: G
     verbosity = -1 if output.quiet else output.verbose
     width = output_width(None if output.output else sys.stdout)
     with collecting_less():  # a report document is many small objects: no collection walks the analysis again
-        return render(report, fmt, verbosity=verbosity, width=width, gate=gate, fail_on=tuple(config.fail_on))
+        yield from render_parts(report, fmt, verbosity=verbosity, width=width, gate=gate,
+                                fail_on=tuple(config.fail_on))

@@ -79,11 +79,35 @@ def test_sandbox_up_status_down_through_the_command_line(tmp_path):
 @pytest.mark.parametrize("text", ["", "{}\n", "no newline at the end",
                                   "\x1b[1mbold\x1b[0m and plain\n" * 40 + "\x1b[31mred\x1b[0m tail"])
 @pytest.mark.parametrize("color", [None, True])
-def test_the_report_goes_to_stdout_in_pieces_with_the_same_bytes(text, color, monkeypatch, capsys):
+@pytest.mark.parametrize("parts", [lambda text: (text,), lambda text: text.splitlines(keepends=True)],
+                         ids=["whole", "a part a line"])  # a text format's report; the JSON report's
+def test_the_report_goes_to_stdout_in_pieces_with_the_same_bytes(text, color, parts, monkeypatch, capsys):
     from query_audit import cli as cli_module
 
-    monkeypatch.setattr(cli_module, "_PIECE", 7)  # many pieces, each cut after a newline
-    cli_module._echo_in_pieces(text, color=color)
+    monkeypatch.setattr(cli_module, "_PIECE", 7)  # many pieces, each cut after a newline or made of parts
+    cli_module._echo_in_pieces(parts(text), color=color)
     pieced = capsys.readouterr().out
     click.echo(text, nl=not text.endswith("\n"), color=color)
     assert pieced == capsys.readouterr().out
+
+
+@pytest.mark.parametrize("one_line_above", [10_000, 0], ids=["indented", "one item a line"])
+def test_the_json_report_written_in_parts_is_the_rendered_text(one_line_above, monkeypatch, tmp_path):
+    """On stdout in pieces, and in the --output file, the bytes of `render` (the report kept whole)."""
+    from query_audit import cli as cli_module
+    from query_audit import workflow
+    from query_audit.report import Format, json_format, render
+
+    monkeypatch.setattr(json_format, "ONE_LINE_ITEMS_ABOVE", one_line_above)
+    monkeypatch.setattr(cli_module, "_PIECE", 100)  # a piece of a few parts each
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.my.cnf, and no DSN below: a static analysis
+    reports = []
+    report_for = workflow.report_for
+    monkeypatch.setattr(workflow, "report_for", lambda *args: reports.append(report_for(*args)) or reports[-1])
+    args = ["analyze", str(REPO / "fixtures" / "logs" / "general.log"), "--format", "json"]
+    shown = CliRunner().invoke(cli, args, env={"QUERY_AUDIT_DSN": None})
+    written = CliRunner().invoke(cli, [*args, "-o", str(tmp_path / "report.json")], env={"QUERY_AUDIT_DSN": None})
+    assert shown.exit_code == 0 and written.exit_code == 0, shown.output + written.output
+    first, second = (render(report, Format.JSON) for report in reports)
+    assert shown.stdout == first and (tmp_path / "report.json").read_text() == second
+    assert len(first) > 10 * 100  # several pieces

@@ -157,9 +157,28 @@ def test_nan_and_infinity_are_written_as_null_in_both_layouts(monkeypatch, one_l
     report = sample_report()
     query = report.queries[0]
     odd = replace(query, group=replace(query.group, total_query_time=math.nan, max_query_time=math.inf))
-    text = render(replace(report, queries=(odd, *report.queries[1:])), Format.JSON)
+    odd_report = replace(report, queries=(odd, *report.queries[1:]))
+    text = render(odd_report, Format.JSON)
     assert "NaN" not in text and "Infinity" not in text
     timing = json.loads(text)["queries"][0]["timing"]
     assert timing["total"] is None and timing["max"] is None
-    assert render(report, Format.JSON) == json_format._encoded(json_format.without_nan(
-        json_format.report_to_dict(report)))
+    # The same text as the whole document's copy without NaN gives (the big layout copies only that query).
+    copy = json_format.without_nan(json_format.report_to_dict(odd_report))
+    assert text == (json_format._indented(copy) if one_line_above else "".join(json_format._one_item_a_line(copy)))
+
+
+def test_a_big_report_is_made_as_it_is_written(monkeypatch):
+    """Each query becomes a dict (and then text) only when its part is asked for: a big log's document and
+    text are never whole in memory (json_format.json_parts)."""
+    from query_audit.report import json_format
+
+    monkeypatch.setattr(json_format, "ONE_LINE_ITEMS_ABOVE", 0)
+    made = []
+    monkeypatch.setattr(json_format, "_query", lambda query: made.append(query.group.id) or {"id": query.group.id})
+    report = sample_report()
+    parts = json_format.json_parts(report)
+    while not made:
+        next(parts)
+    assert made == [report.queries[0].group.id]  # one query so far, of six
+    rest = list(parts)
+    assert made == [query.group.id for query in report.queries] and rest[-1] == "}\n"

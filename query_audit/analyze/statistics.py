@@ -23,9 +23,6 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
 
-import pymysql
-
-from query_audit.driver import error_text
 from query_audit.identifiers import quote_identifier as _quote
 from query_audit.model import ColumnStatistics, HistogramBucket, IndexStatistics, Measurement, SchemaMap, TableSchema
 
@@ -57,6 +54,8 @@ def load_statistics(conn, schemas: SchemaMap, flavor: str) -> SchemaMap:
     An account without access to mysql.* simply gets none: statistics improve estimates, they are never
     required.
     """
+    from pymysql.err import MySQLError  # here, not above: see `measure`
+
     tables = {(schema.database, schema.name) for schema in schemas.values() if schema.database}
     if not tables:
         return schemas
@@ -67,7 +66,7 @@ def load_statistics(conn, schemas: SchemaMap, flavor: str) -> SchemaMap:
         try:
             with conn.cursor() as cur:
                 reader(cur, sorted(tables), columns, indexes)
-        except pymysql.err.MySQLError:
+        except MySQLError:
             continue  # no privilege on mysql.*, or no such table on this version
     return {key: replace(schema, column_stats=tuple(columns.get((schema.database, schema.name), ())),
                          index_stats=tuple(indexes.get((schema.database, schema.name), ())))
@@ -206,6 +205,12 @@ class Budget:
 def measure(conn, schema: TableSchema, columns: tuple[str, ...], values: tuple[str, ...], flavor: str,
             limits: MeasureLimits, budget: Budget) -> Measurement:
     """Count the rows the captured values match, within the limits; the error says why when it could not."""
+    # The driver is imported only where a connection is used: a static analysis reads `histogram_share`
+    # (advise/estimates.py) through this module, and PyMySQL with ssl and cryptography is ~10 MB of memory.
+    from pymysql.err import MySQLError
+
+    from query_audit.driver import error_text
+
     if budget.left <= 0:
         return Measurement(columns, values, None, error="the measurement time budget was spent")
     sql = measurement_sql(schema, columns, flavor, limits)
@@ -214,7 +219,7 @@ def measure(conn, schema: TableSchema, columns: tuple[str, ...], values: tuple[s
         with conn.cursor() as cur:
             cur.execute(sql, values)
             (count,) = cur.fetchone()
-    except pymysql.err.MySQLError as exc:
+    except MySQLError as exc:
         budget.spend(time.monotonic() - started)
         return Measurement(columns, values, None, seconds=time.monotonic() - started,
                            error=f"the count failed: {error_text(exc)[:200]}")

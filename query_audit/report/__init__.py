@@ -1,6 +1,7 @@
 """Report renderers: one module per output format, all built from the same `Report` record.
 
-Every renderer returns a string and never prints; the CLI writes it to stdout or `--output FILE`.
+Every renderer returns a string and never prints; the CLI writes it to stdout or `--output FILE`, the JSON
+report in parts as they are made (`render_parts`).
 
     render(report, Format.JSON)                       # the public contract (docs/report-format.md)
     render(report, Format.SARIF, gate=gate_result)    # for GitHub code scanning
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from enum import Enum
 from typing import IO, TYPE_CHECKING
 
@@ -102,4 +103,15 @@ def render(report: Report, fmt: Format | str, *, verbosity: int = 0, width: int 
     return render_github(report, gate=gate)
 
 
-__all__ = ["Format", "default_format", "output_width", "render"]
+def render_parts(report: Report, fmt: Format | str, *, verbosity: int = 0, width: int | None = None,
+                 gate: GateResult | None = None, fail_on: Sequence[str] | None = None) -> Iterator[str]:
+    """`render`'s text in parts to write one after the other: the JSON report's as they are made (a big log's
+    is never whole in memory, json_format.json_parts), the other formats' whole, as one part."""
+    if Format(fmt) is Format.JSON:
+        from query_audit.report.json_format import json_parts
+
+        return json_parts(report, gate=gate)
+    return iter((render(report, fmt, verbosity=verbosity, width=width, gate=gate, fail_on=fail_on),))
+
+
+__all__ = ["Format", "default_format", "output_width", "render", "render_parts"]

@@ -8,6 +8,7 @@ a compatible change; renaming or removing one needs a new `version`.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
@@ -147,6 +148,12 @@ def gate_to_dict(gate: GateResult) -> dict:
 
 def report_to_dict(report: Report, gate: GateResult | None = None) -> dict:
     """The report as plain JSON values (the document `render_json` prints)."""
+    return _document(report, gate, list)
+
+
+def _document(report: Report, gate: GateResult | None, items: Callable[[Iterator], Iterable]) -> dict:
+    """The document, its queries, findings and timeline entries made into dicts by `items`: `list` makes them
+    all now, `iter` one at a time as the big layout writes them (`json_parts`)."""
     source, summary = report.source, report.summary
     document = {
         "version": report.version,
@@ -168,10 +175,10 @@ def report_to_dict(report: Report, gate: GateResult | None = None) -> dict:
             "pool_size_estimate": summary.pool_size_estimate,
             "transactions": asdict(summary.transactions),
         },
-        "queries": [_query(q) for q in report.queries],
-        "findings": [finding_to_dict(f) for f in sorted_findings(report.findings)],
+        "queries": items(map(_query, report.queries)),
+        "findings": items(map(finding_to_dict, sorted_findings(report.findings))),
         "notes": list(report.notes),
-        "timeline": [_timeline(entry) for entry in report.timeline],
+        "timeline": items(map(_timeline, report.timeline)),
         **_scaling(report),
     }
     if gate is not None:
@@ -185,42 +192,61 @@ ONE_LINE_ITEMS_ABOVE = 500
 # Without `indent`, json uses its C encoder (about 5x faster than the pure-Python one `indent` needs).
 _ONE_LINE = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str, separators=(", ", ": "),
                              allow_nan=False)
+_INDENTED = {"indent": 2, "sort_keys": True, "ensure_ascii": False, "default": str, "allow_nan": False}
 
 
 def render_json(report: Report, gate: GateResult | None = None) -> str:
-    document = report_to_dict(report, gate)
+    return "".join(json_parts(report, gate))
+
+
+def json_parts(report: Report, gate: GateResult | None = None) -> Iterator[str]:
+    """`render_json`'s text in parts to write one after the other (cli.py does): a big log's report is then
+    never whole in memory, nor is its document (each query and finding becomes a dict only as it is written).
+    At 1M statements the text (5.5 MB), its parts before the join and the echoed copies were ~10 MB on top
+    of the analysis."""
+    if len(report.queries) + len(report.findings) > ONE_LINE_ITEMS_ABOVE:
+        return _one_item_a_line(_document(report, gate, iter))
+    return iter((_indented(report_to_dict(report, gate)),))
+
+
+def _indented(document: dict) -> str:
     try:
-        return _encoded(document)
+        text = json.dumps(document, **_INDENTED)
     except ValueError:  # a NaN or an infinity (allow_nan=False): JSON cannot write them, so they become null
-        # Only then is the whole document copied (`without_nan`, a Python walk of every value: ~0.1 s at 1M),
-        # from a new one: the big layout empties the document as it encodes it.
-        return _encoded(without_nan(report_to_dict(report, gate)))
+        text = json.dumps(without_nan(document), **_INDENTED)
+    return text + "\n"
 
 
-def _encoded(document: dict) -> str:
-    if len(document["queries"]) + len(document["findings"]) > ONE_LINE_ITEMS_ABOVE:
-        return _one_item_a_line(document)
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False, default=str, allow_nan=False) + "\n"
+def _one_line(value) -> str:
+    """`value` on one line; copied without NaN (`without_nan`, a Python walk of every value) only when the
+    encoder refuses one, and then only this value: each is encoded on its own, so the text is the same as
+    the whole document's copy would give."""
+    try:
+        return _ONE_LINE.encode(value)
+    except ValueError:
+        return _ONE_LINE.encode(without_nan(value))
 
 
-def _one_item_a_line(document: dict) -> str:
+_NO_ITEM = object()
+
+
+def _one_item_a_line(document: dict) -> Iterator[str]:
     """The document with sorted keys, one top-level key a line, and each item of a list on a line of its
     own (a big log's report: 0.16 s -> 0.03 s for 1,835 queries, and still one line per query to diff).
-    One join of all the pieces at the end: the text is not copied once per level. The document is
-    emptied as it is encoded (the caller's too): of a 1M-statement log's, ~3 MB less at the join."""
-    encode = _ONE_LINE.encode
+    A part an item, each made from the report only now (`json_parts`)."""
     keys = sorted(document)
-    parts = ["{\n"]
+    yield "{\n"
     for number, key in enumerate(keys, 1):
-        value, end = document.pop(key), ",\n" if number < len(keys) else "\n"
-        parts += ("  ", encode(key), ": ")
-        if isinstance(value, list) and value:
-            parts.append("[\n")
-            value.reverse()
-            for index in range(len(value)):
-                parts += (",\n    " if index else "    ", encode(value.pop()))
-            parts += ("\n  ]", end)
-        else:
-            parts += (encode(value), end)
-    parts.append("}\n")
-    return "".join(parts)
+        value, end = document[key], ",\n" if number < len(keys) else "\n"
+        if isinstance(value, (list, Iterator)):
+            items = iter(value)
+            first = next(items, _NO_ITEM)
+            if first is not _NO_ITEM:
+                yield f"  {_one_line(key)}: [\n    {_one_line(first)}"
+                for item in items:
+                    yield ",\n    " + _one_line(item)
+                yield "\n  ]" + end
+                continue
+            value = []
+        yield f"  {_one_line(key)}: {_one_line(value)}{end}"
+    yield "}\n"
