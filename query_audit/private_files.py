@@ -94,6 +94,15 @@ def open_private_output(path: str | Path) -> IO[str]:
 
 
 def write_private_output(path: str | Path, parts: Iterable[str]) -> None:
-    """`parts` one after the other (a report's, made as they are written) in a file `open_private_output`."""
-    with open_private_output(path) as out:
-        out.writelines(parts)
+    """`parts` one after the other (a report's, made as they are written) in a file `open_private_output`.
+    If making them fails half-way, the half-written file is removed: a report file is whole or absent (a
+    FIFO or a device the user named is left as it is)."""
+    out = open_private_output(path)
+    regular = stat.S_ISREG(os.fstat(out.fileno()).st_mode)
+    try:
+        with out:
+            out.writelines(parts)
+    except BaseException:
+        if regular:
+            Path(path).unlink(missing_ok=True)
+        raise

@@ -182,3 +182,20 @@ def test_a_big_report_is_made_as_it_is_written(monkeypatch):
     assert made == [report.queries[0].group.id]  # one query so far, of six
     rest = list(parts)
     assert made == [query.group.id for query in report.queries] and rest[-1] == "}\n"
+
+
+def test_a_report_file_whose_making_fails_half_way_is_removed_not_left_half_written(tmp_path):
+    from query_audit.private_files import write_private_output
+
+    path = tmp_path / "report.json"
+    path.write_text("the last run's report")
+
+    def parts():
+        yield '{"queries": [\n'
+        raise RuntimeError("a renderer bug")
+
+    with pytest.raises(RuntimeError, match="a renderer bug"):
+        write_private_output(path, parts())
+    assert not path.exists()
+    write_private_output(path, iter(['{"queries": []}\n']))
+    assert path.read_text() == '{"queries": []}\n' and (path.stat().st_mode & 0o777) == 0o600
