@@ -25,6 +25,7 @@ from query_audit.model import (
     Thresholds,
     table_key,
 )
+from query_audit.processes import CpuSample
 from query_audit.redact import Redactor
 
 if TYPE_CHECKING:
@@ -37,9 +38,9 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total); total 0 when
 # The options' own (--verify, --shadow, a capacity target) are left to import when asked for.
 ANALYSIS_MODULES = (
     "query_audit.advise", "query_audit.advise.summary", "query_audit.advise.measurements",
-    "query_audit.analyze.sql_model", "query_audit.analyze.attribution", "query_audit.analyze.explain",
-    "query_audit.analyze.index_usage", "query_audit.analyze.schema", "query_audit.analyze.statistics",
-    "query_audit.analyze.timeline", "query_audit.analyze.trace",
+    "query_audit.analyze.sql_model", "query_audit.analyze.model_in_two", "query_audit.analyze.attribution",
+    "query_audit.analyze.explain", "query_audit.analyze.index_usage", "query_audit.analyze.schema",
+    "query_audit.analyze.statistics", "query_audit.analyze.timeline", "query_audit.analyze.trace",
 )
 # While that thread imports, a thread waiting on a socket gets the interpreter back within this many seconds
 # of its answer (Python's default, 5 ms, would add up to 5 ms to each of a capture's ~25 round trips).
@@ -134,13 +135,15 @@ def _analyze_groups(groups: list, stream: StatementStream, options: AnalysisOpti
     redactor = options.redactor or Redactor()
     groups = [redactor.group(group) for group in groups]
 
-    # Imported only now: sqlglot and the rest are big, and a big log's second reader is forked above.
+    # Imported only now: sqlglot and the rest are big, and a big log's second reader is forked above. The
+    # import is also the moment a second modeller's idle core is measured over (model_in_two.py).
+    import_started = CpuSample.now()
     from query_audit.advise import advise
     from query_audit.advise.summary import summarize
     from query_audit.analyze.attribution import attach_origins, parse_origin
     from query_audit.connection import connect, detect_server
 
-    models, too_large = _model_groups(groups, progress)
+    models, too_large = _model_groups(groups, progress, import_started)
     traces = _traces(stream, models, redactor)
     groups = _with_servers(groups, traces) if stream.source.servers else groups
 
@@ -275,19 +278,21 @@ def _capacity(options: AnalysisOptions, traces: tuple, queries: tuple, source: S
         raise QueryAuditError(str(exc)) from None
 
 
-def _model_groups(groups: list, progress: Progress) -> tuple[dict, dict]:
-    """Each group's SQL model, by id, and the reasons of those too large to parse: such a group is not
-    EXPLAINed, and its sample is cut to its head (in `groups`, in place) so no report prints megabytes."""
-    from query_audit.analyze.sql_model import describe, oversize_reason, shortened
+def _model_groups(groups: list, progress: Progress, idle_since: CpuSample | None = None) -> tuple[dict, dict]:
+    """Each group's SQL model, by id (by two processes when there are many and a core has been idle since
+    `idle_since`), and the reasons of those too large to parse: such a group is not EXPLAINed, and its
+    sample is cut to its head (in `groups`, in place) so no report prints megabytes."""
+    from query_audit.analyze.model_in_two import describe_all
+    from query_audit.analyze.sql_model import oversize_reason, shortened
 
+    described = describe_all([group.sample.sql for group in groups], progress, idle_since)
     models, too_large = {}, {}
-    for done, group in enumerate(groups, 1):
-        models[group.id] = describe(group.sample.sql)
+    for place, (group, model) in enumerate(zip(groups, described)):
+        models[group.id] = model
         reason = oversize_reason(group.sample.sql)
         if reason:
             too_large[group.id] = reason
-            groups[done - 1] = replace(group, sample=replace(group.sample, sql=shortened(group.sample.sql)))
-        progress("parsing", done, len(groups))
+            groups[place] = replace(group, sample=replace(group.sample, sql=shortened(group.sample.sql)))
     return models, too_large
 
 

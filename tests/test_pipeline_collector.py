@@ -37,7 +37,7 @@ def test_the_collector_is_put_back_even_when_the_analysis_fails(monkeypatch, tmp
     before = gc.get_threshold()
     seen = {}
 
-    def failing_models(groups, progress):
+    def failing_models(groups, progress, idle_since=None):
         seen["frozen"] = gc.get_freeze_count()
         raise RuntimeError("the model failed")
 

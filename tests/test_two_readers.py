@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench.generate import write_log, write_slow_log
+from query_audit import processes
 from query_audit.analyze.digest import Digest
 from query_audit.model import Statement
 from query_audit.sources import general_log_digest, open_sources, slow_log_digest, two_readers
@@ -90,9 +91,9 @@ def test_two_readers_only_for_a_big_file_by_path_into_an_empty_digest(generated,
     assert not two_readers.two_readers_possible(source, used)
     with open(generated) as handle:
         assert not two_readers.two_readers_possible(handle, Digest())
-    monkeypatch.delenv(two_readers.READERS_VARIABLE, raising=False)
-    monkeypatch.setattr(two_readers, "usable_cpus", lambda: 2)
-    monkeypatch.setattr(two_readers, "idle_cpus", lambda: 2.0)
+    monkeypatch.delenv(processes.READERS_VARIABLE, raising=False)
+    monkeypatch.setattr(processes, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(processes, "idle_cpus", lambda **_: 2.0)
     monkeypatch.setattr(two_readers, "TWO_READERS_MIN_BYTES", generated.stat().st_size)
     assert two_readers.two_readers_pay(source)
     monkeypatch.setattr(two_readers, "TWO_READERS_MIN_BYTES", generated.stat().st_size + 1)
@@ -100,62 +101,62 @@ def test_two_readers_only_for_a_big_file_by_path_into_an_empty_digest(generated,
 
 
 def test_a_busy_second_core_or_a_single_one_means_one_reader(generated, monkeypatch):
-    monkeypatch.delenv(two_readers.READERS_VARIABLE, raising=False)
+    monkeypatch.delenv(processes.READERS_VARIABLE, raising=False)
     monkeypatch.setattr(two_readers, "TWO_READERS_MIN_BYTES", 0)
     source = str(generated)
-    monkeypatch.setattr(two_readers, "usable_cpus", lambda: 2)
-    monkeypatch.setattr(two_readers, "idle_cpus", lambda: 1.2)  # another process keeps a core mostly busy
+    monkeypatch.setattr(processes, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(processes, "idle_cpus", lambda **_: 1.2)  # another process keeps a core mostly busy
     assert not two_readers.two_readers_pay(source)
-    monkeypatch.setattr(two_readers, "usable_cpus", lambda: 1)  # the affinity mask allows one
-    monkeypatch.setattr(two_readers, "idle_cpus", lambda: 8.0)
+    monkeypatch.setattr(processes, "usable_cpus", lambda: 1)  # the affinity mask allows one
+    monkeypatch.setattr(processes, "idle_cpus", lambda **_: 8.0)
     assert not two_readers.two_readers_pay(source)
-    monkeypatch.setenv(two_readers.READERS_VARIABLE, "2")  # the override, for benchmarks
+    monkeypatch.setenv(processes.READERS_VARIABLE, "2")  # the override, for benchmarks
     assert two_readers.two_readers_pay(source)
-    monkeypatch.setattr(two_readers, "usable_cpus", lambda: 2)
-    monkeypatch.setenv(two_readers.READERS_VARIABLE, "1")
+    monkeypatch.setattr(processes, "usable_cpus", lambda: 2)
+    monkeypatch.setenv(processes.READERS_VARIABLE, "1")
     assert not two_readers.two_readers_pay(source)
 
 
 def test_the_idle_cpu_and_core_count_are_read_without_raising_where_the_system_lacks_a_source(monkeypatch):
-    assert 1 <= two_readers.usable_cpus() <= (os.cpu_count() or 1)
-    assert 0.0 <= two_readers.idle_cpus(0.01) <= (os.cpu_count() or 1) + 0.01
+    assert 1 <= processes.usable_cpus() <= (os.cpu_count() or 1)
+    assert 0.0 <= processes.idle_cpus(0.01) <= (os.cpu_count() or 1) + 0.01
     # macOS: no sched_getaffinity, no /proc/stat; Python < 3.13: no process_cpu_count
     monkeypatch.delattr(os, "sched_getaffinity", raising=False)
     monkeypatch.delattr(os, "process_cpu_count", raising=False)
-    monkeypatch.setattr(two_readers, "_cpu_times", lambda: None)
-    assert two_readers.usable_cpus() == (os.cpu_count() or 1)
-    assert two_readers.idle_cpus(0.01) == max(0.0, (os.cpu_count() or 1) - os.getloadavg()[0])
+    monkeypatch.setattr(processes, "_cpu_times", lambda: None)
+    assert processes.usable_cpus() == (os.cpu_count() or 1)
+    assert processes.idle_cpus(0.01) == max(0.0, (os.cpu_count() or 1) - os.getloadavg()[0])
 
 
 def test_idle_cpu_counts_this_process_s_own_cpu_as_idle():
     """Measured from the process's start, this process's own CPU (it was busy starting) is idle for the
     second reader: the decision is the one a sample taken while it slept would give."""
-    before = two_readers.CpuSample(10.0, 1.0, (1_000, 500))
+    before = processes.CpuSample(10.0, 1.0, (1_000, 500))
     # Two CPUs over one second: half of the jiffies idle, the busy core this process's.
-    assert before.idle_until(two_readers.CpuSample(11.0, 2.0, (1_200, 600)), 2) == 2.0
+    assert before.idle_until(processes.CpuSample(11.0, 2.0, (1_200, 600)), 2) == 2.0
     # The same, but the busy core another process's: one CPU idle.
-    assert before.idle_until(two_readers.CpuSample(11.0, 1.0, (1_200, 600)), 2) == 1.0
+    assert before.idle_until(processes.CpuSample(11.0, 1.0, (1_200, 600)), 2) == 1.0
     # This process busy a quarter of the time, another one all of it.
-    assert before.idle_until(two_readers.CpuSample(11.0, 1.25, (1_200, 550)), 2) == 0.75
-    assert before.idle_until(two_readers.CpuSample(11.0, 2.0, (1_200, 700)), 2) == 2.0  # never more than all
-    assert before.idle_until(two_readers.CpuSample(11.0, 2.0, (1_000, 500)), 2) is None  # /proc/stat did not move
-    assert before.idle_until(two_readers.CpuSample(11.0, 2.0, None), 2) is None
+    assert before.idle_until(processes.CpuSample(11.0, 1.25, (1_200, 550)), 2) == 0.75
+    assert before.idle_until(processes.CpuSample(11.0, 2.0, (1_200, 700)), 2) == 2.0  # never more than all
+    assert before.idle_until(processes.CpuSample(11.0, 2.0, (1_000, 500)), 2) is None  # /proc/stat did not move
+    assert before.idle_until(processes.CpuSample(11.0, 2.0, None), 2) is None
 
 
 def test_idle_cpu_waits_only_for_what_the_time_since_the_start_lacks(monkeypatch):
     slept = []
-    monkeypatch.setattr(two_readers.time, "sleep", slept.append)
-    if two_readers._start_sample().jiffies is None:
+    monkeypatch.setattr(processes.time, "sleep", slept.append)
+    if processes._start_sample().jiffies is None:
         pytest.skip("no /proc/stat here")
-    started = two_readers.CpuSample.now()
-    monkeypatch.setattr(two_readers, "_IMPORT_SAMPLE", started._replace(wall=started.wall - 0.5))
-    assert 0.0 <= two_readers.idle_cpus(0.05) <= (os.cpu_count() or 1)
+    started = processes.CpuSample.now()
+    monkeypatch.setattr(processes, "_IMPORT_SAMPLE", started._replace(wall=started.wall - 0.5))
+    assert 0.0 <= processes.idle_cpus(0.05) <= (os.cpu_count() or 1)
     assert slept == []  # half a second since the start: no wait
-    monkeypatch.setattr(two_readers, "_IMPORT_SAMPLE", two_readers.CpuSample.now())
-    two_readers.idle_cpus(60.0)
+    monkeypatch.setattr(processes, "_IMPORT_SAMPLE", processes.CpuSample.now())
+    processes.idle_cpus(60.0)
     assert len(slept) == 1 and 59.0 < slept[0] <= 60.0  # just started: the rest of the sample's time
-    monkeypatch.setattr(two_readers, "_IMPORT_SAMPLE", started._replace(wall=started.wall - 1_000))
-    two_readers.idle_cpus(60.0)
+    monkeypatch.setattr(processes, "_IMPORT_SAMPLE", started._replace(wall=started.wall - 1_000))
+    processes.idle_cpus(60.0)
     assert len(slept) == 2 and slept[1] > 59.0  # long ago: sampled again, from now
 
 
@@ -264,17 +265,17 @@ def test_without_fork_or_an_affinity_mask_one_process_reads_it_all(generated, mo
     slow log is read by one process there, with the same result, and nothing raises, even when forced."""
     one = read(generated, False, **TIGHT)
     monkeypatch.setattr(two_readers, "TWO_READERS_MIN_BYTES", 0)
-    monkeypatch.setenv(two_readers.READERS_VARIABLE, "2")
+    monkeypatch.setenv(processes.READERS_VARIABLE, "2")
     monkeypatch.delattr(os, "process_cpu_count", raising=False)
-    assert two_readers.can_fork() == hasattr(os, "sched_getaffinity")  # Linux: yes
+    assert processes.can_fork() == hasattr(os, "sched_getaffinity")  # Linux: yes
     for missing in ("sched_getaffinity", "fork"):
         with monkeypatch.context() as system:
             system.delattr(os, missing)
             if missing != "fork":  # fork exists, and must not be called
                 system.setattr(os, "fork", lambda: pytest.fail("forked without an affinity mask"))
-            assert not two_readers.can_fork()
+            assert not processes.can_fork()
             assert not two_readers.two_readers_possible(str(generated), Digest())
-            assert two_readers.usable_cpus() >= 1
+            assert processes.usable_cpus() >= 1
             assert read(generated, True, **TIGHT) == one
             assert read(generated, None, **TIGHT) == one
 

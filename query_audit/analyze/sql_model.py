@@ -234,6 +234,11 @@ def parse_statement(sql: str) -> exp.Expression:
     return tree
 
 
+def forget_parsed() -> None:
+    """Empty the cache of trees (a process whose trees no one will read again keeps none)."""
+    _parse_once.cache_clear()
+
+
 @lru_cache(maxsize=PARSE_CACHE_SIZE)
 def _parse_once(text: str) -> tuple[exp.Expression | None, Exception | None]:
     try:
