@@ -11,10 +11,13 @@ process reads the answer, so the two never hold their work and the copy at the s
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import pickle
+import signal
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
@@ -132,6 +135,43 @@ def _start_sample() -> CpuSample:
 # without sleeping. Too old (a long run before it), it says little of now: sampled again.
 _IMPORT_SAMPLE = _start_sample()
 IDLE_SAMPLE_MAX_AGE = 2.0
+
+
+class NoChild(Exception):
+    """No child could be started (no temporary directory, no more processes): do it all here."""
+
+
+def beside_a_child(child_work: Callable[[], object], own_work: Callable[[], object], name: str) -> tuple:
+    """(`own_work()`, `child_work()`'s result or None): the child's work in a forked child while this process
+    does its own. None when the child ended without a whole answer (killed, out of memory, an error, no
+    room for its file): the caller does that work itself. NoChild, before `own_work` runs, when no child
+    could be started. On the way out early (an error, Ctrl-C) the child is ended and collected."""
+    with contextlib.ExitStack() as cleanup:
+        try:
+            answer = cleanup.enter_context(tempfile.TemporaryFile(prefix="query-audit-"))
+            child = start_forked(_answering, (child_work, answer.fileno()), name)
+        except OSError:
+            raise NoChild from None
+        try:
+            mine = own_work()
+            child.join()
+        finally:
+            if child.exitcode is None:
+                child.kill()
+                child.join()
+        theirs = read_answer(answer) if child.exitcode == 0 else None
+        child.close()
+    return mine, theirs
+
+
+def _answering(child_work: Callable[[], object], answer: int) -> None:
+    """In the forked child: `child_work()`'s result into the file `answer`. Its exit code (multiprocessing's:
+    0 when this returns) says whether the whole answer is there."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # on Ctrl-C the parent reports, the child just stops
+    try:
+        write_answer(answer, child_work())
+    except Exception:  # noqa: BLE001 - no traceback from here: exit 1, and the parent does the work itself
+        sys.exit(1)
 
 
 def start_forked(target: Callable, args: tuple, name: str) -> BaseProcess:

@@ -26,13 +26,13 @@ def few_are_many(monkeypatch):
 
 def forks_counted(monkeypatch) -> list:
     started = []
-    real = model_in_two.start_forked
+    real = model_in_two.beside_a_child
 
-    def counting(*args):
-        started.append(args[2])
-        return real(*args)
+    def counting(child_work, own_work, name):
+        started.append(name)
+        return real(child_work, own_work, name)
 
-    monkeypatch.setattr(model_in_two, "start_forked", counting)
+    monkeypatch.setattr(model_in_two, "beside_a_child", counting)
     return started
 
 
@@ -47,7 +47,7 @@ def test_two_processes_make_the_same_models_in_the_same_order(few_are_many, monk
 
 
 def test_a_child_that_fails_leaves_its_half_to_this_process(few_are_many, monkeypatch, capfd):
-    monkeypatch.setattr(model_in_two, "_child", lambda texts, answer: os._exit(3))
+    monkeypatch.setattr(model_in_two, "_child", lambda texts: os._exit(3))
     started = forks_counted(monkeypatch)
     models = model_in_two.describe_all(TEXTS, lambda stage, done, total: None)
     assert started and models == [describe(text) for text in TEXTS]
@@ -79,7 +79,7 @@ def test_one_process_when_a_second_does_not_pay(why, monkeypatch):
         monkeypatch.setenv(processes.READERS_VARIABLE, "1")
     if why == "no fork":
         monkeypatch.setattr(model_in_two, "can_fork", lambda: False)
-    monkeypatch.setattr(model_in_two, "start_forked", lambda *args: pytest.fail("forked"))
+    monkeypatch.setattr(model_in_two, "beside_a_child", lambda *args: pytest.fail("forked"))
     assert model_in_two.describe_all(TEXTS, lambda stage, done, total: None) == [describe(text) for text in TEXTS]
 
 

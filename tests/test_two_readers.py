@@ -60,10 +60,14 @@ def test_two_readers_build_exactly_the_digest_of_one(generated, bounds):
 
 
 def test_when_the_second_reader_dies_this_process_reads_its_shard(generated, monkeypatch):
-    def dies(*_):
-        os._exit(9)
+    parent, shard_one = os.getpid(), two_readers._shard_one_here
 
-    monkeypatch.setattr(two_readers, "_child", dies)
+    def dies_in_the_child(file, theirs):
+        if os.getpid() != parent:
+            os._exit(9)
+        return shard_one(file, theirs)
+
+    monkeypatch.setattr(two_readers, "_shard_one_here", dies_in_the_child)
     assert read(generated, True, **TIGHT) == read(generated, False, **TIGHT)
 
 
@@ -230,7 +234,7 @@ def test_without_a_temporary_file_or_a_fork_one_process_reads_it_all(generated, 
         raise OSError(28, "No space left on device")
 
     module, name = failing.split(".")
-    monkeypatch.setattr(getattr(two_readers, module), name, fails)
+    monkeypatch.setattr(getattr(processes, module), name, fails)
     assert read(generated, True, **TIGHT) == read(generated, False, **TIGHT)
 
 

@@ -10,23 +10,11 @@ If the child fails without an answer, this process models its half too.
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import sys
-import tempfile
 from collections.abc import Callable
 
 from query_audit.analyze.sql_model import describe, forget_parsed
 from query_audit.model import StatementModel
-from query_audit.processes import (
-    CpuSample,
-    can_fork,
-    forced_processes,
-    read_answer,
-    second_core_idle,
-    start_forked,
-    write_answer,
-)
+from query_audit.processes import CpuSample, NoChild, beside_a_child, can_fork, forced_processes, second_core_idle
 
 Progress = Callable[[str, int, int], None]
 # Below this many statements (~0.3 s of parsing), the fork and the answer cost more than they save.
@@ -39,23 +27,14 @@ def describe_all(texts: list[str], progress: Progress, idle_since: CpuSample | N
     if not _two_modellers_pay(len(texts), idle_since):
         return _described(texts, progress, len(texts))
     half = len(texts) // 2
-    with contextlib.ExitStack() as cleanup:
-        try:
-            answer = cleanup.enter_context(tempfile.TemporaryFile(prefix="query-audit-"))
-            child = start_forked(_child, (texts[half:], answer.fileno()), "query-audit models")
-        except OSError:  # no temporary directory, or no more processes: this one does it all
-            return _described(texts, progress, len(texts))
-        try:
-            # This process's count stands for both: the child models as many at about the same pace.
-            mine = _described(texts[:half], lambda stage, done, total: progress(stage, 2 * done, total),
-                              len(texts))
-            child.join()
-        finally:
-            if child.exitcode is None:  # leaving early (an error, Ctrl-C): end it, and collect it
-                child.kill()
-                child.join()
-        theirs = read_answer(answer) if child.exitcode == 0 else None
-        child.close()
+
+    def first_half() -> list[StatementModel]:  # its count stands for both: the child keeps about the same pace
+        return _described(texts[:half], lambda stage, done, total: progress(stage, 2 * done, total), len(texts))
+
+    try:
+        mine, theirs = beside_a_child(lambda: _child(texts[half:]), first_half, "query-audit models")
+    except NoChild:
+        return _described(texts, progress, len(texts))
     if theirs is None:
         theirs = _described(texts[half:], lambda stage, done, total: None, len(texts))
     progress("parsing", len(texts), len(texts))
@@ -79,13 +58,8 @@ def _described(texts: list[str], progress: Progress, total: int, keep_trees: boo
     return models
 
 
-def _child(texts: list[str], answer: int) -> None:
-    """In the forked child: the models of `texts` into the file `answer`. Its exit code (multiprocessing's:
-    0 when this returns) says whether the whole answer is there."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # on Ctrl-C the parent reports, the child just stops
-    try:
-        # Its trees go as soon as each model is made: only the models are sent, and a tree takes ~100 bytes
-        # per byte of SQL (the parse cache would keep 256 of them, megabytes, for no one).
-        write_answer(answer, _described(texts, lambda stage, done, total: None, len(texts), keep_trees=False))
-    except Exception:  # noqa: BLE001 - no traceback from here: exit 1, and the parent models these itself
-        sys.exit(1)
+def _child(texts: list[str]) -> list[StatementModel]:
+    """In the forked child: the models of `texts`. Its trees go as soon as each model is made: only the
+    models are sent, and a tree takes ~100 bytes per byte of SQL (the parse cache would keep 256 of them,
+    megabytes, for no one)."""
+    return _described(texts, lambda stage, done, total: None, len(texts), keep_trees=False)

@@ -13,29 +13,15 @@ Whether it pays (`two_readers_pay`): a big file, and a second core that is idle 
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import sys
-import tempfile
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from query_audit.analyze.digest import SHARDS, Digest
 from query_audit.errors import SourceError
-from query_audit.processes import (
-    can_fork,
-    forced_processes,
-    read_answer,
-    second_core_idle,
-    start_forked,
-    write_answer,
-)
-
-if TYPE_CHECKING:
-    from multiprocessing.process import BaseProcess
+from query_audit.processes import NoChild, beside_a_child, can_fork, forced_processes, second_core_idle
 
 Progress = Callable[[str, int, int], None]
 # Below this size the file is read in a fraction of a second: a second process is not worth its start.
@@ -96,26 +82,16 @@ def digest_in_two(file: ShardedFile, digest: Digest, progress: Progress | None =
     reads shard 1 itself; if there is no child at all (no temporary file, no fork), it reads everything.
     """
     theirs = digest.empty_like()  # shard 1's, from the same starting position
-    with contextlib.ExitStack() as cleanup:
-        try:
-            answer = cleanup.enter_context(tempfile.TemporaryFile(prefix="query-audit-"))
-            child = _start_child(file, theirs, answer)
-        except OSError:  # no temporary directory, or no more processes: one reader does it all
-            file.read(digest, progress)
-            return
-        try:
-            # With a total (bytes of the file, which this process reads whole, skipping the child's entries) the
-            # figure is already both readers'; a count of statements is this shard's: about half of both.
-            both = None if progress is None else (
-                lambda stage, done, total: progress(stage, done if total else done * SHARDS, total))
-            file.read(digest, both, shard=0)
-            child.join()
-        finally:
-            if child.exitcode is None:  # leaving early (an error, Ctrl-C): end it, and collect it
-                child.kill()
-                child.join()
-        result = read_answer(answer) if child.exitcode == 0 else None
-        child.close()
+    # With a total (bytes of the file, which this process reads whole, skipping the child's entries) the
+    # figure is already both readers'; a count of statements is this shard's: about half of both.
+    both = None if progress is None else (
+        lambda stage, done, total: progress(stage, done if total else done * SHARDS, total))
+    try:
+        _, result = beside_a_child(lambda: _shard_one_here(file, theirs),
+                                   lambda: file.read(digest, both, shard=0), "query-audit shard 1")
+    except NoChild:
+        file.read(digest, progress)
+        return
     if result is None:
         result = _shard_one_here(file, theirs)
     if result[0] == "error":
@@ -123,22 +99,6 @@ def digest_in_two(file: ShardedFile, digest: Digest, progress: Progress | None =
     _, shard_one, noise_dropped, by_pattern = result
     digest.merge(shard_one)
     file.add_counts(noise_dropped, by_pattern)
-
-
-def _start_child(file: ShardedFile, theirs: Digest, answer) -> BaseProcess:
-    """The forked child that reads shard 1 (`_child`). OSError when it cannot be started."""
-    return start_forked(_child, (file, theirs, answer.fileno()), "query-audit shard 1")
-
-
-def _child(file: ShardedFile, theirs: Digest, answer: int) -> None:
-    """In the forked child: digest shard 1 and write ("ok", Digest, noise dropped, by pattern) or ("error",
-    message) to the file `answer`. Its exit code (multiprocessing's: 0 when this returns) says whether the
-    whole answer is there."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # on Ctrl-C the parent reports, the child just stops
-    try:
-        write_answer(answer, _shard_one_here(file, theirs))
-    except Exception:  # noqa: BLE001 - no traceback from here: exit 1, and the parent reads shard 1 itself
-        sys.exit(1)
 
 
 def _shard_one_here(file: ShardedFile, theirs: Digest) -> tuple:
