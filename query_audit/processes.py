@@ -149,7 +149,7 @@ def beside_a_child(child_work: Callable[[], object], own_work: Callable[[], obje
     with contextlib.ExitStack() as cleanup:
         try:
             answer = cleanup.enter_context(tempfile.TemporaryFile(prefix="query-audit-"))
-            child = start_forked(_answering, (child_work, answer.fileno()), name)
+            child = _start_forked(_answering, (child_work, answer.fileno()), name)
         except OSError:
             raise NoChild from None
         try:
@@ -159,7 +159,7 @@ def beside_a_child(child_work: Callable[[], object], own_work: Callable[[], obje
             if child.exitcode is None:
                 child.kill()
                 child.join()
-        theirs = read_answer(answer) if child.exitcode == 0 else None
+        theirs = _read_answer(answer) if child.exitcode == 0 else None
         child.close()
     return mine, theirs
 
@@ -169,14 +169,14 @@ def _answering(child_work: Callable[[], object], answer: int) -> None:
     0 when this returns) says whether the whole answer is there."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # on Ctrl-C the parent reports, the child just stops
     try:
-        write_answer(answer, child_work())
+        _write_answer(answer, child_work())
     except Exception:  # noqa: BLE001 - no traceback from here: exit 1, and the parent does the work itself
         sys.exit(1)
 
 
-def start_forked(target: Callable, args: tuple, name: str) -> BaseProcess:
+def _start_forked(target: Callable, args: tuple, name: str) -> BaseProcess:
     """A forked child running `target(*args)`. Fork, not spawn: the child starts with this process's modules,
-    data and file positions, at no cost; it answers through a temporary file (`write_answer`) rather than a
+    data and file positions, at no cost; it answers through a temporary file (`_write_answer`) rather than a
     pipe, so its memory is given back before this process reads the answer. OSError when it cannot start."""
     import multiprocessing  # here: 10-20 ms to import, for big inputs only
 
@@ -195,8 +195,8 @@ def start_forked(target: Callable, args: tuple, name: str) -> BaseProcess:
     return child
 
 
-def read_answer(answer) -> object | None:
-    """What a forked child wrote with `write_answer`, or None when it is not all there."""
+def _read_answer(answer) -> object | None:
+    """What a forked child wrote with `_write_answer`, or None when it is not all there."""
     answer.seek(0)
     try:
         return pickle.load(answer)
@@ -204,7 +204,7 @@ def read_answer(answer) -> object | None:
         return None
 
 
-def write_answer(answer: int, result: object) -> None:
+def _write_answer(answer: int, result: object) -> None:
     """In a forked child: `result` into the file descriptor `answer` (no memo of every object sent: the
     answers have no cycles, and memory stays low)."""
     with open(answer, "wb", closefd=False) as out:
