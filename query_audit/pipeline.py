@@ -55,24 +55,32 @@ def importing_analysis_meanwhile() -> Iterator[None]:
     its error, where the analysis imports it. It is joined on the way out, whatever the body did, so it never
     outlives the body (an interpreter exiting under a thread that holds an import lock can hang)."""
 
-    def import_all() -> None:
-        with suppress(Exception):  # said again, in full, by the analysis's own import
-            for name in ANALYSIS_MODULES:
-                __import__(name)  # not importlib.import_module: `python -X importtime` does not see that
-
     usual_interval = sys.getswitchinterval()
+
+    def import_all() -> None:
+        try:
+            with suppress(Exception):  # said again, in full, by the analysis's own import
+                for name in ANALYSIS_MODULES:
+                    __import__(name)  # not importlib.import_module: `python -X importtime` does not see that
+        finally:
+            sys.setswitchinterval(usual_interval)  # short only while there is an import to interleave
+
+    thread: threading.Thread | None = threading.Thread(target=import_all, name="import-analysis", daemon=True)
     sys.setswitchinterval(IMPORT_SWITCH_INTERVAL_S)
-    thread = threading.Thread(target=import_all, name="import-analysis", daemon=True)
-    # Started with the cleanup signals blocked, which it inherits: the kernel gives a signal to any thread
-    # that does not block it, and one taken by this thread would still run its Python handler in the main
-    # thread, inside the restore that `interrupts.signals_blocked` holds signals back from.
-    with signals_blocked():
-        thread.start()
+    try:
+        # Started with the cleanup signals blocked, which it inherits: the kernel gives a signal to any thread
+        # that does not block it, and one taken by this thread would still run its Python handler in the main
+        # thread, inside the restore that `interrupts.signals_blocked` holds signals back from.
+        with signals_blocked():
+            thread.start()
+    except RuntimeError:  # no thread to be had: the analysis imports the modules itself, afterwards
+        sys.setswitchinterval(usual_interval)
+        thread = None
     try:
         yield
     finally:
-        thread.join()
-        sys.setswitchinterval(usual_interval)
+        if thread is not None:
+            thread.join()
 
 
 @dataclass

@@ -54,6 +54,39 @@ def test_the_analysis_is_imported_by_the_end_of_the_body_and_the_thread_is_over(
     assert out.split() == ["True", "True", "1", "True", "True"]
 
 
+def test_the_short_switch_interval_lasts_only_while_the_import_runs(tmp_path):
+    """The body may run long (a --run command, performance_schema's polling thread): once the import is done,
+    the interpreter switches threads as usual again, before the body ends."""
+    (tmp_path / "slow_to_import.py").write_text("import time\ntime.sleep(0.5)\n")
+    out = _run(f"""
+        import sys, threading
+        sys.path.insert(0, {str(tmp_path)!r})
+        from query_audit import pipeline
+        pipeline.ANALYSIS_MODULES = ("slow_to_import",)
+        usual = sys.getswitchinterval()
+        with pipeline.importing_analysis_meanwhile():
+            while_importing = sys.getswitchinterval()
+            (thread,) = [t for t in threading.enumerate() if t.name == "import-analysis"]
+            thread.join()
+            after_the_import = sys.getswitchinterval()
+        print(while_importing < usual, after_the_import == usual)
+    """)
+    assert out.split() == ["True", "True"]
+
+
+def test_without_a_thread_to_be_had_the_body_runs_and_the_interval_is_put_back(monkeypatch):
+    usual = sys.getswitchinterval()
+
+    def refused(self):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(pipeline.threading.Thread, "start", refused)
+    ran = []
+    with pipeline.importing_analysis_meanwhile():
+        ran.append(sys.getswitchinterval())
+    assert ran == [usual] and sys.getswitchinterval() == usual
+
+
 def test_a_failing_body_still_ends_the_thread_and_puts_the_switch_interval_back():
     out = _run("""
         import sys, threading
